@@ -1,0 +1,32 @@
+# ocrflow: PDFs to per-document Markdown. Stages, one .smk each under rules/:
+# inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest.
+# Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/inventory.smk"
+include: "rules/ocr.smk"
+include: "rules/detect.smk"
+include: "rules/merge.smk"
+include: "rules/manifest.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        rules.manifest.output,
+    default_target: True
+
+
+onsuccess:
+    print_summary()

@@ -1,0 +1,267 @@
+"""Generate the example corpus and its ground truth (deterministic: same pages every run).
+
+    python examples/make_corpus.py [OUT_DIR]
+
+Writes OUT_DIR/corpus/**.pdf and OUT_DIR/ground_truth.jsonl (one line per page: doc_id, page,
+kind, text). Kinds: born_digital, scanned (image only: noise, slight skew), rotated (image only,
+/Rotate 90), stale_ocr_layer (a scan whose hidden text layer is a runaway loop), blank.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen import canvas
+
+SCAN_DPI = 150
+FONT = "Helvetica"
+
+TEXTS = {
+    "report_p1": [
+        "Annual Report 2025",
+        "",
+        "The regional library network served 48,210 readers this year,",
+        "an increase of 6.4 percent over the previous year. Opening hours",
+        "were extended on Saturdays in all twelve branches.",
+        "",
+        "Digitisation of the municipal archive reached 1,350 volumes.",
+        "Every scanned volume is checked by two members of staff before",
+        "it is published in the online catalogue.",
+    ],
+    "report_p2": [
+        "Budget",
+        "",
+        "Staff costs remained the largest item at 61 percent of spending.",
+        "Acquisitions rose to 212,000 euros, mostly for periodicals.",
+        "The board approved a new reading room for the central branch,",
+        "to open in the spring of 2026.",
+    ],
+    "arrete": [
+        "Arrêté n° 2024-117 du 12 février 2024",
+        "",
+        "Le ministre de l'Équipement, vu le décret relatif à la sécurité",
+        "des bâtiments publics, arrête les dispositions suivantes :",
+        "",
+        "Article premier. Les écoles élémentaires seront inspectées",
+        "avant la rentrée scolaire par une commission départementale.",
+        "",
+        "Article 2. Le présent arrêté sera publié au Bulletin officiel.",
+        "Fait à Rabat, le 12 février 2024.",
+    ],
+    "minutes_p1": [
+        "Minutes of the Harbour Committee",
+        "",
+        "Meeting held on 3 March 2025 at the port authority office.",
+        "Present: the chair, the treasurer and five members.",
+        "",
+        "The committee reviewed the dredging contract and asked",
+        "for a revised estimate before the end of April.",
+    ],
+    "minutes_p2": [
+        "Item 2: mooring fees",
+        "",
+        "Fees for visiting boats will rise by 3 percent from June.",
+        "Residents keep the winter discount of 15 percent.",
+        "The treasurer reported a surplus of 18,400 pounds.",
+    ],
+    "minutes_p3": [
+        "Item 3: any other business",
+        "",
+        "The lighthouse open day is planned for 14 September.",
+        "The next meeting will take place on 7 April 2025.",
+    ],
+    "notice": [
+        "PUBLIC NOTICE",
+        "",
+        "Water supply will be interrupted on Tuesday",
+        "between 9 am and 4 pm for maintenance of",
+        "the main pipe on Station Road.",
+    ],
+    "bulletin_p1": [
+        "Bulletin municipal de Saint-Éloi",
+        "",
+        "La fête du village aura lieu le samedi 21 juin.",
+        "Le marché de producteurs ouvrira à huit heures.",
+        "Les enfants de l'école présenteront une pièce de théâtre.",
+    ],
+    "bulletin_p2": [
+        "Travaux de voirie",
+        "",
+        "La rue des Érables sera fermée du 2 au 13 juillet.",
+        "Une déviation sera mise en place par le chemin du Moulin.",
+        "Nous remercions les riverains de leur patience.",
+    ],
+    "stale": [
+        "Library opening hours",
+        "",
+        "Monday to Friday: 9 am to 7 pm.",
+        "Saturday: 10 am to 5 pm.",
+        "Closed on Sundays and public holidays.",
+    ],
+}
+
+
+def draw_lines(pdf: canvas.Canvas, lines: list[str], width: float, height: float,
+               size: float = 13) -> None:
+    y = height - 90
+    for i, line in enumerate(lines):
+        pdf.setFont(f"{FONT}-Bold" if i == 0 else FONT, size + (5 if i == 0 else 0))
+        pdf.drawString(70, y, line)
+        y -= size * 1.9
+
+
+def scan_image(lines: list[str], seed: int, skew_deg: float,
+               pagesize: tuple[float, float] = A4) -> Image.Image:
+    """Print the text, then make it look scanned: rasterise, skew, noise, speckles."""
+    document = pdfium.PdfDocument(born_digital_pdf([lines], pagesize))
+    image = document[0].render(scale=SCAN_DPI / 72, grayscale=True).to_pil().convert("L")
+    document.close()
+    image = image.rotate(skew_deg, resample=Image.BICUBIC, fillcolor=255)
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image, dtype=np.float32)
+    pixels = pixels * 0.92 + 8 + rng.normal(0, 6, pixels.shape)  # grey paper, sensor noise
+    speckles = rng.random(pixels.shape) < 0.0008
+    pixels[speckles] = rng.uniform(0, 90, int(speckles.sum()))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def born_digital_pdf(pages: list[list[str]], pagesize: tuple[float, float] = A4) -> bytes:
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=pagesize, invariant=1)
+    for lines in pages:
+        draw_lines(pdf, lines, *pagesize)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def jpeg(image: Image.Image) -> ImageReader:
+    data = io.BytesIO()
+    image.save(data, format="JPEG", quality=50)
+    data.seek(0)
+    return ImageReader(data)
+
+
+class Builder:
+    """A PDF of mixed pages: born-digital, scanned, rotated scan, blank, or a stale OCR layer."""
+
+    def __init__(self) -> None:
+        self.out = io.BytesIO()
+        self.pdf = canvas.Canvas(self.out, pagesize=A4, invariant=1)
+        self.rotate_pages: list[int] = []
+
+    def born_digital(self, lines: list[str]) -> None:
+        draw_lines(self.pdf, lines, *A4)
+        self.pdf.showPage()
+
+    def scanned(self, lines: list[str], seed: int, skew: float) -> None:
+        self.pdf.drawImage(jpeg(scan_image(lines, seed, skew)), 0, 0, *A4)
+        self.pdf.showPage()
+
+    def rotated(self, lines: list[str], seed: int) -> None:
+        """A landscape notice scanned sideways; the page's /Rotate 90 shows it upright."""
+        landscape = (A4[1], A4[0])
+        upright = scan_image(lines, seed, 0.5, pagesize=landscape)
+        stored = upright.rotate(90, expand=True)  # what the scanner stored: sideways
+        self.pdf.drawImage(jpeg(stored), 0, 0, *A4)
+        self.pdf.showPage()
+        self.rotate_pages.append(self.pdf.getPageNumber() - 2)
+
+    def stale_ocr_layer(self, lines: list[str], seed: int, loop: str) -> None:
+        """A scan carrying an invisible text layer from a bad earlier OCR: a runaway loop."""
+        self.pdf.drawImage(jpeg(scan_image(lines, seed, -0.6)), 0, 0, *A4)
+        text = self.pdf.beginText(70, A4[1] - 90)
+        text.setTextRenderMode(3)  # invisible, as OCR layers are
+        text.setFont(FONT, 11)
+        for _ in range(30):
+            text.textLine(loop * 6)
+        self.pdf.drawText(text)
+        self.pdf.showPage()
+
+    def blank(self) -> None:
+        self.pdf.showPage()
+
+    def bytes(self) -> bytes:
+        self.pdf.save()
+        if not self.rotate_pages:
+            return self.out.getvalue()
+        # reportlab swaps the media box of a rotated page; set /Rotate with PDFium instead.
+        document = pdfium.PdfDocument(self.out.getvalue())
+        for index in self.rotate_pages:
+            document[index].set_rotation(90)
+        out = io.BytesIO()
+        document.save(out)
+        document.close()
+        return out.getvalue()
+
+
+def truth(lines: list[str]) -> str:
+    return "\n".join(line for line in lines if line)
+
+
+def build(root: Path) -> None:
+    corpus = root / "corpus"
+    docs: list[tuple[str, bytes, list[tuple[str, str]]]] = []
+
+    report = born_digital_pdf([TEXTS["report_p1"], TEXTS["report_p2"]])
+    report_truth = [("born_digital", truth(TEXTS["report_p1"])),
+                    ("born_digital", truth(TEXTS["report_p2"]))]
+    docs.append(("born_digital/annual_report", report, report_truth))
+    # The same bytes under another name: detected by content hash and OCR'd once.
+    docs.append(("born_digital/copies/annual_report_copy", report, report_truth))
+
+    b = Builder()
+    b.scanned(TEXTS["arrete"], seed=1, skew=0.8)
+    docs.append(("scanned/arrete_fr", b.bytes(), [("scanned", truth(TEXTS["arrete"]))]))
+
+    b = Builder()
+    for i, key in enumerate(("minutes_p1", "minutes_p2", "minutes_p3")):
+        b.scanned(TEXTS[key], seed=10 + i, skew=(-0.7, 0.4, 1.0)[i])
+    docs.append(("scanned/harbour_minutes", b.bytes(),
+                 [("scanned", truth(TEXTS[k])) for k in ("minutes_p1", "minutes_p2", "minutes_p3")]))
+
+    b = Builder()
+    b.rotated(TEXTS["notice"], seed=20)
+    docs.append(("scanned/rotated_notice", b.bytes(), [("rotated", truth(TEXTS["notice"]))]))
+
+    b = Builder()
+    b.stale_ocr_layer(TEXTS["stale"], seed=30, loop="opening hours ")
+    docs.append(("Mixed/Stale_OCR_Layer", b.bytes(), [("stale_ocr_layer", truth(TEXTS["stale"]))]))
+
+    b = Builder()
+    b.born_digital(TEXTS["bulletin_p1"])
+    b.scanned(TEXTS["bulletin_p2"], seed=40, skew=-0.5)
+    b.blank()
+    docs.append(("Mixed/bulletin_saint_eloi", b.bytes(),
+                 [("born_digital", truth(TEXTS["bulletin_p1"])),
+                  ("scanned", truth(TEXTS["bulletin_p2"])), ("blank", "")]))
+
+    records = []
+    for doc_id, data, pages in docs:
+        # One upper-case extension: input matching is case-insensitive.
+        suffix = ".PDF" if doc_id.startswith("Mixed/Stale") else ".pdf"
+        path = corpus / f"{doc_id}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        for number, (kind, text) in enumerate(pages, start=1):
+            records.append({"doc_id": doc_id, "page": number, "kind": kind, "text": text})
+    # A broken file: a PDF cut off after its first 400 bytes (a failed download).
+    (corpus / "broken").mkdir(exist_ok=True)
+    (corpus / "broken" / "truncated_download.pdf").write_bytes(report[:400])
+    records.append({"doc_id": "broken/truncated_download", "page": None, "kind": "unreadable",
+                    "text": ""})
+    with open(root / "ground_truth.jsonl", "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent)

@@ -1,0 +1,176 @@
+"""The corpus: which PDFs exist, their document ids, and which shard each belongs to.
+
+Runs at the top of the Snakefile in the main process only, so it must stay cheap: it lists and
+stats files, it never opens a PDF.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ocrflow import atomic
+
+SHEET_SUFFIXES = (".tsv", ".txt")
+REGISTRY_NAME = "shards.tsv"
+
+
+class InputError(ValueError):
+    """The input folder or sample sheet cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    path: str
+    size: int = -1
+    mtime_ns: int = -1
+
+    def row(self) -> str:
+        return f"{self.doc_id}\t{self.path}\t{self.size}\t{self.mtime_ns}\n"
+
+
+def _stat(path: str) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1, -1  # recorded later as unreadable by the inventory, never dropped
+    return st.st_size, st.st_mtime_ns
+
+
+def _scan_folder(root: str) -> list[Document]:
+    found: dict[str, Document] = {}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(entry.path)
+                elif entry.name.lower().endswith(".pdf") and entry.is_file(follow_symlinks=True):
+                    rel = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
+                    doc_id = str(rel.with_suffix(""))
+                    if doc_id in found:  # a.pdf beside a.PDF: keep both, tell them apart
+                        doc_id = str(rel)
+                    st = entry.stat(follow_symlinks=True)
+                    found[doc_id] = Document(doc_id, entry.path, st.st_size, st.st_mtime_ns)
+    return sorted(found.values(), key=lambda d: d.doc_id)
+
+
+def _check_doc_id(doc_id: str, where: str) -> None:
+    parts = PurePosixPath(doc_id).parts
+    if not doc_id or doc_id.startswith("/") or ".." in parts or "\t" in doc_id:
+        raise InputError(f"{where}: doc_id {doc_id!r} must be a relative path without '..'")
+
+
+def _read_sheet(sheet: str) -> list[Document]:
+    base = os.path.dirname(os.path.abspath(sheet))
+    docs: dict[str, Document] = {}
+    with open(sheet, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = {"doc_id", "path"} - set(reader.fieldnames or [])
+        if missing:
+            raise InputError(f"{sheet}: missing column(s) {', '.join(sorted(missing))}")
+        for line_no, row in enumerate(reader, start=2):
+            doc_id, path = (row["doc_id"] or "").strip(), (row["path"] or "").strip()
+            where = f"{sheet}:{line_no}"
+            _check_doc_id(doc_id, where)
+            if not path:
+                raise InputError(f"{where}: empty path for doc_id {doc_id!r}")
+            if doc_id in docs:
+                raise InputError(f"{where}: duplicate doc_id {doc_id!r}")
+            path = path if os.path.isabs(path) else os.path.join(base, path)
+            docs[doc_id] = Document(doc_id, path, *_stat(path))
+    return sorted(docs.values(), key=lambda d: d.doc_id)
+
+
+def discover(input_path: str) -> list[Document]:
+    """Every input document, sorted by doc_id."""
+    if os.path.isdir(input_path):
+        return _scan_folder(input_path)
+    if os.path.isfile(input_path) and input_path.lower().endswith(SHEET_SUFFIXES):
+        return _read_sheet(input_path)
+    raise InputError(f"config error: input: {input_path!r} is neither a folder nor a .tsv sheet")
+
+
+def _read_registry(path: Path, shard_size: int) -> dict[str, str]:
+    """doc_id -> shard, or {} when there is none or it was made for another shard size."""
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        if handle.readline().strip() != f"# shard_size={shard_size}":
+            return {}
+        return dict(line.rstrip("\n").split("\t", 1)[::-1] for line in handle if line.strip())
+
+
+def _assign(docs: list[Document], previous: dict[str, str], shard_size: int) -> dict[str, str]:
+    """Keep every known document in its shard; fill the last open shard, then new ones."""
+    current = {d.doc_id for d in docs}
+    assigned = {doc_id: shard for doc_id, shard in previous.items() if doc_id in current}
+    counts: dict[str, int] = {}
+    for shard in assigned.values():
+        counts[shard] = counts.get(shard, 0) + 1
+    # Numbering continues after the highest shard ever made, so a shard id is never reused.
+    next_index = max((int(s[1:]) for s in previous.values()), default=-1) + 1
+    open_shard = max(previous.values(), default=None)
+    for doc in docs:
+        if doc.doc_id in assigned:
+            continue
+        if open_shard is None or counts.get(open_shard, 0) >= shard_size:
+            open_shard = f"s{next_index:06d}"
+            next_index += 1
+        assigned[doc.doc_id] = open_shard
+        counts[open_shard] = counts.get(open_shard, 0) + 1
+    return assigned
+
+
+def shard_dir(results: str | Path, shard: str) -> Path:
+    return Path(results) / "work" / "shards" / shard
+
+
+def plan(input_path: str, results: str | Path, shard_size: int) -> list[str]:
+    """Assign documents to shards and write each shard's member list when it changed.
+
+    A member list holds doc_id, path, size and mtime: it is the input file of the shard's
+    first job, so a shard reruns exactly when one of its PDFs is added, removed or modified.
+    Returns the sorted shard ids.
+    """
+    docs = discover(input_path)
+    work = Path(results) / "work"
+    registry = work / REGISTRY_NAME
+    previous = _read_registry(registry, shard_size)
+    assigned = _assign(docs, previous, shard_size)
+    if assigned != previous:
+        lines = [f"# shard_size={shard_size}\n"]
+        lines += [f"{shard}\t{doc_id}\n" for doc_id, shard in sorted(assigned.items())]
+        atomic.write_text(registry, "".join(lines))
+    members: dict[str, list[str]] = {}
+    for doc in docs:
+        members.setdefault(assigned[doc.doc_id], []).append(doc.row())
+    for shard, rows in members.items():
+        path = shard_dir(results, shard) / "inputs.tsv"
+        text = "".join(rows)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            atomic.write_text(path, text)
+    for shard in set(previous.values()) - set(members):  # every member was removed
+        (shard_dir(results, shard) / "inputs.tsv").unlink(missing_ok=True)
+    return sorted(members)
+
+
+def existing_shards(results: str | Path) -> list[str]:
+    """The shards of the last plan, read back without listing the input (cluster jobs)."""
+    root = Path(results) / "work" / "shards"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "inputs.tsv").exists())
+
+
+def read_members(path: str | Path) -> list[Document]:
+    docs = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            doc_id, doc_path, size, mtime_ns = line.rstrip("\n").split("\t")
+            docs.append(Document(doc_id, doc_path, int(size), int(mtime_ns)))
+    return docs

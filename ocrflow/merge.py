@@ -1,0 +1,83 @@
+"""Merge: the final state of every page, per-document Markdown and page records.
+
+Status of a page: ``ok`` (primary passed), ``recovered`` (primary failed, recovery passed),
+``failed`` (both failed, or the page could not be read); a PDF that cannot be read at all is
+``unreadable``. A failed page gets a visible placeholder naming its reasons, never a gap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ocrflow import atomic
+
+
+def _keyed(path: Path | None) -> dict[tuple[str, int], dict[str, Any]]:
+    if path is None:
+        return {}
+    return {(r["doc_id"], r["page"]): r for r in atomic.read_jsonl(path)}
+
+
+def _tagged(verdict: dict[str, Any]) -> list[str]:
+    return [f"{verdict['engine']}:{reason}" for reason in verdict["reasons"]]
+
+
+def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict]) -> dict:
+    """The final record of one page from its inventory entry and each stage's output."""
+    if page["error"]:
+        return {"status": "failed", "engine": None, "reasons": ["inventory:bad_page"],
+                "error": page["error"], "text": ""}
+    primary, primary_verdict = stages["primary"][key], stages["primary_verdicts"][key]
+    if primary_verdict["ok"]:
+        return {"status": "ok", "engine": primary["engine"], "reasons": [], "error": "",
+                "text": primary["text"]}
+    reasons = _tagged(primary_verdict)
+    recovery_verdict = stages["recovery_verdicts"].get(key)
+    if recovery_verdict is not None:
+        if recovery_verdict["ok"]:
+            return {"status": "recovered", "engine": recovery_verdict["engine"],
+                    "reasons": reasons, "error": "", "text": stages["recovery"][key]["text"]}
+        reasons += _tagged(recovery_verdict)
+    errors = [r["error"] for r in (primary, stages["recovery"].get(key)) if r and r["error"]]
+    return {"status": "failed", "engine": None, "reasons": reasons, "error": "; ".join(errors),
+            "text": ""}
+
+
+def placeholder(page: int, reasons: list[str]) -> str:
+    return f"> **[ocrflow] page {page} could not be recognised** ({'; '.join(reasons)})"
+
+
+def document_markdown(pages: list[dict[str, Any]]) -> str:
+    parts = []
+    for page in pages:
+        body = page["text"] if page["status"] != "failed" else placeholder(page["page"],
+                                                                           page["reasons"])
+        parts.append(f"<!-- page {page['page']} -->\n{body}".rstrip() + "\n")
+    return "\n".join(parts)
+
+
+def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
+                recovery_verdicts: Path | None, markdown_dir: Path, output: Path) -> None:
+    stages = {"primary": _keyed(primary), "primary_verdicts": _keyed(primary_verdicts),
+              "recovery": _keyed(recovery), "recovery_verdicts": _keyed(recovery_verdicts)}
+    rows: list[dict[str, Any]] = []
+    for doc in atomic.read_jsonl(inventory):
+        base = {"doc_id": doc["doc_id"], "source_path": doc["path"], "hash": doc["hash"]}
+        if doc["error"]:
+            rows.append({**base, "page": None, "status": "unreadable", "engine": None,
+                         "reasons": [], "n_chars": 0, "error": doc["error"]})
+            continue
+        pages = []
+        for page in doc["pages"]:
+            final = resolve_page(page, (doc["doc_id"], page["page"]), stages)
+            pages.append({"page": page["page"], **final})
+            rows.append({**base, "page": page["page"], "status": final["status"],
+                         "engine": final["engine"], "reasons": final["reasons"],
+                         "n_chars": len(final["text"]), "error": final["error"]})
+        target = markdown_dir / f"{doc['doc_id']}.md"
+        atomic.write_text(target, document_markdown(pages))
+        atomic.write_jsonl(target.with_name(target.name[:-3] + ".pages.jsonl"),
+                           ({k: p[k] for k in ("page", "status", "engine", "reasons", "error",
+                                               "text")} for p in pages))
+    atomic.write_jsonl(output, rows)

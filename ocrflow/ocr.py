@@ -1,0 +1,177 @@
+"""Run one engine over the pages of a shard, persisting each page as it completes.
+
+Pages already in the page store are not sent again, so a rerun after a kill resumes where it stopped
+and a rerun of a finished shard sends nothing. The stage output is written once, atomically, from
+the store, when every page of the shard has a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ocrflow import atomic, engines
+from ocrflow.engines.base import Engine, PageInput, PageOutput
+from ocrflow.isolation import IsolatedPool
+from ocrflow.progress import Progress
+from ocrflow.render import RenderTask, render_page
+from ocrflow.store import PageStore
+
+log = logging.getLogger(__name__)
+
+CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # audit: one line per page sent to an engine
+
+
+@dataclass(frozen=True)
+class WorkPage:
+    doc_id: str
+    doc_hash: str
+    path: str
+    page: int
+    text_layer: str
+
+
+def primary_work(inventory: list[dict[str, Any]]) -> list[WorkPage]:
+    """Every page of every readable PDF, except pages the inventory could not read."""
+    return [WorkPage(doc["doc_id"], doc["hash"], doc["path"], page["page"], page["text_layer"])
+            for doc in inventory if not doc["error"]
+            for page in doc["pages"] if not page["error"]]
+
+
+def recovery_work(inventory: list[dict[str, Any]], verdicts: list[dict[str, Any]]) -> list[WorkPage]:
+    """The pages whose primary output failed detection: nothing else goes to recovery."""
+    failed = {(v["doc_id"], v["page"]) for v in verdicts if not v["ok"]}
+    return [p for p in primary_work(inventory) if (p.doc_id, p.page) in failed]
+
+
+class ShardRun:
+    """One engine over one shard's work pages."""
+
+    def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any]):
+        self.engine, self.store, self.role, self.render = engine, store, role, render
+        self.sent = 0
+        self.render_failures = 0
+        self._locks: dict[str, contextlib.ExitStack] = {}
+        self._outstanding: dict[str, int] = {}
+        self._call_log = os.environ.get(CALL_LOG_ENV)
+
+    def execute(self, work: list[WorkPage]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        started = time.monotonic()
+        by_hash: dict[str, dict[int, WorkPage]] = {}
+        for page in work:
+            by_hash.setdefault(page.doc_hash, {}).setdefault(page.page, page)
+        todo = {h: sorted(set(pages) - set(self.store.load(h))) for h, pages in by_hash.items()}
+        todo = {h: pages for h, pages in todo.items() if pages}
+        n_todo = sum(map(len, todo.values()))
+        log.info("%s (%s): %d pages in shard, %d already in the page store, %d to OCR",
+                 self.role, self.engine.name, len(work), len(work) - n_todo, n_todo)
+        self.progress = Progress(f"{self.role} {self.engine.name}", n_todo)
+        if n_todo:
+            self.engine.start()
+            try:
+                self._ocr(by_hash, todo)
+            finally:
+                self.engine.close()
+                for stack in self._locks.values():
+                    stack.close()
+            self.progress.done()
+        stored = {h: self.store.load(h) for h in by_hash}
+        records = []
+        for page in work:
+            record = stored[page.doc_hash].get(page.page)
+            if record is None:  # never silently missing: say so in the record
+                record = {"text": "", "error": "no result recorded for this page",
+                          "finish_reason": "", "attempts": 0, "meta": {}}
+            records.append({"doc_id": page.doc_id, "hash": page.doc_hash, "page": page.page,
+                            "engine": self.engine.name, **_result_fields(record)})
+        stats = {"role": self.role, "engine": self.engine.name, "pages": len(work),
+                 "pages_sent": self.sent, "render_failures": self.render_failures,
+                 "seconds": round(time.monotonic() - started, 3)}
+        return records, stats
+
+    def _inputs(self, by_hash: dict[str, dict[int, WorkPage]],
+                todo: dict[str, list[int]]) -> Iterator[PageInput]:
+        # Sorted by hash in every job: locks are always taken in one order, so no deadlock.
+        for doc_hash in sorted(todo):
+            stack = contextlib.ExitStack()
+            stack.enter_context(self.store.locked(doc_hash))
+            done = self.store.load(doc_hash)  # another job may have finished it meanwhile
+            pages = [n for n in todo[doc_hash] if n not in done]
+            self.progress.advance(len(todo[doc_hash]) - len(pages))
+            if not pages:
+                stack.close()
+                continue
+            self._locks[doc_hash] = stack
+            self._outstanding[doc_hash] = len(pages)
+            for n in pages:
+                page = by_hash[doc_hash][n]
+                yield PageInput(doc_hash, n, page.path, text_layer=page.text_layer)
+
+    def _with_images(self, inputs: Iterator[PageInput]) -> Iterator[PageInput]:
+        spec = self.engine.render_spec
+        if spec is None:
+            yield from inputs
+            return
+        tasks = (RenderTask(key=p, path=p.path, page=p.page, spec=spec) for p in inputs)
+        with IsolatedPool(render_page, self.render["workers"], self.render["timeout_s"]) as pool:
+            for outcome in pool.imap_unordered(tasks, prefetch=self.render["prefetch"]):
+                page: PageInput = outcome.task.key
+                if outcome.ok:
+                    page.image = outcome.value
+                    yield page
+                else:
+                    self.render_failures += 1
+                    self._finish(page, PageOutput(error=f"render failed: {outcome.error}"))
+
+    def _sent(self, inputs: Iterator[PageInput]) -> Iterator[PageInput]:
+        for page in inputs:
+            self.sent += 1
+            if self._call_log:
+                line = json.dumps({"role": self.role, "engine": self.engine.name,
+                                   "hash": page.doc_hash, "page": page.page})
+                with open(self._call_log, "a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+            yield page
+
+    def _ocr(self, by_hash: dict[str, dict[int, WorkPage]], todo: dict[str, list[int]]) -> None:
+        stream = self._sent(self._with_images(self._inputs(by_hash, todo)))
+        for page, output in self.engine.run(stream):
+            self._finish(page, output)
+
+    def _finish(self, page: PageInput, output: PageOutput) -> None:
+        self.store.append(page.doc_hash, [{
+            "page": page.page, "text": output.text, "error": output.error,
+            "finish_reason": output.finish_reason, "attempts": output.attempts,
+            "meta": output.meta, "at": time.time()}])
+        page.image = None
+        self.progress.advance()
+        self._outstanding[page.doc_hash] -= 1
+        if self._outstanding[page.doc_hash] == 0:
+            self._locks.pop(page.doc_hash).close()
+
+
+def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("text", "error", "finish_reason", "attempts", "meta")
+    return {key: record.get(key) for key in keys}
+
+
+def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
+              settings: dict[str, Any], store_root: Path, render: dict[str, Any],
+              verdicts: Path | None = None) -> None:
+    docs = list(atomic.read_jsonl(inventory))
+    if verdicts is None:
+        work = primary_work(docs)
+    else:
+        work = recovery_work(docs, list(atomic.read_jsonl(verdicts)))
+    engine = engines.create(engine_name, settings)
+    store = PageStore(store_root, engine.name, engine.fingerprint())
+    records, run_stats = ShardRun(engine, store, role, render).execute(work)
+    atomic.write_jsonl(output, records)
+    atomic.write_text(stats, json.dumps(run_stats, indent=1) + "\n")

@@ -1,0 +1,72 @@
+"""The page store: every finished page attempt, persisted the moment it is done.
+
+One append-only JSON-lines file per (engine settings, PDF content): ``<root>/<engine>-<fingerprint>/
+<hash[:2]>/<hash>.jsonl``. Keyed by content, not by path, so a renamed or duplicated PDF is never
+OCR'd twice, and keyed by the engine's fingerprint, so changed settings never reuse stale text.
+A line cut short by a kill is ignored on reading, so its page is simply done again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+class PageStore:
+    def __init__(self, root: str | Path, engine: str, fingerprint: str) -> None:
+        self.dir = Path(root) / f"{engine}-{fingerprint}"
+
+    def _path(self, doc_hash: str, suffix: str = ".jsonl") -> Path:
+        return self.dir / doc_hash[:2] / f"{doc_hash}{suffix}"
+
+    def load(self, doc_hash: str) -> dict[int, dict[str, Any]]:
+        """The latest record of each page; a page invalidated for retry is absent."""
+        pages: dict[int, dict[str, Any]] = {}
+        try:
+            handle = open(self._path(doc_hash), encoding="utf-8")
+        except FileNotFoundError:
+            return pages
+        with handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # the tail of a write interrupted by a kill
+                if record.get("invalidated"):
+                    pages.pop(record["page"], None)
+                else:
+                    pages[record["page"]] = record
+        return pages
+
+    def append(self, doc_hash: str, records: Iterable[dict[str, Any]]) -> None:
+        path = self._path(doc_hash)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as handle:
+            if handle.tell() > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":  # finish a line a killed writer left open
+                    handle.write(b"\n")
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def invalidate(self, doc_hash: str, pages: Iterable[int]) -> None:
+        self.append(doc_hash, ({"page": page, "invalidated": True} for page in pages))
+
+    @contextlib.contextmanager
+    def locked(self, doc_hash: str) -> Iterator[None]:
+        """Hold the document across jobs, so a PDF present twice in the corpus is OCR'd once."""
+        path = self._path(doc_hash, ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,87 @@
+# Configuration, the shard plan and helpers. Everything here runs at parse time, which every
+# cluster job repeats: it must stay cheap (no PDF is opened, the input is listed only once).
+
+import os
+import sys
+from pathlib import Path
+
+# The ocrflow package sits beside the Snakefile; jobs (and their conda envs) import it from there.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
+
+from ocrflow import config as ocrflow_config  # noqa: E402
+from ocrflow import corpus  # noqa: E402
+
+try:
+    config = ocrflow_config.validate(config)
+    RESULTS = config["results"]
+    # The main process lists the input and (re)writes shard member lists; cluster jobs re-parse
+    # this file and only read the member lists back.
+    if workflow.is_main_process:
+        SHARDS = corpus.plan(config["input"], RESULTS, config["shard_size"])
+    else:
+        SHARDS = corpus.existing_shards(RESULTS)
+except (ocrflow_config.ConfigError, corpus.InputError) as error:
+    sys.exit(str(error))
+
+SHARD_DIR = f"{RESULTS}/work/shards/{{shard}}"
+PRIMARY = config["primary"]["engine"]
+RECOVERY = config["recovery"]["engine"]
+HAS_RECOVERY = RECOVERY != "none"
+
+# The conda env each engine's OCR job runs in (issue: GPU engines get their own).
+ENGINE_ENVS = {
+    "rapidocr": "../envs/rapidocr.yaml",
+    "textlayer": "../envs/ocrflow.yaml",
+}
+
+
+wildcard_constraints:
+    shard=r"s\d{6}",
+    role="primary|recovery",
+
+
+def shard_file(name):
+    """A file of one shard, as a pattern with the {shard} wildcard."""
+    return f"{SHARD_DIR}/{name}"
+
+
+def engine_params(role):
+    engine = config[role]["engine"]
+    return {
+        "role": role,
+        "engine": engine,
+        "settings": ocrflow_config.engine_settings(config, engine),
+        "store": f"{RESULTS}/page_store",
+        "render": config["render"],
+    }
+
+
+def merge_inputs(wildcards):
+    files = {
+        "inventory": shard_file("inventory.jsonl"),
+        "primary": shard_file("primary.jsonl"),
+        "primary_verdicts": shard_file("primary_verdicts.jsonl"),
+    }
+    if HAS_RECOVERY:
+        files["recovery"] = shard_file("recovery.jsonl")
+        files["recovery_verdicts"] = shard_file("recovery_verdicts.jsonl")
+    return files
+
+
+def all_shards(pattern):
+    return expand(shard_file(pattern), shard=SHARDS)
+
+
+def ocr_stats():
+    roles = ["primary", "recovery"] if HAS_RECOVERY else ["primary"]
+    return [path for role in roles for path in all_shards(f"{role}.stats.json")]
+
+
+def print_summary():
+    summary = Path(RESULTS) / "summary.txt"
+    if summary.exists():
+        print(summary.read_text(encoding="utf-8"), end="")
+        print(f"Markdown: {RESULTS}/markdown/  manifest: {RESULTS}/manifest.parquet")

@@ -1,0 +1,17 @@
+rule inventory:
+    """Per PDF of a shard: content hash, pages, sizes, rotation, text layer, ink, or why unreadable."""
+    input:
+        members=shard_file("inputs.tsv"),
+    output:
+        inventory=shard_file("inventory.jsonl"),
+    params:
+        settings=config["inventory"],
+    threads: 1
+    log:
+        f"{RESULTS}/logs/inventory/{{shard}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/inventory/{{shard}}.tsv"
+    conda:
+        "../envs/ocrflow.yaml"
+    script:
+        "../scripts/inventory.py"
