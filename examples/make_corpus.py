@@ -226,7 +226,8 @@ def build(root: Path) -> None:
     for i, key in enumerate(("minutes_p1", "minutes_p2", "minutes_p3")):
         b.scanned(TEXTS[key], seed=10 + i, skew=(-0.7, 0.4, 1.0)[i])
     docs.append(("scanned/harbour_minutes", b.bytes(),
-                 [("scanned", truth(TEXTS[k])) for k in ("minutes_p1", "minutes_p2", "minutes_p3")]))
+                 [("scanned", truth(TEXTS[k]))
+                  for k in ("minutes_p1", "minutes_p2", "minutes_p3")]))
 
     b = Builder()
     b.rotated(TEXTS["notice"], seed=20)

@@ -139,8 +139,9 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> dict[str, Any]
     return info
 
 
-def inventory_shard(members: Path, output: Path, settings: dict[str, Any], workers: int) -> None:
-    """Inventory every member of a shard; a document that hangs or crashes is recorded, not fatal."""
+def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
+                    workers: int) -> None:
+    """Inventory a shard's PDFs; one that hangs or crashes the library is recorded, not fatal."""
     docs = corpus.read_members(members)
     tasks = [InventoryTask(d.doc_id, d.path, settings["max_page_points"], settings["ink_dpi"],
                            settings["text_layer_min_chars"]) for d in docs]

@@ -7,6 +7,7 @@ and the other tasks go on.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 from collections import deque
@@ -124,10 +125,8 @@ class IsolatedPool:
 
     def close(self) -> None:
         for worker in self._idle:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
             worker.process.join(5)
             if worker.process.is_alive():
                 worker.process.kill()

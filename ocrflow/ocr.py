@@ -45,7 +45,8 @@ def primary_work(inventory: list[dict[str, Any]]) -> list[WorkPage]:
             for page in doc["pages"] if not page["error"]]
 
 
-def recovery_work(inventory: list[dict[str, Any]], verdicts: list[dict[str, Any]]) -> list[WorkPage]:
+def recovery_work(inventory: list[dict[str, Any]],
+                  verdicts: list[dict[str, Any]]) -> list[WorkPage]:
     """The pages whose primary output failed detection: nothing else goes to recovery."""
     failed = {(v["doc_id"], v["page"]) for v in verdicts if not v["ok"]}
     return [p for p in primary_work(inventory) if (p.doc_id, p.page) in failed]

@@ -43,7 +43,8 @@ class RenderedPage:
 
         if self.encoding == "png":
             return Image.open(io.BytesIO(self.data))
-        return Image.frombuffer(self.mode, (self.width, self.height), self.data, "raw", self.mode, 0, 1)
+        size = (self.width, self.height)
+        return Image.frombuffer(self.mode, size, self.data, "raw", self.mode, 0, 1)
 
 
 def render_scale(width_pt: float, height_pt: float, dpi: float, max_pixels: int) -> float:

@@ -28,19 +28,18 @@ class PageStore:
         """The latest record of each page; a page invalidated for retry is absent."""
         pages: dict[int, dict[str, Any]] = {}
         try:
-            handle = open(self._path(doc_hash), encoding="utf-8")
+            lines = self._path(doc_hash).read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return pages
-        with handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # the tail of a write interrupted by a kill
-                if record.get("invalidated"):
-                    pages.pop(record["page"], None)
-                else:
-                    pages[record["page"]] = record
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # the tail of a write interrupted by a kill
+            if record.get("invalidated"):
+                pages.pop(record["page"], None)
+            else:
+                pages[record["page"]] = record
         return pages
 
     def append(self, doc_hash: str, records: Iterable[dict[str, Any]]) -> None:

@@ -1,15 +1,11 @@
 # Configuration, the shard plan and helpers. Everything here runs at parse time, which every
 # cluster job repeats: it must stay cheap (no PDF is opened, the input is listed only once).
 
-import os
 import sys
 from pathlib import Path
 
-# The ocrflow package sits beside the Snakefile; jobs (and their conda envs) import it from there.
+# The ocrflow package sits beside the Snakefile (scripts/ add the same folder to their path).
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-)
 
 from ocrflow import config as ocrflow_config  # noqa: E402
 from ocrflow import corpus  # noqa: E402

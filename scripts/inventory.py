@@ -1,17 +1,11 @@
 """Snakemake entry point: inventory every PDF of a shard."""
 
-from pathlib import Path
-
-from ocrflow import scripting
-from ocrflow.inventory import inventory_shard
-
-# Guarded: the isolated workers are spawned and re-import this module.
+# Guarded: isolated worker processes are spawned and re-run this file as their main module.
 if __name__ == "__main__":
-    scripting.run(
-        snakemake.log[0],
-        inventory_shard,
-        members=Path(snakemake.input.members),
-        output=Path(snakemake.output.inventory),
-        settings=snakemake.params.settings,
-        workers=snakemake.threads,
-    )
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the ocrflow package
+    from ocrflow import entrypoints
+
+    entrypoints.inventory(snakemake)

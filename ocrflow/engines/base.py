@@ -57,10 +57,10 @@ class Engine(ABC):
         """The settings that change the text; others (threads, timeouts) are left out."""
         return self.settings
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027  (optional hook: most engines need no set-up)
         """Load models or connect; raise EngineUnavailable with a fix when that cannot work."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027
         """Free what start() took."""
 
     @abstractmethod

@@ -50,10 +50,9 @@ class RapidOCREngine(Engine):
             return PageOutput(text="", meta={"boxes": 0})
         lines = [(box, text, score) for box, text, score in
                  zip(result.boxes.tolist(), result.txts, result.scores, strict=True)]
-        return PageOutput(
-            text=layout_text(lines),
-            meta={"boxes": len(lines), "mean_score": round(statistics.fmean(s for *_, s in lines), 4)},
-        )
+        mean_score = round(statistics.fmean(score for *_, score in lines), 4)
+        meta = {"boxes": len(lines), "mean_score": mean_score}
+        return PageOutput(text=layout_text(lines), meta=meta)
 
 
 def layout_text(boxes: list[tuple[list[list[float]], str, float]]) -> str:

@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make demo` and `make test`. Each installs what it needs on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= profiles/local
+
+.PHONY: demo test lint retry-failed bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+demo: $(VENV)/.runtime  ## run the whole pipeline on examples/corpus
+	$(BIN)/snakemake --profile $(PROFILE)
+	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet  report: results/report.md"
+
+test: $(VENV)/.dev  ## lint, then every test
+	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
+	$(BIN)/pytest
+
+retry-failed: $(VENV)/.runtime  ## OCR again only the pages still marked failed
+	$(BIN)/python -m ocrflow retry-failed
+	$(BIN)/snakemake --profile $(PROFILE)
+
+bench: $(VENV)/.dev  ## print the scaling and speed figures
+	$(BIN)/python benchmarks/dag_scale.py
+	$(BIN)/python benchmarks/page_speed.py
+
+clean:
+	rm -rf results .snakemake

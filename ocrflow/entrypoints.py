@@ -1,0 +1,75 @@
+"""The rules' entry points: unpack Snakemake's job object, log to the rule's log, run one stage.
+
+scripts/<stage>.py only calls the function of the same name here with the ``snakemake`` object.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ocrflow.engines.base import EngineUnavailable
+
+
+def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if job.log:
+        handlers.append(logging.FileHandler(job.log[0], mode="w", encoding="utf-8"))
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        func(**kwargs)
+    except EngineUnavailable as exc:  # a set-up problem: one line that says how to fix it
+        logging.getLogger("ocrflow").error("%s", exc)
+        sys.exit(1)
+    except Exception:
+        logging.getLogger("ocrflow").exception("job failed")
+        raise
+
+
+def _optional(job: Any, name: str) -> Path | None:
+    value = job.input.get(name)
+    return Path(value) if value else None
+
+
+def inventory(job: Any) -> None:
+    from ocrflow.inventory import inventory_shard
+
+    _run(job, inventory_shard, members=Path(job.input.members),
+         output=Path(job.output.inventory), settings=job.params.settings, workers=job.threads)
+
+
+def ocr(job: Any) -> None:
+    from ocrflow.ocr import ocr_shard
+
+    _run(job, ocr_shard, inventory=Path(job.input.inventory), verdicts=_optional(job, "verdicts"),
+         output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
+         engine_name=job.params.engine, settings=job.params.settings,
+         store_root=Path(job.params.store), render=job.params.render)
+
+
+def detect(job: Any) -> None:
+    from ocrflow.detect import detect_shard
+
+    _run(job, detect_shard, inventory=Path(job.input.inventory), records=Path(job.input.records),
+         output=Path(job.output.verdicts), cfg=job.params.detection)
+
+
+def merge(job: Any) -> None:
+    from ocrflow.merge import merge_shard
+
+    _run(job, merge_shard, inventory=Path(job.input.inventory), primary=Path(job.input.primary),
+         primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
+         recovery_verdicts=_optional(job, "recovery_verdicts"),
+         markdown_dir=Path(job.params.markdown_dir), output=Path(job.output.pages))
+
+
+def manifest(job: Any) -> None:
+    from ocrflow.manifest import build
+
+    _run(job, build, shard_pages=[Path(p) for p in job.input.pages],
+         stats=[Path(p) for p in job.input.stats], manifest=Path(job.output.manifest),
+         report=Path(job.output.report), summary_path=Path(job.output.summary))

@@ -1,0 +1,97 @@
+"""Fixtures: a workspace with its own config, and a real Snakemake run of the workflow in it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+class Workspace:
+    """A working directory with config/config.yaml, where snakemake runs the repo's workflow."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.call_log = root / "engine_calls.jsonl"
+        self.config: dict[str, Any] = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        self.config["input"] = str(root / "corpus")
+        self.config["results"] = str(root / "results")
+
+    @property
+    def results(self) -> Path:
+        return Path(self.config["results"])
+
+    def write_config(self) -> None:
+        path = self.root / "config" / "config.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.config))
+
+    def snakemake(self, *args: str, check: bool = True,
+                  timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        self.write_config()
+        command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+                   "-d", str(self.root), "--profile", str(REPO / "profiles/local"),
+                   "--cores", "2", *args]
+        env = {**os.environ, "OCRFLOW_CALL_LOG": str(self.call_log)}
+        result = subprocess.run(command, cwd=self.root, env=env, capture_output=True,
+                                text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"snakemake failed ({result.returncode}):\n"
+                                 f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+        return result
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every page sent to an engine so far, as the workflow's audit log records it."""
+        if not self.call_log.exists():
+            return []
+        return [json.loads(line) for line in self.call_log.read_text().splitlines()]
+
+    def reset_calls(self) -> None:
+        self.call_log.unlink(missing_ok=True)
+
+    def manifest(self) -> list[dict[str, Any]]:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.results / "manifest.parquet").to_pylist()
+
+
+def call_counts(calls: list[dict[str, Any]]) -> Counter[tuple[str, str, int]]:
+    return Counter((c["role"], c["hash"], c["page"]) for c in calls)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path)
+
+
+@pytest.fixture
+def example_workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path)
+    shutil.copytree(EXAMPLES / "corpus", tmp_path / "corpus")
+    return ws
+
+
+def jobs_run(result: subprocess.CompletedProcess[str]) -> Counter[str]:
+    """Rules Snakemake executed (or would execute, in a dry run), from its job stats table."""
+    counts: Counter[str] = Counter()
+    text = result.stdout + result.stderr
+    if "Job stats:" not in text:
+        return counts
+    table = text.split("Job stats:", 1)[1].splitlines()[3:]
+    for line in table:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts

@@ -1,0 +1,82 @@
+"""Small PDFs made inside the tests: good, scanned, inked-but-textless, and every bad input."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen import canvas
+
+
+def text_pdf(pages: list[str], size: tuple[float, float] = (595, 842), **kwargs) -> bytes:
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1, **kwargs)
+    for text in pages:
+        y = size[1] - 80
+        for line in text.splitlines():
+            pdf.setFont("Helvetica", 12)
+            pdf.drawString(60, y, line)
+            y -= 20
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def image_pdf(images: list[Image.Image], size: tuple[float, float] = (595, 842)) -> bytes:
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1)
+    for image in images:
+        data = io.BytesIO()
+        image.convert("L").save(data, format="PNG")
+        data.seek(0)
+        pdf.drawImage(ImageReader(data), 0, 0, *size)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def scanned_pdf(pages: list[str]) -> bytes:
+    """Image-only pages of real text: rendered from a text PDF, the text layer gone."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(text_pdf(pages))
+    images = [document[i].render(scale=150 / 72, grayscale=True).to_pil()
+              for i in range(len(document))]
+    document.close()
+    return image_pdf(images)
+
+
+def noise_pdf(seed: int = 0) -> bytes:
+    """A page with ink but no text: blotches no engine can read."""
+    rng = np.random.default_rng(seed)
+    pixels = np.full((600, 420), 255, np.uint8)
+    for _ in range(40):
+        y, x = rng.integers(0, 560), rng.integers(0, 380)
+        pixels[y:y + 30, x:x + 30] = rng.integers(0, 80)
+    return image_pdf([Image.fromarray(pixels)])
+
+
+def encrypted_pdf() -> bytes:
+    return text_pdf(["secret page"], encrypt="a-user-password")
+
+
+def corrupt_xref_pdf() -> bytes:
+    """A valid PDF whose cross-reference offsets all point to the wrong place."""
+    data = text_pdf(["page with a broken xref table"])
+    return re.sub(rb"\d{10} 00000 n", b"0000000001 00000 n", data)
+
+
+def garbage_body_pdf() -> bytes:
+    """A %PDF- header followed by bytes that are no PDF at all."""
+    rng = np.random.default_rng(7)
+    return b"%PDF-1.4\n" + rng.integers(0, 256, 4000, dtype=np.uint8).tobytes()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path

@@ -1,0 +1,82 @@
+"""Each failure signal fires on the failure it names and stays quiet on good pages."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import yaml
+
+from ocrflow import detect
+from tests.conftest import EXAMPLES, REPO
+
+CFG = yaml.safe_load((REPO / "config/config.yaml").read_text())["detection"]
+INKED = {"ink": 0.05, "has_text_layer": False, "text_layer": ""}
+BLANK = {"ink": 0.0, "has_text_layer": False, "text_layer": ""}
+# Four different real pages (the corpus holds the annual report twice, as a duplicate).
+_TRUTH = [json.loads(line) for line in (EXAMPLES / "ground_truth.jsonl").read_text().splitlines()]
+GOOD = "\n".join(list(dict.fromkeys(t["text"] for t in _TRUTH if t["text"]))[:4])
+
+
+def reasons(text: str, page: dict | None = None, cfg: dict | None = None, **output) -> list[str]:
+    return detect.judge({"text": text, **output}, page or INKED, cfg or CFG).reasons
+
+
+def test_real_pages_pass() -> None:
+    assert reasons(GOOD) == []
+    assert reasons("", page=BLANK) == []  # a blank page is fine empty
+
+
+def test_engine_error_and_timeout() -> None:
+    assert reasons("", error="ReadTimeout: no answer in 120 s")[:1] == ["engine_error"]
+
+
+def test_empty_output_on_a_page_with_ink() -> None:
+    assert reasons("  \n ") == ["empty_output"]
+    assert reasons("p. 3") == ["empty_output"]
+
+
+def test_runaway_repetition() -> None:
+    loop = GOOD[:300] + " the committee reviewed the contract" * 40
+    assert "repetition" in reasons(loop)
+
+
+def test_repeated_tail() -> None:
+    assert reasons(GOOD + "\n" + "=" * 500) == ["repeated_tail"]  # one token: no n-grams
+    assert "repeated_tail" in reasons(GOOD + "\n" + "| --- " * 60)
+    assert reasons(GOOD + "\n" + "| --- " * 10) == []  # a normal table rule
+
+
+def test_truncated_at_length_limit() -> None:
+    assert reasons(GOOD, finish_reason="length") == ["truncated"]
+
+
+def test_garbage_characters() -> None:
+    assert reasons(GOOD[:200] + "\ufffd" * 20 + "\x07\x08" * 5) == ["garbage"]
+
+
+def test_text_layer_agreement_is_optional() -> None:
+    page = {"ink": 0.05, "has_text_layer": True, "text_layer": GOOD}
+    wrong = "Lorem ipsum dolor sit amet " * 3 + "consectetur adipiscing elit sed do eiusmod"
+    assert reasons(wrong, page=page) == []
+    cfg = copy.deepcopy(CFG)
+    cfg["text_layer_agreement"]["enabled"] = True
+    assert reasons(wrong, page=page, cfg=cfg) == ["text_layer_disagreement"]
+    assert reasons(GOOD, page=page, cfg=cfg) == []
+
+
+def test_every_threshold_comes_from_config() -> None:
+    cfg = copy.deepcopy(CFG)
+    cfg["min_chars"] = 10_000
+    assert reasons(GOOD, cfg=cfg) == ["empty_output"]
+    cfg = copy.deepcopy(CFG)
+    cfg["max_repeated_ngram_ratio"] = 0.0
+    cfg["min_ngrams"] = 1
+    assert reasons("one two three four five one two three four five six") == []
+    assert reasons("one two three four five one two three four five six", cfg=cfg) == \
+        ["repetition"]
+
+
+def test_languages_without_spaces_are_measured_by_characters() -> None:
+    loop = "東京都の会議" * 80
+    assert "repetition" in reasons(loop)
