@@ -12,6 +12,7 @@ $(BIN)/activate:
 
 $(VENV)/.runtime: requirements.txt | $(BIN)/activate
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
