@@ -75,7 +75,8 @@ class IsolatedPool:
     def imap_unordered(self, tasks: Iterable[Any], prefetch: int = 0) -> Iterator[Outcome]:
         """Yield one Outcome per task, in completion order; at most ``size`` run at once.
 
-        Tasks are pulled from ``tasks`` lazily, so a generator can be fed while results flow.
+        Tasks are pulled from ``tasks`` lazily (``prefetch`` beyond the running ones), so a
+        generator can be fed while results flow.
         """
         pending = iter(tasks)
         busy: dict[Connection, _Worker] = {}
@@ -83,7 +84,7 @@ class IsolatedPool:
         queue: deque[Any] = deque()
         try:
             while True:
-                while not exhausted and len(queue) < max(prefetch, 1):
+                while not exhausted and len(queue) + len(busy) < self.size + prefetch:
                     try:
                         queue.append(next(pending))
                     except StopIteration:

@@ -165,13 +165,13 @@ def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
 
 def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
               settings: dict[str, Any], store_root: Path, render: dict[str, Any],
-              verdicts: Path | None = None) -> None:
+              threads: int = 1, verdicts: Path | None = None) -> None:
     docs = list(atomic.read_jsonl(inventory))
     if verdicts is None:
         work = primary_work(docs)
     else:
         work = recovery_work(docs, list(atomic.read_jsonl(verdicts)))
-    engine = engines.create(engine_name, settings)
+    engine = engines.create(engine_name, settings, threads)
     store = PageStore(store_root, engine.name, engine.fingerprint())
     records, run_stats = ShardRun(engine, store, role, render).execute(work)
     atomic.write_jsonl(output, records)

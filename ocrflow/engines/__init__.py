@@ -16,9 +16,9 @@ ENGINES = {
 }
 
 
-def create(name: str, settings: dict[str, Any]) -> Engine:
+def create(name: str, settings: dict[str, Any], threads: int = 1) -> Engine:
     if name not in ENGINES:
         raise EngineUnavailable(f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}")
     module_name, class_name = ENGINES[name].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(settings)
+    return cls(settings, threads)

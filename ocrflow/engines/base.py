@@ -40,8 +40,9 @@ class Engine(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same settings would give other text
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         self.settings = settings
+        self.threads = threads  # CPU cores the job was given
 
     @property
     def render_spec(self) -> RenderSpec | None:

@@ -12,8 +12,8 @@ from ocrflow.render import RenderSpec
 class RapidOCREngine(Engine):
     name = "rapidocr"
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
+        super().__init__(settings, threads)
         self._ocr: Any = None
 
     @property
@@ -37,8 +37,8 @@ class RapidOCREngine(Engine):
             # Our renderer already caps pixels; let the detector see the page at that size.
             "Global.max_side_len": 4096,
         }
-        if self.settings["threads"]:
-            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.settings["threads"]
+        threads = self.settings["threads"] or self.threads
+        params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
         self._ocr = RapidOCR(params=params)
 
     def recognize(self, page: PageInput) -> PageOutput:
