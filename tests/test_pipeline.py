@@ -247,3 +247,24 @@ def test_dry_run_plans_jobs_per_shard_not_per_page(workspace: Workspace) -> None
     ws.config["shard_size"] = 250
     assert sum(jobs_run(ws.snakemake("-n")).values()) == 4 * 6 + 2
     shutil.rmtree(ws.results)
+
+
+def test_sample_sheet_input_and_no_recovery_engine(workspace: Workspace) -> None:
+    ws = workspace
+    files = ws.root / "files"
+    pdfs.write(files / "one.pdf", pdfs.text_pdf(["Sheet document one."]))
+    pdfs.write(files / "two.pdf", pdfs.scanned_pdf(["Sheet document two, scanned."]))
+    sheet = ws.root / "sheet.tsv"
+    sheet.write_text("doc_id\tpath\ngazette/001\tfiles/one.pdf\ngazette/002\tfiles/two.pdf\n"
+                     "gazette/003\tfiles/missing.pdf\n")
+    ws.config["input"] = str(sheet)
+    ws.config["recovery"]["engine"] = "none"
+    result = ws.snakemake()
+    assert "ocr_recovery" not in jobs_run(result)
+    rows = {(r["doc_id"], r["page"]): r for r in ws.manifest()}
+    assert rows[("gazette/001", 1)]["status"] == "ok"
+    assert rows[("gazette/002", 1)]["status"] == "failed"
+    assert rows[("gazette/002", 1)]["reasons"] == ["textlayer:empty_output"]
+    assert rows[("gazette/003", None)]["error"].startswith("cannot read file:")
+    assert (ws.results / "markdown" / "gazette" / "001.md").exists()
+    assert {c["role"] for c in ws.calls()} == {"primary"}
