@@ -18,8 +18,11 @@ include: "rules/merge.smk"
 include: "rules/manifest.smk"
 
 
+# Seconds-long steps run in the submitting Snakemake instead of waiting in a queue.
 localrules:
     all,
+    detect,
+    merge,
 
 
 rule all:

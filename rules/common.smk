@@ -1,6 +1,7 @@
 # Configuration, the shard plan and helpers. Everything here runs at parse time, which every
 # cluster job repeats: it must stay cheap (no PDF is opened, the input is listed only once).
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ sys.path.insert(0, workflow.basedir)
 
 from ocrflow import config as ocrflow_config  # noqa: E402
 from ocrflow import corpus  # noqa: E402
+from ocrflow.engines import ENGINES  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
@@ -27,11 +29,7 @@ PRIMARY = config["primary"]["engine"]
 RECOVERY = config["recovery"]["engine"]
 HAS_RECOVERY = RECOVERY != "none"
 
-# The conda env each engine's OCR job runs in (issue: GPU engines get their own).
-ENGINE_ENVS = {
-    "rapidocr": "../envs/rapidocr.yaml",
-    "textlayer": "../envs/ocrflow.yaml",
-}
+CPU_ENV = "../envs/ocrflow.yaml"
 
 
 wildcard_constraints:
@@ -65,6 +63,34 @@ def merge_inputs(wildcards):
         files["recovery"] = shard_file("recovery.jsonl")
         files["recovery_verdicts"] = shard_file("recovery_verdicts.jsonl")
     return files
+
+
+def engine_env(role):
+    """The conda env of a role's OCR jobs: its engine's."""
+    engine = config[role]["engine"]
+    return ENGINES[engine].env if engine in ENGINES else CPU_ENV
+
+
+def job_resources(stage, gpu=0):
+    """Scheduler resources of a stage; a retried job (killed at walltime or for memory) gets
+    ``retry_scale`` times more memory and time on each new attempt."""
+    base = config["resources"][stage]
+    scale = config["resources"]["retry_scale"]
+
+    def grown(key):
+        return lambda wildcards, attempt: int(base[key] * scale ** (attempt - 1))
+
+    return {"mem_mb": grown("mem_mb"), "runtime": grown("runtime"), "gpu": gpu}
+
+
+def recovery_gpus(wildcards, input):
+    """GPUs for a shard's recovery job: none when no page failed, so it never holds a GPU idle.
+    Evaluated when the job is ready to run, once the verdicts exist."""
+    if ENGINES[RECOVERY].gpus == 0:
+        return 0
+    with open(input.verdicts, encoding="utf-8") as handle:
+        failed = any(not json.loads(line)["ok"] for line in handle)
+    return ENGINES[RECOVERY].gpus if failed else 0
 
 
 def all_shards(pattern):

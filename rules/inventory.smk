@@ -7,6 +7,8 @@ rule inventory:
     params:
         settings=config["inventory"],
     threads: 1
+    resources:
+        **job_resources("inventory"),
     log:
         f"{RESULTS}/logs/inventory/{{shard}}.log",
     benchmark:

@@ -7,6 +7,8 @@ rule manifest:
         manifest=f"{RESULTS}/manifest.parquet",
         report=f"{RESULTS}/report.md",
         summary=f"{RESULTS}/summary.txt",
+    resources:
+        **job_resources("manifest"),
     log:
         f"{RESULTS}/logs/manifest.log",
     conda:

@@ -8,12 +8,14 @@ rule ocr_primary:
     params:
         **engine_params("primary"),
     threads: 2
+    resources:
+        **job_resources("ocr", gpu=ENGINES[PRIMARY].gpus),
     log:
         f"{RESULTS}/logs/ocr_primary/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/ocr_primary/{{shard}}.tsv"
     conda:
-        ENGINE_ENVS[PRIMARY]
+        engine_env("primary")
     script:
         "../scripts/ocr.py"
 
@@ -29,11 +31,13 @@ rule ocr_recovery:
     params:
         **engine_params("recovery"),
     threads: 2
+    resources:
+        **job_resources("ocr", gpu=recovery_gpus),
     log:
         f"{RESULTS}/logs/ocr_recovery/{{shard}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/ocr_recovery/{{shard}}.tsv"
     conda:
-        ENGINE_ENVS.get(RECOVERY, "../envs/ocrflow.yaml")
+        engine_env("recovery")
     script:
         "../scripts/ocr.py"
