@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: demo test lint retry-failed bench clean
+.PHONY: demo test scheduler retry-failed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,16 @@ demo: $(VENV)/.runtime  ## run the whole pipeline on examples/corpus
 	$(BIN)/snakemake --profile $(PROFILE)
 	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet  report: results/report.md"
 
-test: $(VENV)/.dev  ## lint, then every test
+# Slurm with PBS-compatible qsub/qstat/qdel, for the cluster tests (Debian packages, as root).
+scheduler:
+	@if ! command -v slurmctld >/dev/null || ! command -v qsub >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      slurm-wlm slurm-wlm-torque munge >/dev/null; \
+	  else echo "make test: Slurm not installed (needs root and apt-get): cluster tests skip"; fi; \
+	fi
+
+test: $(VENV)/.dev scheduler  ## lint, then every test
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	$(BIN)/pytest

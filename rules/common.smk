@@ -1,7 +1,6 @@
 # Configuration, the shard plan and helpers. Everything here runs at parse time, which every
 # cluster job repeats: it must stay cheap (no PDF is opened, the input is listed only once).
 
-import json
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ sys.path.insert(0, workflow.basedir)
 
 from ocrflow import config as ocrflow_config  # noqa: E402
 from ocrflow import corpus  # noqa: E402
+from ocrflow import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES  # noqa: E402
 
 try:
@@ -84,13 +84,9 @@ def job_resources(stage, gpu=0):
 
 
 def recovery_gpus(wildcards, input):
-    """GPUs for a shard's recovery job: none when no page failed, so it never holds a GPU idle.
-    Evaluated when the job is ready to run, once the verdicts exist."""
-    if ENGINES[RECOVERY].gpus == 0:
-        return 0
-    with open(input.verdicts, encoding="utf-8") as handle:
-        failed = any(not json.loads(line)["ok"] for line in handle)
-    return ENGINES[RECOVERY].gpus if failed else 0
+    """Evaluated when the job is ready to run, once the verdicts exist."""
+    gpus = ENGINES[RECOVERY].gpus if HAS_RECOVERY else 0
+    return ocrflow_resources.recovery_gpus(gpus, input.verdicts)
 
 
 def all_shards(pattern):

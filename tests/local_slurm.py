@@ -71,6 +71,7 @@ def start() -> None:
          "/var/log/munge")
     if subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
         _run("su", "munge", "-s", "/bin/sh", "-c", "/usr/sbin/munged")
+    stop()  # a controller left from an earlier run would hold the old configuration
     _run("/usr/sbin/slurmctld")
     _run("/usr/sbin/slurmd")
     deadline = time.monotonic() + 60

@@ -7,6 +7,9 @@ from pathlib import Path
 LOG_DIR = Path("logs/cluster")  # relative to Snakemake's working directory
 EXIT_DIR = LOG_DIR / "exit"  # <job id>: "exit=<code>", written by the job wrapper as it ends
 STATE_DIR = LOG_DIR / "status"  # when status.py first saw a job finished without a record
+# Every job id qsub returned, written before Snakemake is told: a Ctrl-C that lands during a
+# submission still finds the job (Snakemake locks its working directory: one run at a time).
+SUBMITTED = LOG_DIR / "submitted.txt"
 
 
 def job_name(props: dict) -> str:

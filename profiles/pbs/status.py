@@ -17,6 +17,7 @@ Decision order:
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -28,9 +29,15 @@ from pbs_common import EXIT_DIR, STATE_DIR
 
 RUNNING_STATES = set("QHWTREBSUM")  # queued held waiting transit running exiting begun susp.
 FINISHED_STATES = set("CFX")  # Torque completed, PBS Pro finished, finished subjob
-GRACE_S = 120.0  # how long a finished job's exit record may take to appear
+# How long a finished job's exit record may take to appear on a shared filesystem.
+GRACE_S = float(os.environ.get("OCRFLOW_EXIT_RECORD_GRACE_S", "120"))
 QSTAT_TRIES = 3
-UNKNOWN = ("unknown job id", "job has finished", "invalid job id")
+# qstat's exit code is the PBS error number modulo 256: 15001 unknown job (153), 15139 job
+# finished and moved to history (35). Some wrappers print nothing and only exit with it.
+UNKNOWN = ("unknown job id", "invalid job id")
+UNKNOWN_EXIT = 153
+HISTORY = "job has finished"
+HISTORY_EXIT = 35
 
 
 def exit_record(job_id: str) -> int | None:
@@ -50,7 +57,8 @@ def parse_qstat(text: str) -> tuple[str | None, int | None]:
 
 
 def qstat(job_id: str, *flags: str) -> tuple[str, str] | None:
-    """('found', output), ('unknown', message), or None when the server cannot be reached."""
+    """('found', output), ('history', ...) for a PBS Pro job moved to history, ('unknown', ...)
+    for a job the server does not know (any more), or None when the server cannot be reached."""
     for attempt in range(QSTAT_TRIES):
         try:
             result = subprocess.run(["qstat", *flags, "-f", job_id], capture_output=True,
@@ -61,9 +69,13 @@ def qstat(job_id: str, *flags: str) -> tuple[str, str] | None:
             message = (result.stdout + result.stderr).lower()
             if result.returncode == 0 and "job_state" in message:
                 return "found", result.stdout
-            if any(marker in message for marker in UNKNOWN):
+            if HISTORY in message or (result.returncode == HISTORY_EXIT and not message.strip()):
+                return "history", message
+            if any(marker in message for marker in UNKNOWN) or (
+                    result.returncode == UNKNOWN_EXIT and not message.strip()):
                 return "unknown", message
-        time.sleep(2 ** attempt)
+        if attempt + 1 < QSTAT_TRIES:
+            time.sleep(2 ** attempt)
     return None
 
 
@@ -86,9 +98,8 @@ def decide(job_id: str, now: float | None = None) -> str:
     if answer is None:
         return "running"  # server unreachable: never guess success
     kind, text = answer
-    if kind == "unknown" and "job has finished" in text:  # PBS Pro keeps history behind -x
-        answer = qstat(job_id, "-x") or answer
-        kind, text = answer
+    if kind == "history":  # PBS Pro keeps finished jobs behind -x
+        kind, text = qstat(job_id, "-x") or answer
     if kind == "found":
         state, exit_status = parse_qstat(text)
         if state in RUNNING_STATES:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pbs_common import EXIT_DIR, LOG_DIR, job_name
+from pbs_common import EXIT_DIR, LOG_DIR, SUBMITTED, job_name
 
 WRAPPER = """#!/bin/bash
 # ocrflow job wrapper: runs Snakemake's job script and leaves an exit record for status.py.
@@ -93,10 +94,15 @@ def main(jobscript: str) -> None:
     # Named by Snakemake's job id: the scheduler's is not known before submitting.
     log = (LOG_DIR / props["rule"] / f"{name}.{props['jobid']}.out").resolve()
     command = qsub_command(props, wrapper, log)
+    # A Ctrl-C meant for Snakemake must not cut a submission in half: cancel.py cleans up.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for attempt in range(5):  # a busy server refuses now and then
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode == 0 and result.stdout.strip():
-            print(result.stdout.strip().splitlines()[0])
+            job_id = result.stdout.strip().splitlines()[0]
+            with open(SUBMITTED, "a") as ledger:
+                ledger.write(job_id + "\n")
+            print(job_id)
             return
         time.sleep(2 ** attempt)
     raise SystemExit(f"qsub failed: {' '.join(command)}: {result.stderr.strip()}")

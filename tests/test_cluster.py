@@ -1,0 +1,211 @@
+"""The cluster profiles against a real batch scheduler: Slurm on localhost, driven through its
+Torque-compatible qsub/qstat/qdel by profiles/pbs and through sbatch by profiles/slurm.
+
+Started by the ``slurm`` fixture (tests/local_slurm.py), stopped at the end. Without Slurm
+installed these tests are skipped, except in CI, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import local_slurm, pdfs
+from tests.conftest import EXAMPLES, REPO, Workspace
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    if not local_slurm.available():
+        if os.environ.get("CI"):
+            pytest.fail("Slurm is not installed: `make test` installs slurm-wlm, "
+                        "slurm-wlm-torque and munge")
+        pytest.skip("Slurm is not installed (make test installs it as root)")
+    if os.geteuid() != 0:
+        pytest.skip("starting Slurm needs root")
+    local_slurm.start()
+    yield
+    local_slurm.stop()
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(slurm):
+    subprocess.run(["scancel", "--user", "root"], capture_output=True)
+    yield
+    subprocess.run(["scancel", "--user", "root"], capture_output=True)
+
+
+_seen: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def new_jobs_only(slurm):
+    """jobs() lists only the jobs of the running test: Slurm remembers older ones for an hour."""
+    _seen.update(j["JobId"] for j in jobs())
+    yield
+
+
+def pbs_profile(ws: Workspace) -> Path:
+    """profiles/pbs with the one switch to Torque flipped and this cluster's queue names."""
+    profile = ws.root / "pbs-profile"
+    shutil.copytree(REPO / "profiles" / "pbs", profile)
+    text = (profile / "config.yaml").read_text()
+    for old, new in (("pbs_flavour: pbspro", "pbs_flavour: torque"),
+                     ("pbs_cpu_queue: cpu", "pbs_cpu_queue: batch"),
+                     ("seconds-between-status-checks: 15", "seconds-between-status-checks: 2")):
+        assert old in text
+        text = text.replace(old, new)
+    (profile / "config.yaml").write_text(text)
+    return profile
+
+
+def command(ws: Workspace, profile: Path | str, *args: str) -> list[str]:
+    ws.write_config()
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(ws.root),
+            "--profile", str(profile), *args]
+
+
+def env(ws: Workspace) -> dict[str, str]:
+    return {**os.environ, "OCRFLOW_CALL_LOG": str(ws.call_log),
+            "OCRFLOW_EXIT_RECORD_GRACE_S": "5"}
+
+
+def run(ws: Workspace, profile: Path | str, *args: str,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command(ws, profile, *args), cwd=ws.root, env=env(ws),
+                            capture_output=True, text=True, timeout=900)
+    if check and result.returncode:
+        raise AssertionError(f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def jobs(name_prefix: str = "ocrflow.") -> list[dict[str, str]]:
+    """Every job Slurm still remembers (MinJobAge is an hour here), as key=value fields."""
+    out = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if fields.get("JobName", "").startswith(name_prefix) and fields["JobId"] not in _seen:
+            found.append(fields)
+    return sorted(found, key=lambda f: int(f["JobId"]))
+
+
+def queued() -> list[str]:
+    out = subprocess.run(["squeue", "-h", "-o", "%i %j %T"], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if "ocrflow." in line]
+
+
+def outcome(ws: Workspace) -> tuple[dict, dict]:
+    """What a user compares between two runs: Markdown files and manifest rows."""
+    markdown = {str(p.relative_to(ws.results)): p.read_text()
+                for p in (ws.results / "markdown").rglob("*") if p.is_file()}
+    rows = {(r["doc_id"], r["page"]): (r["status"], r["engine"], tuple(r["reasons"]),
+                                       r["n_chars"], r["error"]) for r in ws.manifest()}
+    return markdown, rows
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory) -> tuple[dict, dict]:
+    ws = Workspace(tmp_path_factory.mktemp("local"))
+    shutil.copytree(EXAMPLES / "corpus", ws.root / "corpus")
+    ws.snakemake()
+    return outcome(ws)
+
+
+def test_pbs_profile_runs_the_example_like_the_local_run(example_workspace, local_reference):
+    ws = example_workspace
+    started = time.monotonic()
+    result = run(ws, pbs_profile(ws))
+    print(f"example corpus through profiles/pbs (Torque): {time.monotonic() - started:.0f} s")
+    assert outcome(ws) == local_reference
+    assert "ocrflow: 8 documents, 13 pages" in result.stdout + result.stderr
+    # Long stages went to the queue, one job each, with a log per job; seconds-long ones did not.
+    logs = ws.root / "logs" / "cluster"
+    assert sorted(p.name for p in logs.iterdir() if p.name not in ("exit", "jobscripts",
+                                                                    "status")) == [
+        "inventory", "manifest", "ocr_primary", "ocr_recovery"]
+    records = {p.name: p.read_text() for p in (logs / "exit").iterdir()}
+    assert len(records) == 4 and set(records.values()) == {"exit=0\n"}
+    submitted = [j for j in jobs() if j["JobId"] in records]
+    assert {j["Partition"] for j in submitted} == {"batch"}  # CPU engines: no GPU queue
+    assert {j["JobName"] for j in submitted} == {
+        "ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
+        "ocrflow.ocr_recovery.s000000", "ocrflow.manifest"}
+
+
+def test_slurm_profile_runs_the_example_like_the_local_run(example_workspace, local_reference):
+    ws = example_workspace
+    started = time.monotonic()
+    # This test cluster keeps no accounting database: status from squeue, polled early.
+    run(ws, REPO / "profiles" / "slurm", "--slurm-status-command", "squeue",
+        "--slurm-init-seconds-before-status-checks", "2")
+    print(f"example corpus through profiles/slurm: {time.monotonic() - started:.0f} s")
+    assert outcome(ws) == local_reference
+
+
+def test_job_killed_for_memory_is_resubmitted_with_more(workspace):
+    ws = workspace
+    pdfs.write(ws.root / "corpus" / "a.pdf", pdfs.text_pdf(["A page of text to inventory."]))
+    # Far too little memory for the first attempt: Slurm kills it; each retry asks 30 times more.
+    ws.config["resources"]["inventory"] = {"mem_mb": 100, "runtime": 10}
+    ws.config["resources"]["retry_scale"] = 30
+    run(ws, pbs_profile(ws))
+    attempts = [j for j in jobs() if j["JobName"] == "ocrflow.inventory.s000000"]
+    assert [(j["JobState"], j["MinMemoryNode"]) for j in attempts] == [
+        ("FAILED", "100M"), ("COMPLETED", "3000M")]
+    assert [j["TimeLimit"] for j in attempts] == ["00:10:00", "05:00:00"]
+    assert [r["status"] for r in ws.manifest()] == ["ok"]
+
+
+def wait_for(predicate, timeout: float = 120, step: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+def test_job_deleted_with_qdel_is_seen_as_failed(workspace):
+    ws = workspace
+    ws.config["primary"]["engine"] = "rapidocr"
+    ws.config["recovery"]["engine"] = "textlayer"
+    lines = [f"Page {n} of a long scanned report, dense with words." for n in range(1, 31)]
+    pdfs.write(ws.root / "corpus" / "long.pdf", pdfs.scanned_pdf(lines))
+    process = subprocess.Popen(command(ws, pbs_profile(ws), "--retries", "0"), cwd=ws.root,
+                               env=env(ws), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    running = wait_for(lambda: [q for q in queued() if "ocr_primary" in q and "RUNNING" in q])
+    subprocess.run(["qdel", running[0].split()[0]], check=True)
+    out, _ = process.communicate(timeout=180)
+    assert process.returncode != 0
+    assert "Error in rule ocr_primary" in out
+    assert not queued()
+
+
+def test_ctrl_c_cancels_queued_and_running_jobs(workspace):
+    ws = workspace
+    ws.config["shard_size"] = 1
+    for n in range(6):
+        pdfs.write(ws.root / "corpus" / f"doc{n}.pdf", pdfs.text_pdf([f"Document {n}."]))
+    process = subprocess.Popen(command(ws, pbs_profile(ws)), cwd=ws.root, env=env(ws),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    wait_for(lambda: len(queued()) >= 3)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    process.wait(timeout=120)
+    wait_for(lambda: not queued(), timeout=60)
+    states = [j["JobState"] for j in jobs()]
+    assert states.count("CANCELLED") >= 3
+    assert set(states) <= {"CANCELLED", "COMPLETED"}  # none left behind, pending or running
