@@ -91,6 +91,8 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any]) -> 
         fail("engine_error", output["error"])
     if output.get("finish_reason") == "length":
         fail("truncated", "output stopped at the engine's length limit")
+    if output.get("finish_reason") == "repetition":
+        fail("repetition", "the engine stopped a generation loop")
     visible = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
     if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"]:
         fail("empty_output", f"{visible} chars on a page with ink {page.get('ink', 0):.4f}")

@@ -48,7 +48,8 @@ def ocr(job: Any) -> None:
     _run(job, ocr_shard, inventory=Path(job.input.inventory), verdicts=_optional(job, "verdicts"),
          output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
          engine_name=job.params.engine, settings=job.params.settings,
-         store_root=Path(job.params.store), render=job.params.render, threads=job.threads)
+         store_root=Path(job.params.store), render=job.params.render, threads=job.threads,
+         log_path=Path(job.log[0]) if job.log else None)
 
 
 def detect(job: Any) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ class ShardRun:
         self.render_failures = 0
         self._locks: dict[str, contextlib.ExitStack] = {}
         self._outstanding: dict[str, int] = {}
+        # Concurrent engines pull pages in one thread and hand results back in another.
+        self._mutex = threading.Lock()
         self._call_log = os.environ.get(CALL_LOG_ENV)
 
     def execute(self, work: list[WorkPage]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -105,12 +108,13 @@ class ShardRun:
             stack.enter_context(self.store.locked(doc_hash))
             done = self.store.load(doc_hash)  # another job may have finished it meanwhile
             pages = [n for n in todo[doc_hash] if n not in done]
-            self.progress.advance(len(todo[doc_hash]) - len(pages))
-            if not pages:
-                stack.close()
-                continue
-            self._locks[doc_hash] = stack
-            self._outstanding[doc_hash] = len(pages)
+            with self._mutex:
+                self.progress.advance(len(todo[doc_hash]) - len(pages))
+                if not pages:
+                    stack.close()
+                    continue
+                self._locks[doc_hash] = stack
+                self._outstanding[doc_hash] = len(pages)
             for n in pages:
                 page = by_hash[doc_hash][n]
                 yield PageInput(doc_hash, n, page.path, text_layer=page.text_layer)
@@ -152,10 +156,11 @@ class ShardRun:
             "finish_reason": output.finish_reason, "attempts": output.attempts,
             "meta": output.meta, "at": time.time()}])
         page.image = None
-        self.progress.advance()
-        self._outstanding[page.doc_hash] -= 1
-        if self._outstanding[page.doc_hash] == 0:
-            self._locks.pop(page.doc_hash).close()
+        with self._mutex:
+            self.progress.advance()
+            self._outstanding[page.doc_hash] -= 1
+            if self._outstanding[page.doc_hash] == 0:
+                self._locks.pop(page.doc_hash).close()
 
 
 def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -165,13 +170,16 @@ def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
 
 def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
               settings: dict[str, Any], store_root: Path, render: dict[str, Any],
-              threads: int = 1, verdicts: Path | None = None) -> None:
+              threads: int = 1, verdicts: Path | None = None,
+              log_path: Path | None = None) -> None:
     docs = list(atomic.read_jsonl(inventory))
     if verdicts is None:
         work = primary_work(docs)
     else:
         work = recovery_work(docs, list(atomic.read_jsonl(verdicts)))
     engine = engines.create(engine_name, settings, threads)
+    if hasattr(engine, "log_path"):  # server engines write their server's log beside the rule's
+        engine.log_path = log_path
     store = PageStore(store_root, engine.name, engine.fingerprint())
     records, run_stats = ShardRun(engine, store, role, render).execute(work)
     atomic.write_jsonl(output, records)

@@ -6,6 +6,7 @@ PDFium costs only that page.
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ class RenderSpec:
     dpi: float
     max_pixels: int
     grayscale: bool = False
-    encoding: str = "raw"  # "raw" (pixel buffer) or "png"
+    encoding: str = "raw"  # "raw" (pixel buffer), "png" or "jpeg"
+    min_short_side: int = 0  # raise the resolution until the page's short side has this many px
+    fit: str = ""  # "module:function" applied to the PIL image last (an engine's own resizing)
+    jpeg_quality: int = 90
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,19 @@ class RenderedPage:
     def to_pil(self) -> Any:
         from PIL import Image
 
-        if self.encoding == "png":
+        if self.encoding in ("png", "jpeg"):
             return Image.open(io.BytesIO(self.data))
         size = (self.width, self.height)
         return Image.frombuffer(self.mode, size, self.data, "raw", self.mode, 0, 1)
 
 
-def render_scale(width_pt: float, height_pt: float, dpi: float, max_pixels: int) -> float:
-    """PDF points to pixels: ``dpi``, lowered so that the page never exceeds ``max_pixels``."""
+def render_scale(width_pt: float, height_pt: float, dpi: float, max_pixels: int,
+                 min_short_side: int = 0) -> float:
+    """PDF points to pixels: ``dpi`` (raised to reach ``min_short_side``), lowered so that the
+    page never exceeds ``max_pixels``."""
     scale = dpi / 72
+    if min_short_side and min(width_pt, height_pt) > 0:
+        scale = max(scale, min_short_side / min(width_pt, height_pt))
     pixels = width_pt * scale * height_pt * scale
     if pixels > max_pixels:
         scale *= math.sqrt(max_pixels / pixels)
@@ -76,14 +84,22 @@ def render_page(task: RenderTask) -> RenderedPage:
     page = pdf[task.page - 1]
     try:
         width, height = page.get_size()
-        scale = render_scale(width, height, task.spec.dpi, task.spec.max_pixels)
+        scale = render_scale(width, height, task.spec.dpi, task.spec.max_pixels,
+                             task.spec.min_short_side)
         bitmap = page.render(scale=scale, grayscale=task.spec.grayscale)
         image = bitmap.to_pil()
     finally:
         page.close()
     image = image.convert("L" if task.spec.grayscale else "RGB")
-    if task.spec.encoding == "png":
+    if task.spec.fit:
+        module, function = task.spec.fit.split(":")
+        image = getattr(importlib.import_module(module), function)(image)
+    if task.spec.encoding in ("png", "jpeg"):
         out = io.BytesIO()
-        image.save(out, format="PNG", compress_level=1)
-        return RenderedPage(image.width, image.height, image.mode, "png", out.getvalue())
+        if task.spec.encoding == "png":
+            image.save(out, format="PNG", compress_level=1)
+        else:
+            image.save(out, format="JPEG", quality=task.spec.jpeg_quality)
+        return RenderedPage(image.width, image.height, image.mode, task.spec.encoding,
+                            out.getvalue())
     return RenderedPage(image.width, image.height, image.mode, "raw", image.tobytes())

@@ -10,7 +10,7 @@ sys.path.insert(0, workflow.basedir)
 from ocrflow import config as ocrflow_config  # noqa: E402
 from ocrflow import corpus  # noqa: E402
 from ocrflow import resources as ocrflow_resources  # noqa: E402
-from ocrflow.engines import ENGINES  # noqa: E402
+from ocrflow.engines import ENGINES, job_env, job_gpus  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
@@ -68,7 +68,9 @@ def merge_inputs(wildcards):
 def engine_env(role):
     """The conda env of a role's OCR jobs: its engine's."""
     engine = config[role]["engine"]
-    return ENGINES[engine].env if engine in ENGINES else CPU_ENV
+    if engine not in ENGINES:
+        return CPU_ENV
+    return job_env(engine, ocrflow_config.engine_settings(config, engine))
 
 
 def job_resources(stage, gpu=0):
@@ -83,9 +85,14 @@ def job_resources(stage, gpu=0):
     return {"mem_mb": grown("mem_mb"), "runtime": grown("runtime"), "gpu": gpu}
 
 
+def engine_gpus(role):
+    engine = config[role]["engine"]
+    return job_gpus(engine, ocrflow_config.engine_settings(config, engine))
+
+
 def recovery_gpus(wildcards, input):
     """Evaluated when the job is ready to run, once the verdicts exist."""
-    gpus = ENGINES[RECOVERY].gpus if HAS_RECOVERY else 0
+    gpus = engine_gpus("recovery") if HAS_RECOVERY else 0
     return ocrflow_resources.recovery_gpus(gpus, input.verdicts)
 
 

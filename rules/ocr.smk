@@ -9,7 +9,7 @@ rule ocr_primary:
         **engine_params("primary"),
     threads: 2
     resources:
-        **job_resources("ocr", gpu=ENGINES[PRIMARY].gpus),
+        **job_resources("ocr", gpu=engine_gpus("primary")),
     log:
         f"{RESULTS}/logs/ocr_primary/{{shard}}.log",
     benchmark:

@@ -9,21 +9,40 @@ from typing import Any
 from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
 
 __all__ = ["ENGINES", "Engine", "EngineSpec", "EngineUnavailable", "PageInput", "PageOutput",
-           "create"]
+           "create", "job_env", "job_gpus"]
 
 
 @dataclass(frozen=True)
 class EngineSpec:
     target: str  # "module:Class"; a GPU engine's heavy imports stay out of CPU jobs
     env: str  # conda env file of its OCR jobs, relative to rules/
-    gpus: int  # GPUs one OCR job of this engine asks the scheduler for
+    uses_gpu: bool = False  # its jobs ask for engines.<name>.gpus GPUs (none with an endpoint)
+    backend_envs: tuple[tuple[str, str], ...] = ()  # (backend setting, env) where it differs
 
 
 ENGINES = {
-    "rapidocr": EngineSpec("ocrflow.engines.rapidocr:RapidOCREngine", "../envs/rapidocr.yaml", 0),
-    "textlayer": EngineSpec("ocrflow.engines.textlayer:TextLayerEngine", "../envs/ocrflow.yaml",
-                            0),
+    "rapidocr": EngineSpec("ocrflow.engines.rapidocr:RapidOCREngine", "../envs/rapidocr.yaml"),
+    "textlayer": EngineSpec("ocrflow.engines.textlayer:TextLayerEngine", "../envs/ocrflow.yaml"),
+    "chandra": EngineSpec("ocrflow.engines.chandra:ChandraEngine", "../envs/chandra.yaml", True),
+    "deepseek": EngineSpec("ocrflow.engines.deepseek:DeepSeekEngine", "../envs/deepseek.yaml",
+                           True, (("transformers", "../envs/deepseek-transformers.yaml"),)),
+    "nougat": EngineSpec("ocrflow.engines.nougat:NougatEngine", "../envs/nougat.yaml", True),
 }
+
+
+def job_env(name: str, settings: dict[str, Any]) -> str:
+    """The conda env of this engine's OCR jobs, relative to rules/."""
+    spec = ENGINES[name]
+    return dict(spec.backend_envs).get(settings.get("backend", ""), spec.env)
+
+
+def job_gpus(name: str, settings: dict[str, Any]) -> int:
+    """GPUs one OCR job of this engine asks the scheduler for."""
+    if name not in ENGINES or not ENGINES[name].uses_gpu or settings.get("endpoint"):
+        return 0
+    if settings.get("device", "cuda") != "cuda":
+        return 0
+    return int(settings.get("gpus", 1))
 
 
 def create(name: str, settings: dict[str, Any], threads: int = 1) -> Engine:

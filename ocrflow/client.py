@@ -1,0 +1,102 @@
+"""One HTTP client for every server-backed engine: OpenAI-compatible chat completions with bounded
+concurrency, timeouts, retries with backoff, and load spread over several servers (one per GPU).
+
+Retried: transport errors (refused, reset, dropped), timeouts, HTTP 429 and 5xx. Not retried: other
+4xx (a bad request stays bad). The API key is sent, never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class Completion:
+    text: str
+    finish_reason: str
+    completion_tokens: int
+    attempts: int
+
+
+class RequestFailed(RuntimeError):
+    """Every attempt failed; the message is one line."""
+
+
+class ChatClient:
+    def __init__(self, base_urls: list[str], model: str, *, api_key: str | None = None,
+                 max_in_flight: int = 96, timeout_s: float = 600, retries: int = 3,
+                 backoff_s: float = 2.0,
+                 recover: Callable[[str], Awaitable[None]] | None = None) -> None:
+        import httpx
+
+        if not base_urls:
+            raise ValueError("ChatClient needs at least one base URL")
+        self.base_urls = [url.rstrip("/") for url in base_urls]
+        self.model = model
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.recover = recover  # called after a connection error: may restart a dead server
+        self.semaphore = asyncio.Semaphore(max_in_flight)
+        self.in_flight = dict.fromkeys(self.base_urls, 0)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        limits = httpx.Limits(max_connections=max_in_flight + 8,
+                              max_keepalive_connections=max_in_flight + 8)
+        self._http = httpx.AsyncClient(headers=headers, limits=limits,
+                                       timeout=httpx.Timeout(timeout_s, connect=30))
+
+    def _pick(self) -> str:
+        """The server with the fewest requests in flight."""
+        return min(self.base_urls, key=lambda url: self.in_flight[url])
+
+    async def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion:
+        import httpx
+
+        body = {"model": self.model, "messages": messages, **params}
+        last_error = ""
+        async with self.semaphore:
+            for attempt in range(1, self.retries + 2):
+                url = self._pick()
+                self.in_flight[url] += 1
+                try:
+                    response = await self._http.post(f"{url}/chat/completions", json=body)
+                except (httpx.TransportError, httpx.TimeoutException) as exc:
+                    last_error = (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0]
+                    lost = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+                    if self.recover and isinstance(exc, lost):
+                        await self.recover(url)
+                else:
+                    if response.status_code == 200:
+                        return self._parse(response.json(), attempt)
+                    last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                    last_error = last_error.splitlines()[0]
+                    if response.status_code not in RETRY_STATUS:
+                        raise RequestFailed(last_error)
+                finally:
+                    self.in_flight[url] -= 1
+                if attempt <= self.retries:
+                    delay = self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
+                    log.warning("request failed (%s); retry %d in %.1f s", last_error, attempt,
+                                delay)
+                    await asyncio.sleep(delay)
+        raise RequestFailed(f"{self.retries + 1} attempts failed, last: {last_error}")
+
+    @staticmethod
+    def _parse(payload: dict[str, Any], attempts: int) -> Completion:
+        choice = payload["choices"][0]
+        usage = payload.get("usage") or {}
+        return Completion(text=choice["message"].get("content") or "",
+                          finish_reason=choice.get("finish_reason") or "stop",
+                          completion_tokens=int(usage.get("completion_tokens") or 0),
+                          attempts=attempts)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,128 @@
+"""DeepSeek-OCR: on vLLM (>= 0.11.1) with its n-gram repetition guard switched on per request, or
+through transformers where a site has no vLLM.
+
+The grounding output ``<|ref|>label<|/ref|><|det|>[[x1, y1, x2, y2]]<|/det|>content`` becomes
+clean Markdown; the boxes (0-999 space) stay in the page record. A page whose output did not
+finish is a failed page (truncated), never a dropped one.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ocrflow.client import ChatClient
+from ocrflow.engines.base import EngineUnavailable, PageInput, PageOutput
+from ocrflow.engines.vlm import ServerEngine, data_url, looks_like_path
+from ocrflow.render import RenderSpec
+
+END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
+_BLOCK = re.compile(r"<\|ref\|>(.*?)<\|/ref\|><\|det\|>(.*?)<\|/det\|>", re.DOTALL)
+_BOX = re.compile(r"\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]")
+IMAGE_LABELS = {"image", "figure"}
+
+
+def parse_grounding(raw: str) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown and layout blocks from DeepSeek-OCR's grounding output."""
+    text = raw.replace(END_OF_SENTENCE, "")
+    matches = list(_BLOCK.finditer(text))
+    if not matches:
+        return text.strip(), []
+    blocks, parts = [], []
+    lead = text[:matches[0].start()].strip()
+    if lead:
+        parts.append(lead)
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        content = text[match.end():end].strip()
+        label = match.group(1).strip()
+        boxes = [list(map(int, b)) for b in _BOX.findall(match.group(2))]
+        blocks.append({"label": label, "bbox": boxes[0] if boxes else None, "boxes": boxes})
+        if label.lower() not in IMAGE_LABELS and content:
+            parts.append(content)
+    return "\n\n".join(parts), blocks
+
+
+class DeepSeekEngine(ServerEngine):
+    name = "deepseek"
+    package = ""  # the vLLM path needs only the server; the transformers path checks its own
+
+    @property
+    def render_spec(self) -> RenderSpec:
+        s = self.settings
+        return RenderSpec(dpi=s["dpi"], max_pixels=s["max_pixels"], encoding=s["image_format"])
+
+    def sampling(self) -> dict[str, Any]:
+        s = self.settings
+        guard = {"ngram_size": s["ngram_size"], "window_size": s["ngram_window"],
+                 "whitelist_token_ids": s["ngram_whitelist_token_ids"]}
+        # vllm_xargs reaches the NGramPerReqLogitsProcessor; without ngram_size it does nothing.
+        return {"max_tokens": s["max_tokens"], "temperature": 0.0,
+                "skip_special_tokens": False, "vllm_xargs": guard}
+
+    def start(self) -> None:
+        if self.settings["backend"] == "transformers":
+            self._start_transformers()
+        else:
+            super().start()
+
+    async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
+        messages = [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url(page)}},
+            {"type": "text", "text": self.settings["prompt"]}]}]
+        completion = await client.complete(messages, **self.sampling())
+        return self.parse(completion.text, completion.finish_reason,
+                          {"completion_tokens": completion.completion_tokens,
+                           "http_attempts": completion.attempts})
+
+    @staticmethod
+    def parse(raw: str, finish: str, meta: dict[str, Any]) -> PageOutput:
+        markdown, blocks = parse_grounding(raw)
+        # "length": cut at max_tokens (the repetition guard turns loops into long outputs).
+        return PageOutput(text=markdown, finish_reason=finish, meta={**meta, "blocks": blocks})
+
+    # transformers path: one page at a time on this job's GPU, with the model's own infer().
+    def _start_transformers(self) -> None:
+        model_id = self.settings["model"]
+        if looks_like_path(model_id) and not Path(model_id).expanduser().exists():
+            raise EngineUnavailable(f"engine deepseek: model path {model_id} does not exist "
+                                    "(engines.deepseek.model)")
+        try:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ImportError as exc:
+            raise EngineUnavailable(f"engine deepseek (transformers): cannot import {exc.name}; "
+                                    "run with '--sdm conda' (envs/deepseek.yaml)") from exc
+        if not torch.cuda.is_available():
+            raise EngineUnavailable("engine deepseek (transformers): no CUDA GPU visible; run it "
+                                    "on a GPU node or use backend: vllm with an endpoint")
+        self._tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
+        model = AutoModel.from_pretrained(model_id, trust_remote_code=True,
+                                          use_safetensors=True)
+        self._model = model.eval().cuda().to(torch.bfloat16)
+
+    def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
+        if self.settings["backend"] != "transformers":
+            yield from super().run(pages)
+            return
+        for page in pages:
+            try:
+                output = self._infer_transformers(page)
+            except Exception as exc:  # recorded as this page's failure
+                output = PageOutput(error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+            yield page, output
+
+    def _infer_transformers(self, page: PageInput) -> PageOutput:
+        assert page.image is not None
+        s = self.settings
+        with tempfile.TemporaryDirectory() as tmp:
+            image_file = Path(tmp) / "page.png"
+            page.image.to_pil().save(image_file)
+            raw = self._model.infer(self._tokenizer, prompt=f"<image>\n{s['prompt']}",
+                                    image_file=str(image_file), output_path=tmp,
+                                    base_size=s["base_size"], image_size=s["image_size"],
+                                    crop_mode=s["crop_mode"], eval_mode=True)
+        return self.parse(raw or "", "stop", {"backend": "transformers"})

@@ -1,0 +1,207 @@
+"""Engines behind an OpenAI-compatible server (vLLM): the job starts one server per GPU, or uses
+``endpoint``; pages are sent concurrently, up to ``max_in_flight``, while the next pages render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import queue
+import shutil
+import threading
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ocrflow.client import ChatClient
+from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
+from ocrflow.gpus import GpuSlots, assign
+from ocrflow.server import ModelServer, ServerGroup
+
+log = logging.getLogger(__name__)
+
+# Settings that change how pages are fed, not what text comes back: not in the page-store key.
+OPERATIONAL = {"endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
+               "gpus", "server_command", "server_args", "startup_timeout_s", "max_restarts"}
+_DONE = object()
+
+
+def data_url(page: PageInput) -> str:
+    assert page.image is not None, "a server engine needs a rendered page"
+    kind = {"png": "png", "jpeg": "jpeg"}[page.image.encoding]
+    return f"data:image/{kind};base64,{base64.b64encode(page.image.data).decode()}"
+
+
+def looks_like_path(model: str) -> bool:
+    return model.startswith(("/", "./", "../", "~"))
+
+
+class ServerEngine(Engine):
+    """Subclasses say how to serve the model, build a request, and read the answer."""
+
+    package: str = ""  # import name of the engine's own package, checked at start
+
+    def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
+        super().__init__(settings, threads)
+        self.servers: ServerGroup | None = None
+        self.slots = GpuSlots()
+        self.base_urls: list[str] = []
+        self.log_path: Path | None = None  # the rule's log; server logs go beside it
+
+    def output_settings(self) -> dict[str, Any]:
+        return {k: v for k, v in self.settings.items() if k not in OPERATIONAL}
+
+    def serve_command(self) -> list[str]:
+        """`vllm serve` with the engine's arguments; --host and --port are added."""
+        return [*self.settings["server_command"].split(), self.settings["model"],
+                "--served-model-name", self.settings["served_model_name"],
+                *self.settings["server_args"]]
+
+    def check_packages(self) -> None:
+        if not self.package:
+            return
+        try:
+            __import__(self.package)
+        except ImportError as exc:
+            raise EngineUnavailable(
+                f"engine {self.name}: cannot import {exc.name}; run with '--sdm conda' "
+                f"(envs/{self.name}.yaml) or install it in this environment") from exc
+
+    def start(self) -> None:
+        self.check_packages()
+        endpoint = self.settings.get("endpoint")
+        if endpoint:
+            self.base_urls = [endpoint]
+            return
+        command = self.serve_command()
+        if not shutil.which(command[0]):
+            raise EngineUnavailable(
+                f"engine {self.name}: '{command[0]}' not found; run with '--sdm conda' "
+                f"(envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a running server")
+        model = self.settings["model"]
+        if looks_like_path(model) and not Path(model).expanduser().exists():
+            raise EngineUnavailable(f"engine {self.name}: model path {model} does not exist "
+                                    f"(engines.{self.name}.model)")
+        gpus = assign(self.settings["gpus"], self.slots)
+        if not gpus:
+            raise EngineUnavailable(
+                f"engine {self.name}: no GPU visible to this job (CUDA_VISIBLE_DEVICES, "
+                f"nvidia-smi); run it on a GPU node, or set engines.{self.name}.endpoint")
+        base = self.log_path or Path("logs") / f"{self.name}.log"
+        servers = [ModelServer(command, [gpu], base.with_name(f"{base.stem}.server-{gpu}.log"),
+                               startup_timeout_s=self.settings["startup_timeout_s"])
+                   for gpu in gpus]
+        self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
+        try:
+            self.servers.start()
+        except BaseException:
+            self.close()
+            raise
+        self.base_urls = self.servers.base_urls
+
+    def close(self) -> None:
+        if self.servers is not None:
+            self.servers.stop()
+            for server in self.servers.servers:
+                _copy_log(server.log_path)
+            self.servers = None
+        self.slots.release()
+
+    def api_key(self) -> str | None:
+        name = self.settings.get("api_key_env")
+        if not name:
+            return None
+        key = os.environ.get(name)
+        if not key:
+            raise EngineUnavailable(f"engine {self.name}: environment variable {name} "
+                                    f"(engines.{self.name}.api_key_env) is not set")
+        return key
+
+    def client(self) -> ChatClient:
+        return ChatClient(self.base_urls, self.settings["served_model_name"],
+                          api_key=self.api_key(), max_in_flight=self.settings["max_in_flight"],
+                          timeout_s=self.settings["request_timeout_s"],
+                          retries=self.settings["retries"],
+                          recover=self.servers.recover if self.servers else None)
+
+    @abstractmethod
+    async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
+        """One page: request(s) to the server and the parsed answer."""
+
+    def recognize(self, page: PageInput) -> PageOutput:
+        return next(iter(self.run([page])))[1]
+
+    def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
+        """Keep up to max_in_flight requests open; pull the next rendered page as one finishes.
+
+        The event loop runs in a thread; this generator hands finished pages to the caller,
+        which persists each one at once.
+        """
+        results: queue.Queue[Any] = queue.Queue()
+        self.api_key()  # a missing key fails here, once, not on every page
+        thread = threading.Thread(target=self._loop, args=(iter(pages), results), daemon=True)
+        thread.start()
+        while True:
+            try:
+                item = results.get(timeout=1)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        thread.join()
+
+    def _loop(self, pages: Iterator[PageInput], results: queue.Queue[Any]) -> None:
+        try:
+            asyncio.run(self._feed(pages, results))
+        except BaseException as exc:  # handed to the caller's thread
+            results.put(exc)
+        finally:
+            results.put(_DONE)
+
+    async def _feed(self, pages: Iterator[PageInput], results: queue.Queue[Any]) -> None:
+        client = self.client()
+        loop = asyncio.get_running_loop()
+        free = asyncio.Semaphore(self.settings["max_in_flight"])
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(page: PageInput) -> None:
+            try:
+                output = await self.ask(client, page)
+            except Exception as exc:  # recorded as this page's failure; the shard goes on
+                output = PageOutput(error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+            finally:
+                free.release()
+            results.put((page, output))
+
+        with ThreadPoolExecutor(1, thread_name_prefix="pages") as pull:
+            try:
+                while True:
+                    await free.acquire()
+                    page = await loop.run_in_executor(pull, next, pages, None)
+                    if page is None:
+                        break
+                    task = asyncio.create_task(one(page))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.gather(*tasks)
+            finally:
+                await client.aclose()
+
+
+def _copy_log(path: Path, limit: int = 2000) -> None:
+    """The server's own log goes into the rule's log (its last ``limit`` lines)."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return
+    server_log = logging.getLogger("ocrflow.server.output")
+    for line in lines[-limit:]:
+        server_log.info("%s", line)

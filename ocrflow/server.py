@@ -1,0 +1,166 @@
+"""A model server per GPU, owned by the job: started, waited for, restarted if it dies, and
+stopped on every way out (success, exception, SIGTERM from the scheduler, SIGINT).
+
+Each server runs in its own process group; stopping sends SIGTERM to the group, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerFailed(RuntimeError):
+    """The server did not come up (or back); the message names its log."""
+
+
+@dataclass
+class ModelServer:
+    """One server process: ``command`` + ``--port``, on the GPUs in ``gpus``."""
+
+    command: list[str]
+    gpus: list[str]
+    log_path: Path
+    startup_timeout_s: float = 900
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> None:
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
+        command = [*self.command, "--host", self.host, "--port", str(self.port)]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as server_log:
+            server_log.write(f"$ {shlex.join(command)}\n".encode())
+            self.process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT,
+                                            env=env, start_new_session=True)
+        log.info("started model server pid %d on GPU %s, port %d (log: %s)", self.process.pid,
+                 ",".join(self.gpus) or "-", self.port, self.log_path)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/models", timeout=5) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive():
+                code = self.process.returncode if self.process else None
+                raise ServerFailed(f"model server exited ({code}) while starting; "
+                                   f"see {self.log_path}")
+            if self.ready():
+                return
+            time.sleep(1)
+        self.stop()
+        raise ServerFailed(f"model server not ready after {self.startup_timeout_s:g} s; "
+                           f"see {self.log_path}")
+
+    def stop(self, grace_s: float = 30) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        log.info("stopped model server pid %d", self.process.pid)
+
+
+class ServerGroup:
+    """The servers of one job, one per GPU, with bounded restarts."""
+
+    def __init__(self, servers: list[ModelServer], max_restarts: int = 3) -> None:
+        self.servers = servers
+        self.max_restarts = max_restarts
+        self._restarting: dict[str, asyncio.Lock] = {}
+        self._previous_handlers: dict[int, object] = {}
+
+    @property
+    def base_urls(self) -> list[str]:
+        return [server.base_url for server in self.servers]
+
+    def start(self) -> None:
+        self._install_signal_handlers()
+        for server in self.servers:
+            server.start()
+        for server in self.servers:
+            server.wait_ready()
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self._restore_signal_handlers()
+
+    async def recover(self, base_url: str) -> None:
+        """Called by the client after a connection error: restart the server if it died."""
+        server = next(s for s in self.servers if s.base_url == base_url)
+        lock = self._restarting.setdefault(base_url, asyncio.Lock())
+        async with lock:
+            if server.alive():
+                return
+            if server.restarts >= self.max_restarts:
+                raise ServerFailed(f"model server died {server.restarts + 1} times; "
+                                   f"see {server.log_path}")
+            server.restarts += 1
+            log.warning("model server on port %d died; restart %d of %d", server.port,
+                        server.restarts, self.max_restarts)
+            server.start()
+            await asyncio.get_running_loop().run_in_executor(None, server.wait_ready)
+
+    def _install_signal_handlers(self) -> None:
+        # SIGTERM (walltime, scancel, qdel) and SIGINT become exceptions, so every `finally`
+        # and context manager up the stack runs and the servers are stopped.
+        def interrupt(signum: int, _frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError):  # not in the main thread: leave as is
+                self._previous_handlers[signum] = signal.signal(signum, interrupt)
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous_handlers.clear()
+
+    def __enter__(self) -> ServerGroup:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
