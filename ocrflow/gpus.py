@@ -41,8 +41,9 @@ class GpuSlots:
     """Hold ``count`` GPUs of ``candidates`` exclusively among the jobs on this machine."""
 
     def __init__(self, lock_dir: str | Path | None = None) -> None:
-        default = Path(tempfile.gettempdir()) / f"ocrflow-gpus-{os.getuid()}"
-        self.lock_dir = Path(lock_dir) if lock_dir else default
+        default = os.environ.get("OCRFLOW_GPU_LOCK_DIR") or \
+            Path(tempfile.gettempdir()) / f"ocrflow-gpus-{os.getuid()}"
+        self.lock_dir = Path(lock_dir or default)
         self._held: list[IO[str]] = []
 
     def acquire(self, candidates: list[str], count: int, timeout_s: float = 3600) -> list[str]:
@@ -78,6 +79,8 @@ class GpuSlots:
 def assign(count: int, slots: GpuSlots) -> list[str]:
     """The GPUs this job uses: all the scheduler gave it, or ``count`` locked ones here."""
     gpus = visible_gpus()
+    if not gpus:
+        return []
     if under_scheduler():
         return gpus[:count] if count else gpus
     return slots.acquire(gpus, count)

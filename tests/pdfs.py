@@ -80,3 +80,18 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def tagged_pdf(tags: list[int], size: tuple[float, float] = (595, 842)) -> bytes:
+    """Pages that tests/fake_vllm.py can tell apart: a black bar ``tag``/40 of the page wide."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1)
+    width, height = size
+    for tag in tags:
+        pdf.setFillGray(0)
+        pdf.rect(0, height - height * 0.03, tag * width / 40, height * 0.025, stroke=0, fill=1)
+        pdf.setFont("Helvetica", 14)
+        pdf.drawString(60, height - 120, f"Report page {tag}: the scanned text would be here.")
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()

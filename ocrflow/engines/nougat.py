@@ -78,7 +78,7 @@ class NougatEngine(Engine):
                 raise EngineUnavailable("engine nougat: no CUDA GPU visible; run it on a GPU "
                                         "node (or set engines.nougat.device: cpu, slowly)")
             visible = visible_gpus()
-            gpus = assign(self.settings["gpus"], self.slots)
+            gpus = assign(self.settings["gpus"], self.slots) or ["0"]
             self.device = f"cuda:{visible.index(gpus[0]) if gpus[0] in visible else 0}"
         else:
             self.device = "cpu"

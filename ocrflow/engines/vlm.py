@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 # Settings that change how pages are fed, not what text comes back: not in the page-store key.
 OPERATIONAL = {"endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
-               "gpus", "server_command", "server_args", "startup_timeout_s", "max_restarts"}
+               "retry_backoff_s", "gpus", "server_command", "server_args", "startup_timeout_s",
+               "max_restarts"}
 _DONE = object()
 
 
@@ -86,7 +87,11 @@ class ServerEngine(Engine):
         if looks_like_path(model) and not Path(model).expanduser().exists():
             raise EngineUnavailable(f"engine {self.name}: model path {model} does not exist "
                                     f"(engines.{self.name}.model)")
-        gpus = assign(self.settings["gpus"], self.slots)
+        try:
+            gpus = assign(self.settings["gpus"], self.slots)
+        except RuntimeError as exc:  # more GPUs asked for than this job sees
+            raise EngineUnavailable(f"engine {self.name}: {exc} (engines.{self.name}.gpus)") \
+                from exc
         if not gpus:
             raise EngineUnavailable(
                 f"engine {self.name}: no GPU visible to this job (CUDA_VISIBLE_DEVICES, "
@@ -126,6 +131,7 @@ class ServerEngine(Engine):
                           api_key=self.api_key(), max_in_flight=self.settings["max_in_flight"],
                           timeout_s=self.settings["request_timeout_s"],
                           retries=self.settings["retries"],
+                          backoff_s=self.settings["retry_backoff_s"],
                           recover=self.servers.recover if self.servers else None)
 
     @abstractmethod
