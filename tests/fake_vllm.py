@@ -4,7 +4,8 @@ or DeepSeek-OCR, with faults injected per page and per attempt.
 
 Which page a request is for is read from the image itself: the test PDFs carry a black bar at
 the top whose width is ``tag`` fortieths of the page width. The plan (JSON, path in
-FAKE_VLLM_PLAN) maps tags to behaviours by attempt, e.g. {"pages": {"3": ["http500", "ok"]}}.
+FAKE_VLLM_PLAN) maps tags, or "<served model>:<tag>", to behaviours by attempt, e.g.
+{"pages": {"3": ["http500", "ok"], "chandra:4": ["loop"]}}.
 Every request is appended to FAKE_VLLM_LOG as one JSON line.
 
 Behaviours: ok, http500, timeout (answers after 30 s), drop (closes the connection), loop
@@ -51,11 +52,12 @@ def page_tag(data_url: str) -> int:
     return round(best / (width / 40))
 
 
-def previous_attempts(tag: int) -> int:
+def previous_attempts(tag: int, model: str) -> int:
     if not LOG or not os.path.exists(LOG):
         return 0
     with open(LOG) as handle:
-        return sum(1 for line in handle if json.loads(line).get("tag") == tag)
+        return sum(1 for line in handle
+                   if (record := json.loads(line))["tag"] == tag and record["model"] == model)
 
 
 def chandra_html(tag: int) -> str:
@@ -102,8 +104,10 @@ class Handler(BaseHTTPRequestHandler):
         url = next(c["image_url"]["url"] for c in content if c["type"] == "image_url")
         tag = 0 if PLAN.get("skip_decode") else page_tag(url)
         with _lock:
-            attempt = previous_attempts(tag)
-            plan = PLAN.get("pages", {}).get(str(tag), ["ok"])
+            model = str(body.get("model"))
+            attempt = previous_attempts(tag, model)
+            pages = PLAN.get("pages", {})
+            plan = pages.get(f"{model}:{tag}") or pages.get(str(tag)) or ["ok"]
             behaviour = plan[min(attempt, len(plan) - 1)]
             _served += 1
             died_before = f"{LOG}.died"
@@ -120,7 +124,8 @@ class Handler(BaseHTTPRequestHandler):
                         "vllm_xargs": body.get("vllm_xargs"),
                         "skip_special_tokens": body.get("skip_special_tokens"),
                         "authorization": self.headers.get("Authorization"),
-                        "pid": os.getpid(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")})
+                        "pid": os.getpid(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                        "t": time.time()})
                         + "\n")
         delay = PLAN.get("delay_s", 0.0)
         if PLAN.get("delay_mean_s"):

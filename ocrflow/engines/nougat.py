@@ -33,8 +33,12 @@ class FlatConfidenceStop:
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
+        if isinstance(scores, (tuple, list)):  # generate() hands over every step's scores
+            scores = scores[-1]
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if scores is None:
+            return done
         self.history.append(scores.softmax(-1).max(-1).values.detach().float().cpu())
-        done = torch.zeros(scores.shape[0], dtype=torch.bool, device=input_ids.device)
         if len(self.history) >= self.window:
             recent = torch.stack(self.history[-self.window:], dim=1)
             flat = recent.var(dim=1) < self.threshold
@@ -123,7 +127,8 @@ class NougatEngine(Engine):
             generated = self.model.generate(
                 pixel_values.to(self.device), min_length=1, max_new_tokens=s["max_new_tokens"],
                 bad_words_ids=[[unk]] if unk is not None else None,
-                stopping_criteria=StoppingCriteriaList([stop]))
+                stopping_criteria=StoppingCriteriaList([stop]), output_scores=True,
+                return_dict_in_generate=True).sequences
         texts = self.processor.batch_decode(generated, skip_special_tokens=True)
         texts = self.processor.post_process_generation(texts, fix_markdown=False)
         eos = self.model.generation_config.eos_token_id

@@ -1,0 +1,64 @@
+"""Chandra as primary and DeepSeek-OCR as recovery, through Snakemake on the local profile of a
+box with two GPUs and no scheduler (`--resources gpu=2`): each OCR job starts its own model server
+(tests/fake_vllm.py standing in for `vllm serve`) on a GPU no other running job holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from tests import pdfs
+from tests.conftest import Workspace, jobs_run
+
+pytestmark = pytest.mark.slow
+FAKE = Path(__file__).parent / "fake_vllm.py"
+
+
+def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) -> None:
+    ws = workspace
+    for doc, tags in {"a": [1, 2], "b": [3, 4], "c": [5, 6], "d": [7, 8]}.items():
+        pdfs.write(ws.root / "corpus" / f"{doc}.pdf", pdfs.tagged_pdf(tags))
+    plan, log = ws.root / "plan.json", ws.root / "requests.jsonl"
+    plan.write_text(json.dumps({"pages": {"chandra:4": ["loop"]}, "delay_s": 0.5}))
+    for name, value in {"FAKE_VLLM_PLAN": plan, "FAKE_VLLM_LOG": log,
+                        "CUDA_VISIBLE_DEVICES": "0,1",
+                        "OCRFLOW_GPU_LOCK_DIR": ws.root / "gpu-locks"}.items():
+        monkeypatch.setenv(name, str(value))
+    server = f"{sys.executable} {FAKE}"
+    ws.config.update(shard_size=1, primary={"engine": "chandra"},
+                     recovery={"engine": "deepseek"})
+    ws.config["engines"].update(
+        chandra={"server_command": server, "startup_timeout_s": 60, "retry_backoff_s": 0.1},
+        deepseek={"server_command": server, "startup_timeout_s": 60})
+    result = ws.snakemake("--resources", "gpu=2", "--cores", "4")
+    assert jobs_run(result)["ocr_primary"] == 4
+
+    rows = {(r["doc_id"], r["page"]): r for r in ws.manifest()}
+    assert rows[("b", 2)]["status"] == "recovered" and rows[("b", 2)]["engine"] == "deepseek"
+    assert "chandra:repeated_tail" in rows[("b", 2)]["reasons"]
+    others = [r for key, r in rows.items() if key != ("b", 2)]
+    assert {(r["status"], r["engine"]) for r in others} == {("ok", "chandra")}
+    markdown = (ws.results / "markdown" / "b.md").read_text()
+    assert "<!-- page 1 -->\n# Report page 3\n\nText of page 3 with **bold** words" in markdown
+    assert "<!-- page 2 -->\n# Report page 4\n\nText of page 4 recovered." in markdown
+
+    requests = [json.loads(line) for line in log.read_text().splitlines()]
+    spans: dict[int, list] = {}
+    for r in requests:
+        span = spans.setdefault(r["pid"], [r["t"], r["t"], r["gpu"], r["model"]])
+        span[0], span[1] = min(span[0], r["t"]), max(span[1], r["t"])
+    assert len(spans) == 5  # a server per OCR job: 4 primary, 1 recovery (3 shards had none)
+    assert {gpu for *_, gpu, _ in spans.values()} <= {"0", "1"}
+    overlapping = [(a, b) for a, b in combinations(spans.values(), 2)
+                   if a[0] < b[1] and b[0] < a[1]]
+    assert overlapping, "two GPU jobs should have run at once"
+    assert all(a[2] != b[2] for a, b in overlapping)  # never the same GPU at the same time
+    recovery = [r for r in requests if r["model"] == "deepseek-ocr"]
+    assert [r["tag"] for r in recovery] == [4]
+    alive = subprocess.run(["pgrep", "-f", str(FAKE)], capture_output=True, text=True).stdout
+    assert alive == ""  # every job stopped its server
