@@ -44,6 +44,7 @@ retry-failed: $(VENV)/.runtime  ## OCR again only the pages still marked failed
 bench: $(VENV)/.dev  ## print the scaling and speed figures
 	$(BIN)/python benchmarks/dag_scale.py
 	$(BIN)/python benchmarks/page_speed.py
+	$(BIN)/python benchmarks/feed_rate.py
 
 clean:
 	rm -rf results .snakemake

@@ -7,7 +7,7 @@ rule ocr_primary:
         stats=shard_file("primary.stats.json"),
     params:
         **engine_params("primary"),
-    threads: 2
+    threads: config["render"]["workers"] + 1
     resources:
         **job_resources("ocr", gpu=engine_gpus("primary")),
     log:
@@ -30,7 +30,7 @@ rule ocr_recovery:
         stats=shard_file("recovery.stats.json"),
     params:
         **engine_params("recovery"),
-    threads: 2
+    threads: config["render"]["workers"] + 1
     resources:
         **job_resources("ocr", gpu=recovery_gpus),
     log:

@@ -130,6 +130,9 @@ class Handler(BaseHTTPRequestHandler):
         delay = PLAN.get("delay_s", 0.0)
         if PLAN.get("delay_mean_s"):
             delay = random.expovariate(1 / PLAN["delay_mean_s"])
+        if LOG and PLAN.get("log_timing"):
+            with _lock, open(f"{LOG}.timing", "a") as handle:
+                handle.write(f"{time.time()} {delay}\n")
         if delay:
             time.sleep(delay)
         deepseek = "deepseek" in str(body.get("model"))

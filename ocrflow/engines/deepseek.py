@@ -53,7 +53,8 @@ class DeepSeekEngine(ServerEngine):
     @property
     def render_spec(self) -> RenderSpec:
         s = self.settings
-        return RenderSpec(dpi=s["dpi"], max_pixels=s["max_pixels"], encoding=s["image_format"])
+        return RenderSpec(dpi=s["dpi"], max_pixels=s["max_pixels"], encoding=s["image_format"],
+                          jpeg_quality=s["jpeg_quality"])
 
     def sampling(self) -> dict[str, Any]:
         s = self.settings
