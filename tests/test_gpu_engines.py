@@ -291,3 +291,7 @@ def test_clear_errors_at_start(tmp_path: Path, monkeypatch) -> None:
         with pytest.raises(EngineUnavailable) as error:
             engine.start()
         assert message in str(error.value) and "\n" not in str(error.value)
+    monkeypatch.setitem(sys.modules, "chandra", None)  # as if chandra-ocr were not installed
+    with pytest.raises(EngineUnavailable, match=r"cannot import chandra; run with '--sdm conda' "
+                                                r"\(envs/chandra.yaml\)"):
+        engines.create("chandra", settings("chandra", endpoint="http://127.0.0.1:9/v1")).start()
