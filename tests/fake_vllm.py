@@ -6,7 +6,8 @@ Which page a request is for is read from the image itself: the test PDFs carry a
 the top whose width is ``tag`` fortieths of the page width. The plan (JSON, path in
 FAKE_VLLM_PLAN) maps tags, or "<served model>:<tag>", to behaviours by attempt, e.g.
 {"pages": {"3": ["http500", "ok"], "chandra:4": ["loop"]}}.
-Every request is appended to FAKE_VLLM_LOG as one JSON line.
+Every request is appended to FAKE_VLLM_LOG as one JSON line, each server's start and stop
+(SIGTERM) to FAKE_VLLM_LOG.servers.
 
 Behaviours: ok, http500, timeout (answers after 30 s), drop (closes the connection), loop
 (runaway repetition), length (cut at the token limit), empty, die (the server process exits).
@@ -22,6 +23,7 @@ import io
 import json
 import os
 import random
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -170,6 +172,20 @@ def main() -> None:
     parser.add_argument("--startup-delay", type=float, default=float(
         os.environ.get("FAKE_VLLM_STARTUP_S", "0.5")))
     args, _unknown = parser.parse_known_args()  # vLLM's own flags are accepted and ignored
+    lifetimes = f"{LOG}.servers" if LOG else None
+
+    def note(event: str) -> None:  # when this server lived, and on which GPU
+        if lifetimes:
+            with open(lifetimes, "a") as handle:
+                handle.write(json.dumps({"event": event, "pid": os.getpid(), "t": time.time(),
+                                         "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\n")
+
+    def stop(_signum: int, _frame: object) -> None:
+        note("stop")
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    note("start")
     time.sleep(args.startup_delay)  # a real server takes a while to load its model
     Handler.served_name = args.served_model_name
     ThreadingHTTPServer.daemon_threads = True

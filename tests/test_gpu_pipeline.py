@@ -5,7 +5,6 @@ box with two GPUs and no scheduler (`--resources gpu=2`): each OCR job starts it
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from itertools import combinations
 from pathlib import Path
@@ -48,17 +47,17 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
     assert "<!-- page 2 -->\n# Report page 4\n\nText of page 4 recovered." in markdown
 
     requests = [json.loads(line) for line in log.read_text().splitlines()]
-    spans: dict[int, list] = {}
-    for r in requests:
-        span = spans.setdefault(r["pid"], [r["t"], r["t"], r["gpu"], r["model"]])
-        span[0], span[1] = min(span[0], r["t"]), max(span[1], r["t"])
-    assert len(spans) == 5  # a server per OCR job: 4 primary, 1 recovery (3 shards had none)
-    assert {gpu for *_, gpu, _ in spans.values()} <= {"0", "1"}
-    overlapping = [(a, b) for a, b in combinations(spans.values(), 2)
-                   if a[0] < b[1] and b[0] < a[1]]
+    lived: dict[int, dict] = {}
+    for event in map(json.loads, Path(f"{log}.servers").read_text().splitlines()):
+        lived.setdefault(event["pid"], {"gpu": event["gpu"]})[event["event"]] = event["t"]
+    assert len(lived) == 5  # a server per OCR job: 4 primary, 1 recovery (3 shards had none)
+    assert all({"start", "stop"} <= set(span) for span in lived.values())  # all stopped
+    assert {span["gpu"] for span in lived.values()} <= {"0", "1"}
+    overlapping = [(a, b) for a, b in combinations(lived.values(), 2)
+                   if a["start"] < b["stop"] and b["start"] < a["stop"]]
     assert overlapping, "two GPU jobs should have run at once"
-    assert all(a[2] != b[2] for a, b in overlapping)  # never the same GPU at the same time
+    assert all(a["gpu"] != b["gpu"] for a, b in overlapping)  # never one GPU for two at once
     recovery = [r for r in requests if r["model"] == "deepseek-ocr"]
     assert [r["tag"] for r in recovery] == [4]
-    alive = subprocess.run(["pgrep", "-f", str(FAKE)], capture_output=True, text=True).stdout
-    assert alive == ""  # every job stopped its server
+    for pid in lived:  # no server outlived its job
+        assert not Path(f"/proc/{pid}").exists(), f"server {pid} outlived its job"
