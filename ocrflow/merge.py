@@ -23,25 +23,32 @@ def _tagged(verdict: dict[str, Any]) -> list[str]:
     return [f"{verdict['engine']}:{reason}" for reason in verdict["reasons"]]
 
 
+def _read(output: dict[str, Any]) -> dict[str, Any]:
+    """What a page record keeps of the engine output it was taken from."""
+    return {"text": output["text"], "attempts": output.get("attempts"),
+            "blocks": (output.get("meta") or {}).get("blocks")}
+
+
 def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict]) -> dict:
     """The final record of one page from its inventory entry and each stage's output."""
+    nothing = {"text": "", "attempts": None, "blocks": None}
     if page["error"]:
         return {"status": "failed", "engine": None, "reasons": ["inventory:bad_page"],
-                "error": page["error"], "text": ""}
+                "error": page["error"], **nothing}
     primary, primary_verdict = stages["primary"][key], stages["primary_verdicts"][key]
     if primary_verdict["ok"]:
         return {"status": "ok", "engine": primary["engine"], "reasons": [], "error": "",
-                "text": primary["text"]}
+                **_read(primary)}
     reasons = _tagged(primary_verdict)
     recovery_verdict = stages["recovery_verdicts"].get(key)
     if recovery_verdict is not None:
         if recovery_verdict["ok"]:
             return {"status": "recovered", "engine": recovery_verdict["engine"],
-                    "reasons": reasons, "error": "", "text": stages["recovery"][key]["text"]}
+                    "reasons": reasons, "error": "", **_read(stages["recovery"][key])}
         reasons += _tagged(recovery_verdict)
     errors = [r["error"] for r in (primary, stages["recovery"].get(key)) if r and r["error"]]
     return {"status": "failed", "engine": None, "reasons": reasons, "error": "; ".join(errors),
-            "text": ""}
+            **nothing}
 
 
 def placeholder(page: int, reasons: list[str]) -> str:
@@ -79,5 +86,5 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
         atomic.write_text(target, document_markdown(pages))
         atomic.write_jsonl(target.with_name(target.name[:-3] + ".pages.jsonl"),
                            ({k: p[k] for k in ("page", "status", "engine", "reasons", "error",
-                                               "text")} for p in pages))
+                                               "attempts", "blocks", "text")} for p in pages))
     atomic.write_jsonl(output, rows)

@@ -45,6 +45,13 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
     markdown = (ws.results / "markdown" / "b.md").read_text()
     assert "<!-- page 1 -->\n# Report page 3\n\nText of page 3 with **bold** words" in markdown
     assert "<!-- page 2 -->\n# Report page 4\n\nText of page 4 recovered." in markdown
+    records = [json.loads(x) for x in (ws.results / "markdown" / "b.pages.jsonl").read_text()
+               .splitlines()]
+    assert [b["label"] for b in records[0]["blocks"]] == [
+        "Section-Header", "Text", "Table", "Page-Footer"]  # Chandra's layout blocks
+    assert records[1]["blocks"][0] == {"label": "title", "bbox": [50, 40, 950, 90],
+                                       "boxes": [[50, 40, 950, 90]]}  # DeepSeek's boxes
+    assert records[0]["attempts"] == 1
 
     requests = [json.loads(line) for line in log.read_text().splitlines()]
     lived: dict[int, dict] = {}
