@@ -6,6 +6,7 @@ PDFium costs only that page.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import io
 import math
@@ -79,6 +80,13 @@ def pad_to_grid(image: Any, grid: int) -> Any:
 
 
 _open: dict[str, Any] = {}
+
+
+@atexit.register
+def _close_open_document() -> None:
+    for document in _open.values():
+        document.close()
+    _open.clear()
 
 
 def _document(path: str) -> Any:
