@@ -25,9 +25,7 @@ except (ocrflow_config.ConfigError, corpus.InputError) as error:
     sys.exit(str(error))
 
 SHARD_DIR = f"{RESULTS}/work/shards/{{shard}}"
-PRIMARY = config["primary"]["engine"]
-RECOVERY = config["recovery"]["engine"]
-HAS_RECOVERY = RECOVERY != "none"
+HAS_RECOVERY = config["recovery"]["engine"] != "none"
 
 CPU_ENV = "../envs/ocrflow.yaml"
 

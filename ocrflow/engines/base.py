@@ -7,6 +7,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ocrflow.render import RenderedPage, RenderSpec
@@ -14,6 +15,13 @@ from ocrflow.render import RenderedPage, RenderSpec
 
 class EngineUnavailable(RuntimeError):
     """The engine cannot start here; the message says what is missing and how to fix it."""
+
+
+def check_model_path(engine: str, model: str) -> None:
+    """A model given as a path must exist; a hub id is left to the engine's loader."""
+    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+        raise EngineUnavailable(f"engine {engine}: model path {model} does not exist "
+                                f"(engines.{engine}.model)")
 
 
 @dataclass

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.client import ChatClient
-from ocrflow.engines.base import EngineUnavailable, PageInput, PageOutput
-from ocrflow.engines.vlm import ServerEngine, data_url, looks_like_path
+from ocrflow.engines.base import EngineUnavailable, PageInput, PageOutput, check_model_path
+from ocrflow.engines.vlm import ServerEngine, data_url
 from ocrflow.render import RenderSpec
 
 END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
@@ -88,9 +88,7 @@ class DeepSeekEngine(ServerEngine):
     # transformers path: one page at a time on this job's GPU, with the model's own infer().
     def _start_transformers(self) -> None:
         model_id = self.settings["model"]
-        if looks_like_path(model_id) and not Path(model_id).expanduser().exists():
-            raise EngineUnavailable(f"engine deepseek: model path {model_id} does not exist "
-                                    "(engines.deepseek.model)")
+        check_model_path(self.name, model_id)
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer

@@ -10,11 +10,9 @@ empty page (Nougat's [MISSING_PAGE_EMPTY]), which detection judges against the p
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
-from ocrflow.engines.vlm import looks_like_path
+from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput, check_model_path
 from ocrflow.gpus import GpuSlots, assign, visible_gpus
 from ocrflow.render import RenderSpec
 
@@ -68,9 +66,7 @@ class NougatEngine(Engine):
 
     def start(self) -> None:
         model_id = self.settings["model"]
-        if looks_like_path(model_id) and not Path(model_id).expanduser().exists():
-            raise EngineUnavailable(f"engine nougat: model path {model_id} does not exist "
-                                    "(engines.nougat.model)")
+        check_model_path(self.name, model_id)
         try:
             import torch
             from transformers import NougatProcessor, VisionEncoderDecoderModel

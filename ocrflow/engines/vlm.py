@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.client import ChatClient
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
+from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput, check_model_path
 from ocrflow.gpus import GpuSlots, assign
 from ocrflow.server import ModelServer, ServerGroup
 
@@ -35,10 +35,6 @@ def data_url(page: PageInput) -> str:
     assert page.image is not None, "a server engine needs a rendered page"
     kind = {"png": "png", "jpeg": "jpeg"}[page.image.encoding]
     return f"data:image/{kind};base64,{base64.b64encode(page.image.data).decode()}"
-
-
-def looks_like_path(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~"))
 
 
 class ServerEngine(Engine):
@@ -83,10 +79,7 @@ class ServerEngine(Engine):
             raise EngineUnavailable(
                 f"engine {self.name}: '{command[0]}' not found; run with '--sdm conda' "
                 f"(envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a running server")
-        model = self.settings["model"]
-        if looks_like_path(model) and not Path(model).expanduser().exists():
-            raise EngineUnavailable(f"engine {self.name}: model path {model} does not exist "
-                                    f"(engines.{self.name}.model)")
+        check_model_path(self.name, self.settings["model"])
         try:
             gpus = assign(self.settings["gpus"], self.slots)
         except RuntimeError as exc:  # more GPUs asked for than this job sees
