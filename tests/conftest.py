@@ -95,3 +95,22 @@ def jobs_run(result: subprocess.CompletedProcess[str]) -> Counter[str]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A real Slurm on localhost for the cluster tests, up until the whole session ends (the
+    SLURM executor plugin probes the controller at every snakemake start, and waits ~9 s when
+    it is installed but down)."""
+    from tests import local_slurm
+
+    if not local_slurm.available():
+        if os.environ.get("CI"):
+            pytest.fail("Slurm is not installed: `make test` installs slurm-wlm, "
+                        "slurm-wlm-torque and munge")
+        pytest.skip("Slurm is not installed (make test installs it as root)")
+    if os.geteuid() != 0:
+        pytest.skip("starting Slurm needs root")
+    local_slurm.start()
+    yield
+    local_slurm.stop()

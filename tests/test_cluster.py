@@ -18,24 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import local_slurm, pdfs
+from tests import pdfs
 from tests.conftest import EXAMPLES, REPO, Workspace
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    if not local_slurm.available():
-        if os.environ.get("CI"):
-            pytest.fail("Slurm is not installed: `make test` installs slurm-wlm, "
-                        "slurm-wlm-torque and munge")
-        pytest.skip("Slurm is not installed (make test installs it as root)")
-    if os.geteuid() != 0:
-        pytest.skip("starting Slurm needs root")
-    local_slurm.start()
-    yield
-    local_slurm.stop()
 
 
 @pytest.fixture(autouse=True)
