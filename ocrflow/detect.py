@@ -83,7 +83,8 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any]) -> 
 
     def fail(reason: str, detail: str) -> None:
         verdict.ok = False
-        verdict.reasons.append(reason)
+        if reason not in verdict.reasons:  # the engine and the n-gram count may both see a loop
+            verdict.reasons.append(reason)
         verdict.details.append(detail)
 
     text = output.get("text") or ""

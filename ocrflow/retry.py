@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic, corpus, engines
+from ocrflow.config import engine_settings
 from ocrflow.store import PageStore
 
 UNRETRYABLE = "inventory:bad_page"  # the page itself is broken: no engine can help
@@ -27,7 +28,7 @@ def _store(config: dict[str, Any], role: str) -> PageStore | None:
     name = config[role]["engine"]
     if name == "none":
         return None
-    engine = engines.create(name, config["engines"].get(name, {}))
+    engine = engines.create(name, engine_settings(config, name))
     return PageStore(Path(config["results"]) / "page_store", engine.name, engine.fingerprint())
 
 

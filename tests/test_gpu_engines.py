@@ -48,9 +48,9 @@ class FakeServer:
             [sys.executable, str(FAKE), "model", "--served-model-name", name, "--port",
              str(self.port)], env=self.env)
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        ModelServer(["x"], [], root / "unused.log", port=self.port).ready()
+        probe = ModelServer(["x"], [], root / "probe.log", port=self.port)
         deadline = time.monotonic() + 20
-        while not ModelServer(["x"], [], root / "u.log", port=self.port).ready():
+        while not probe.ready():
             assert time.monotonic() < deadline
             time.sleep(0.1)
 
