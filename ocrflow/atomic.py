@@ -34,6 +34,11 @@ def write_text(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
     with atomic_open(path) as handle:
         for record in records:

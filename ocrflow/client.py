@@ -2,7 +2,8 @@
 concurrency, timeouts, retries with backoff, and load spread over several servers (one per GPU).
 
 Retried: transport errors (refused, reset, dropped), timeouts, HTTP 429 and 5xx. Not retried: other
-4xx (a bad request stays bad). The API key is sent, never logged.
+4xx (a request the server rejected is rejected again): the page fails at once with the server's
+message. The API key is sent, never logged.
 """
 
 from __future__ import annotations
@@ -28,12 +29,18 @@ class Completion:
 
 
 class RequestFailed(RuntimeError):
-    """Every attempt failed; the message is one line."""
+    """Every attempt failed; the message is one line. ``transient``: the server could not answer
+    (unreachable, timed out, overloaded, 5xx), so a later attempt may succeed; otherwise it
+    rejected the request itself (4xx), and the same request would be rejected again."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ChatClient:
     def __init__(self, base_urls: list[str], model: str, *, api_key: str | None = None,
-                 max_in_flight: int = 96, timeout_s: float = 600, retries: int = 3,
+                 max_in_flight_per_server: int = 96, timeout_s: float = 600, retries: int = 3,
                  backoff_s: float = 2.0,
                  recover: Callable[[str], Awaitable[None]] | None = None) -> None:
         import httpx
@@ -45,11 +52,13 @@ class ChatClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.recover = recover  # called after a connection error: may restart a dead server
-        self.semaphore = asyncio.Semaphore(max_in_flight)
+        # Each server gets its own share: a job with N GPUs keeps N times as many requests open.
+        self.max_in_flight = max_in_flight_per_server * len(self.base_urls)
+        self.semaphore = asyncio.Semaphore(self.max_in_flight)
         self.in_flight = dict.fromkeys(self.base_urls, 0)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        limits = httpx.Limits(max_connections=max_in_flight + 8,
-                              max_keepalive_connections=max_in_flight + 8)
+        limits = httpx.Limits(max_connections=self.max_in_flight + 8,
+                              max_keepalive_connections=self.max_in_flight + 8)
         self._http = httpx.AsyncClient(headers=headers, limits=limits,
                                        timeout=httpx.Timeout(timeout_s, connect=30))
 
@@ -76,10 +85,9 @@ class ChatClient:
                 else:
                     if response.status_code == 200:
                         return self._parse(response.json(), attempt)
-                    last_error = f"HTTP {response.status_code}: {response.text[:200]}"
-                    last_error = last_error.splitlines()[0]
+                    last_error = f"HTTP {response.status_code}: {_error_message(response)}"
                     if response.status_code not in RETRY_STATUS:
-                        raise RequestFailed(last_error)
+                        raise RequestFailed(f"rejected: {last_error}", transient=False)
                 finally:
                     self.in_flight[url] -= 1
                 if attempt <= self.retries:
@@ -87,7 +95,8 @@ class ChatClient:
                     log.warning("request failed (%s); retry %d in %.1f s", last_error, attempt,
                                 delay)
                     await asyncio.sleep(delay)
-        raise RequestFailed(f"{self.retries + 1} attempts failed, last: {last_error}")
+        raise RequestFailed(f"{self.retries + 1} attempts failed, last: {last_error}",
+                            transient=True)
 
     @staticmethod
     def _parse(payload: dict[str, Any], attempts: int) -> Completion:
@@ -100,3 +109,27 @@ class ChatClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def server_version(base_url: str, api_key: str | None = None) -> str:
+    """vLLM's version from its ``/version`` route, or "" where the server has none."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.get(f"{base_url.rstrip('/').removesuffix('/v1')}/version",
+                             headers=headers, timeout=10)
+        return str(response.json().get("version", "")) if response.status_code == 200 else ""
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return ""
+
+
+def _error_message(response: Any) -> str:
+    """The server's own words, on one line: vLLM answers {"error": {"message": ...}}."""
+    try:
+        error = response.json().get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+    except (ValueError, AttributeError):
+        message = None
+    text = str(message or response.text)
+    return " ".join(text.split())[:400]

@@ -1,7 +1,8 @@
 """Failure detection: is an engine's output for a page usable? A verdict and its reasons.
 
 Each signal is a reason code: engine_error, empty_output, repetition, repeated_tail, truncated,
-garbage, text_layer_disagreement. Every threshold comes from the ``detection`` config section.
+garbage, hallucination, text_layer_disagreement. Every threshold comes from the ``detection``
+config section.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any]) -> 
     visible = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
     if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"]:
         fail("empty_output", f"{visible} chars on a page with ink {page.get('ink', 0):.4f}")
+    if (visible > cfg["max_chars_on_blank"] and page.get("ink", 0) < cfg["min_ink"]
+            and not page.get("has_text_layer")):  # a VLM writing prose on an empty page
+        fail("hallucination", f"{visible} chars on a page with no ink and no text layer")
     ratio, total = repeated_ngram_ratio(text, cfg["ngram_size"])
     if total >= cfg["min_ngrams"] and ratio > cfg["max_repeated_ngram_ratio"]:
         fail("repetition", f"{ratio:.0%} of {cfg['ngram_size']}-grams repeat")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.engines.base import EngineUnavailable
+from ocrflow.ocr import PagesToRetry
 
 
 def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
@@ -22,7 +23,7 @@ def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         func(**kwargs)
-    except EngineUnavailable as exc:  # a set-up problem: one line that says how to fix it
+    except (EngineUnavailable, PagesToRetry) as exc:  # one line that says what to do
         logging.getLogger("ocrflow").error("%s", exc)
         sys.exit(1)
     except Exception:
@@ -49,7 +50,7 @@ def ocr(job: Any) -> None:
          output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
          engine_name=job.params.engine, settings=job.params.settings,
          store_root=Path(job.params.store), render=job.params.render, threads=job.threads,
-         log_path=Path(job.log[0]) if job.log else None)
+         log_path=Path(job.log[0]) if job.log else None, policy=job.params.policy)
 
 
 def detect(job: Any) -> None:
@@ -65,7 +66,8 @@ def merge(job: Any) -> None:
     _run(job, merge_shard, inventory=Path(job.input.inventory), primary=Path(job.input.primary),
          primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
          recovery_verdicts=_optional(job, "recovery_verdicts"),
-         markdown_dir=Path(job.params.markdown_dir), output=Path(job.output.pages))
+         markdown_dir=Path(job.params.markdown_dir), output=Path(job.output.pages),
+         store_root=Path(job.params.store))
 
 
 def manifest(job: Any) -> None:

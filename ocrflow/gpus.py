@@ -33,6 +33,19 @@ def visible_gpus() -> list[str]:
     return []
 
 
+def memory_mib(gpu: str) -> int | None:
+    """Total memory of one GPU (an index or UUID as CUDA_VISIBLE_DEVICES names it), from
+    nvidia-smi; None where it cannot be asked."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    result = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,"
+                             "nounits", "-i", gpu], capture_output=True, text=True, timeout=60)
+    try:
+        return int(float(result.stdout.split()[0])) if result.returncode == 0 else None
+    except (IndexError, ValueError):
+        return None
+
+
 def under_scheduler() -> bool:
     return any(os.environ.get(name) for name in SCHEDULER_VARS)
 

@@ -92,6 +92,7 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
         return record
     try:
         pdf = pdfium.PdfDocument(task.path)
+        pdf.init_forms()  # a page whose only ink is filled form fields is not blank
     except pdfium.PdfiumError as exc:
         message = str(exc)
         if "password" in message.lower():

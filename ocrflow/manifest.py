@@ -20,7 +20,7 @@ def _schema() -> Any:
         ("doc_id", pa.string()), ("source_path", pa.string()), ("content_hash", pa.string()),
         ("page", pa.int32()), ("status", pa.string()), ("engine", pa.string()),
         ("reasons", pa.list_(pa.string())), ("n_chars", pa.int64()), ("error", pa.string()),
-        ("duplicate_of", pa.string()),
+        ("duplicate_of", pa.string()), ("attempts", pa.int32()), ("provenance", pa.string()),
     ])
 
 
@@ -33,6 +33,8 @@ def collect_rows(shard_pages: list[Path]) -> list[dict[str, Any]]:
         row["content_hash"] = doc_hash
         original = first_with_hash.setdefault(doc_hash, row["doc_id"]) if doc_hash else None
         row["duplicate_of"] = original if original not in (None, row["doc_id"]) else None
+        if row.get("provenance") is not None:  # one JSON column: engines record different keys
+            row["provenance"] = json.dumps(row["provenance"], sort_keys=True)
     return rows
 
 

@@ -7,6 +7,8 @@ Status of a page: ``ok`` (primary passed), ``recovered`` (primary failed, recove
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,13 @@ def _tagged(verdict: dict[str, Any]) -> list[str]:
 def _read(output: dict[str, Any]) -> dict[str, Any]:
     """What a page record keeps of the engine output it was taken from."""
     return {"text": output["text"], "attempts": output.get("attempts"),
-            "blocks": (output.get("meta") or {}).get("blocks")}
+            "blocks": (output.get("meta") or {}).get("blocks"),
+            "images": output.get("images") or [], "provenance": output.get("provenance")}
 
 
 def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict]) -> dict:
     """The final record of one page from its inventory entry and each stage's output."""
-    nothing = {"text": "", "attempts": None, "blocks": None}
+    nothing = {"text": "", "attempts": None, "blocks": None, "images": [], "provenance": None}
     if page["error"]:
         return {"status": "failed", "engine": None, "reasons": ["inventory:bad_page"],
                 "error": page["error"], **nothing}
@@ -64,8 +67,28 @@ def document_markdown(pages: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def place_images(page: dict[str, Any], markdown_file: Path, store_root: Path) -> None:
+    """Copy a page's figures from the page store beside the document's Markdown
+    (``<name>_images/p<page>-<figure>``) and point the page's links at them."""
+    folder = markdown_file.with_name(markdown_file.stem + "_images")
+    for stored in page.pop("images"):
+        source = store_root / stored
+        target = folder / Path(stored).name  # p<page>-<figure>, unique within the document
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            try:
+                os.link(source, tmp)  # the store and the results share a filesystem
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        figure = target.name.split("-", 1)[1]
+        page["text"] = page["text"].replace(f"]({figure})", f"]({folder.name}/{target.name})")
+
+
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
-                recovery_verdicts: Path | None, markdown_dir: Path, output: Path) -> None:
+                recovery_verdicts: Path | None, markdown_dir: Path, output: Path,
+                store_root: Path | None = None) -> None:
     stages = {"primary": _keyed(primary), "primary_verdicts": _keyed(primary_verdicts),
               "recovery": _keyed(recovery), "recovery_verdicts": _keyed(recovery_verdicts)}
     rows: list[dict[str, Any]] = []
@@ -81,10 +104,15 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             pages.append({"page": page["page"], **final})
             rows.append({**base, "page": page["page"], "status": final["status"],
                          "engine": final["engine"], "reasons": final["reasons"],
-                         "n_chars": len(final["text"]), "error": final["error"]})
+                         "n_chars": len(final["text"]), "error": final["error"],
+                         "attempts": final["attempts"], "provenance": final["provenance"]})
         target = markdown_dir / f"{doc['doc_id']}.md"
+        for page in pages:
+            if page["images"] and store_root is not None:
+                place_images(page, target, store_root)
         atomic.write_text(target, document_markdown(pages))
         atomic.write_jsonl(target.with_name(target.name[:-3] + ".pages.jsonl"),
-                           ({k: p[k] for k in ("page", "status", "engine", "reasons", "error",
-                                               "attempts", "blocks", "text")} for p in pages))
+                           ({k: p.get(k) for k in ("page", "status", "engine", "reasons", "error",
+                                                   "attempts", "blocks", "provenance", "text")}
+                            for p in pages))
     atomic.write_jsonl(output, rows)

@@ -2,11 +2,19 @@
 
 Pages already in the page store are not sent again, so a rerun after a kill resumes where it stopped
 and a rerun of a finished shard sends nothing. The stage output is written once, atomically, from
-the store, when every page of the shard has a record.
+the store, when every page of the shard has a final record.
+
+Engine errors: a page whose request could not be answered (server unreachable, timed out, 5xx) is
+tried again by the job's next attempt, and its error becomes final only after
+``ocr.max_page_attempts`` attempts; a page the server rejected is final at once. When most of the
+job's recent pages end in engine errors, the engine itself is failing (a wrong model path, a
+server that rejects every request): the job stops, forgets the errors it recorded, and exits
+non-zero, so a run with the config fixed reads those pages as if for the first time.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import logging
@@ -19,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic, engines
-from ocrflow.engines.base import Engine, PageInput, PageOutput
+from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
 from ocrflow.render import RenderTask, render_page
@@ -28,6 +36,19 @@ from ocrflow.store import PageStore
 log = logging.getLogger(__name__)
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # audit: one line per page sent to an engine
+
+
+class EngineFailing(EngineUnavailable):
+    """Most recent pages ended in engine errors: the job stops; the message names the first."""
+
+
+class PagesToRetry(RuntimeError):
+    """Some pages' requests could not be answered; the job's next attempt tries them again."""
+
+
+def pending(record: dict[str, Any] | None) -> bool:
+    """A page still to read: no record, or an engine error that a later attempt may pass."""
+    return record is None or bool(record.get("error") and record.get("retry"))
 
 
 @dataclass(frozen=True)
@@ -56,10 +77,18 @@ def recovery_work(inventory: list[dict[str, Any]],
 class ShardRun:
     """One engine over one shard's work pages."""
 
-    def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any]):
+    def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any],
+                 policy: dict[str, Any] | None = None):
         self.engine, self.store, self.role, self.render = engine, store, role, render
+        self.policy = {"max_page_attempts": 3, "failing_window": 20, "failing_share": 0.8,
+                       **(policy or {})}
         self.sent = 0
         self.render_failures = 0
+        self.provenance: dict[str, Any] = {}
+        self._tries: dict[tuple[str, int], int] = {}  # engine-error attempts before this job
+        self._recent: collections.deque[bool] = collections.deque(
+            maxlen=self.policy["failing_window"])
+        self._errors: list[tuple[PageInput, str]] = []  # engine errors recorded by this job
         self._locks: dict[str, contextlib.ExitStack] = {}
         self._outstanding: dict[str, int] = {}
         # Concurrent engines pull pages in one thread and hand results back in another.
@@ -71,8 +100,13 @@ class ShardRun:
         by_hash: dict[str, dict[int, WorkPage]] = {}
         for page in work:
             by_hash.setdefault(page.doc_hash, {}).setdefault(page.page, page)
-        todo = {h: sorted(set(pages) - set(self.store.load(h))) for h, pages in by_hash.items()}
-        todo = {h: pages for h, pages in todo.items() if pages}
+        todo: dict[str, list[int]] = {}
+        for doc_hash, pages in by_hash.items():
+            stored = self.store.load(doc_hash)
+            for n in sorted(pages):
+                if pending(stored.get(n)):
+                    todo.setdefault(doc_hash, []).append(n)
+                    self._tries[(doc_hash, n)] = (stored.get(n) or {}).get("page_attempts", 0)
         n_todo = sum(map(len, todo.values()))
         log.info("%s (%s): %d pages in shard, %d already in the page store, %d to OCR",
                  self.role, self.engine.name, len(work), len(work) - n_todo, n_todo)
@@ -80,6 +114,7 @@ class ShardRun:
         if n_todo:
             self.engine.start()
             try:
+                self.provenance = self.engine.provenance()
                 self._ocr(by_hash, todo)
             finally:
                 self.engine.close()
@@ -87,6 +122,14 @@ class ShardRun:
                     stack.close()
             self.progress.done()
         stored = {h: self.store.load(h) for h in by_hash}
+        retry = [(h, n) for h, pages in stored.items() for n, r in pages.items() if pending(r)
+                 and n in by_hash[h]]
+        if retry:
+            first = stored[retry[0][0]][retry[0][1]]["error"]
+            raise PagesToRetry(
+                f"{len(retry)} pages could not be answered (first: {first}); the job's next "
+                f"attempt tries them again (ocr.max_page_attempts "
+                f"{self.policy['max_page_attempts']})")
         records = []
         for page in work:
             record = stored[page.doc_hash].get(page.page)
@@ -107,7 +150,7 @@ class ShardRun:
             stack = contextlib.ExitStack()
             stack.enter_context(self.store.locked(doc_hash))
             done = self.store.load(doc_hash)  # another job may have finished it meanwhile
-            pages = [n for n in todo[doc_hash] if n not in done]
+            pages = [n for n in todo[doc_hash] if pending(done.get(n))]
             with self._mutex:
                 self.progress.advance(len(todo[doc_hash]) - len(pages))
                 if not pages:
@@ -147,14 +190,42 @@ class ShardRun:
 
     def _ocr(self, by_hash: dict[str, dict[int, WorkPage]], todo: dict[str, list[int]]) -> None:
         stream = self._sent(self._with_images(self._inputs(by_hash, todo)))
-        for page, output in self.engine.run(stream):
-            self._finish(page, output)
+        results = self.engine.run(stream)
+        try:
+            for page, output in results:
+                self._finish(page, output)
+                self._watch(page, output)
+        finally:
+            results.close()  # stops a concurrent engine's feed before the stream is closed
+            stream.close()
+
+    def _watch(self, page: PageInput, output: PageOutput) -> None:
+        """Stop a job whose engine fails most pages, before it spends its GPUs on errors."""
+        self._recent.append(bool(output.error))
+        if output.error:
+            self._errors.append((page, output.error))
+        window, share = self.policy["failing_window"], self.policy["failing_share"]
+        if len(self._recent) == window and sum(self._recent) >= share * window:
+            # Forget this job's errors: with the engine fixed, these pages are read afresh.
+            for doc_hash in {p.doc_hash for p, _ in self._errors}:
+                self.store.invalidate(doc_hash, sorted(
+                    {p.page for p, _ in self._errors if p.doc_hash == doc_hash}))
+            raise EngineFailing(
+                f"engine {self.engine.name}: {sum(self._recent)} of the last {window} pages "
+                f"failed, stopping; first error: {self._errors[0][1]}")
 
     def _finish(self, page: PageInput, output: PageOutput) -> None:
-        self.store.append(page.doc_hash, [{
+        # page_attempts: jobs that sent this page, counting those whose request failed
+        tries = self._tries.get((page.doc_hash, page.page), 0) + 1
+        record: dict[str, Any] = {
             "page": page.page, "text": output.text, "error": output.error,
             "finish_reason": output.finish_reason, "attempts": output.attempts,
-            "meta": output.meta, "at": time.time()}])
+            "page_attempts": tries, "meta": output.meta, "provenance": self.provenance}
+        if output.error:
+            record["retry"] = output.transient and tries < self.policy["max_page_attempts"]
+        if output.images:
+            record["images"] = self.store.write_images(page.doc_hash, page.page, output.images)
+        self.store.append(page.doc_hash, [record])
         page.image = None
         with self._mutex:
             self.progress.advance()
@@ -164,14 +235,15 @@ class ShardRun:
 
 
 def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
-    keys = ("text", "error", "finish_reason", "attempts", "meta")
+    keys = ("text", "error", "finish_reason", "attempts", "page_attempts", "meta", "images",
+            "provenance")
     return {key: record.get(key) for key in keys}
 
 
 def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
               settings: dict[str, Any], store_root: Path, render: dict[str, Any],
               threads: int = 1, verdicts: Path | None = None,
-              log_path: Path | None = None) -> None:
+              log_path: Path | None = None, policy: dict[str, Any] | None = None) -> None:
     docs = list(atomic.read_jsonl(inventory))
     if verdicts is None:
         work = primary_work(docs)
@@ -181,6 +253,6 @@ def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_n
     if hasattr(engine, "log_path"):  # server engines write their server's log beside the rule's
         engine.log_path = log_path
     store = PageStore(store_root, engine.name, engine.fingerprint())
-    records, run_stats = ShardRun(engine, store, role, render).execute(work)
+    records, run_stats = ShardRun(engine, store, role, render, policy).execute(work)
     atomic.write_jsonl(output, records)
     atomic.write_text(stats, json.dumps(run_stats, indent=1) + "\n")

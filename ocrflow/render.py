@@ -97,7 +97,9 @@ def _document(path: str) -> Any:
         for old in _open.values():
             old.close()
         _open.clear()
-        _open[path] = pdfium.PdfDocument(path)
+        document = pdfium.PdfDocument(path)
+        document.init_forms()  # filled form fields are drawn only once forms are initialised
+        _open[path] = document
     return _open[path]
 
 

@@ -1,7 +1,8 @@
 """The page store: every finished page attempt, persisted the moment it is done.
 
 One append-only JSON-lines file per (engine settings, PDF content): ``<root>/<engine>-<fingerprint>/
-<hash[:2]>/<hash>.jsonl``. Keyed by content, not by path, so a renamed or duplicated PDF is never
+<hash[:2]>/<hash>.jsonl``, and the figures an engine cropped beside it (``<hash>.images/``).
+Keyed by content, not by path, so a renamed or duplicated PDF is never
 OCR'd twice, and keyed by the engine's fingerprint, so changed settings never reuse stale text.
 A line cut short by a kill is ignored on reading, so its page is simply done again.
 """
@@ -15,6 +16,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from ocrflow import atomic
 
 
 class PageStore:
@@ -54,6 +57,17 @@ class PageStore:
                 handle.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+    def write_images(self, doc_hash: str, page: int, images: dict[str, bytes]) -> list[str]:
+        """Store a page's figure files (before its record, so a record never names a missing
+        file); return their paths relative to the store's root."""
+        folder = self._path(doc_hash, ".images")
+        paths = []
+        for name, data in images.items():
+            target = folder / f"p{page}-{name}"
+            atomic.write_bytes(target, data)
+            paths.append(target.relative_to(self.dir.parent).as_posix())
+        return paths
 
     def invalidate(self, doc_hash: str, pages: Iterable[int]) -> None:
         self.append(doc_hash, ({"page": page, "invalidated": True} for page in pages))

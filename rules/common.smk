@@ -48,6 +48,7 @@ def engine_params(role):
         "settings": ocrflow_config.engine_settings(config, engine),
         "store": f"{RESULTS}/page_store",
         "render": config["render"],
+        "policy": config["ocr"],
     }
 
 

@@ -1,11 +1,12 @@
 rule merge:
-    """Final page states; writes <results>/markdown/<doc_id>.md and .pages.jsonl per document."""
+    """Final page states; writes <results>/markdown/<doc_id>.md, .pages.jsonl and figures per document."""
     input:
         unpack(merge_inputs),
     output:
         pages=shard_file("pages.jsonl"),
     params:
         markdown_dir=f"{RESULTS}/markdown",
+        store=f"{RESULTS}/page_store",
     log:
         f"{RESULTS}/logs/merge/{{shard}}.log",
     conda:

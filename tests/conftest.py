@@ -114,3 +114,20 @@ def slurm():
     local_slurm.start()
     yield
     local_slurm.stop()
+
+
+@pytest.fixture
+def fake_server(tmp_path: Path):
+    """A stand-in server started with the command line an engine builds for its own server."""
+    servers = []
+
+    from tests.stand_in import FakeServer, served_command
+
+    def start(plan: dict, engine: str, **changes: object) -> FakeServer:
+        server = FakeServer(tmp_path, plan, served_command(engine, **changes))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

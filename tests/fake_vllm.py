@@ -1,49 +1,178 @@
-"""A stand-in for `vllm serve`: an OpenAI-compatible server on loopback, started the same way
-(``fake_vllm.py MODEL --served-model-name NAME ... --host H --port P``), answering like Chandra
-or DeepSeek-OCR, with faults injected per page and per attempt.
+"""A stand-in for `vllm serve` that holds ocrflow to vLLM 0.17.0's contract: an OpenAI-compatible
+server on loopback, started with the command line the engine builds, answering like Chandra or
+DeepSeek-OCR, with faults injected per page and per attempt.
+
+What it enforces, as vLLM 0.17.0 does (sources in tests/data/vllm-0.17.0/):
+- the command line: the model first, then only options `vllm serve` 0.17.0 has
+  (serve_flags.txt, read from its own parser), "_" read as "-", JSON options parsed; anything else
+  stops the start with argparse's message and exit code 2, as vLLM does;
+- `--served-model-name`: a request for another model is answered 404;
+- request length, when the request arrives (vllm/entrypoints/openai/chat_completion/protocol.py
+  build_tok_params, vllm/renderers/params.py TokenizeParams): max_tokens above max_model_len,
+  or prompt tokens + max_tokens above max_model_len, is HTTP 400 with vLLM's message; then, with
+  the image's tokens counted (vllm/v1/engine/input_processor.py _validate_prompt_len), a prompt
+  that fills the context is HTTP 400; a request without max_tokens gets what the context leaves
+  (vllm/entrypoints/utils.py get_max_tokens), and an answer longer than that is cut, with
+  finish_reason "length";
+- `/version` answers the version, as vLLM's server does.
+Token counts are estimates (models.json says how), close enough to fail where vLLM fails.
 
 Which page a request is for is read from the image itself: the test PDFs carry a black bar at
-the top whose width is ``tag`` fortieths of the page width. The plan (JSON, path in
-FAKE_VLLM_PLAN) maps tags, or "<served model>:<tag>", to behaviours by attempt, e.g.
-{"pages": {"3": ["http500", "ok"], "chandra:4": ["loop"]}}.
-Every request is appended to FAKE_VLLM_LOG as one JSON line, each server's start and stop
-(SIGTERM) to FAKE_VLLM_LOG.servers.
+the top whose width is ``tag`` fortieths of the page width (no bar: tag 0). The plan (JSON, path
+in FAKE_VLLM_PLAN) maps tags, or "<served model>:<tag>", to behaviours by attempt, e.g.
+{"pages": {"3": ["http500", "ok"], "chandra:4": ["loop"]}}. Every request is appended to
+FAKE_VLLM_LOG as one JSON line, each server's start and stop (SIGTERM) to FAKE_VLLM_LOG.servers.
 
 Behaviours: ok, http500, timeout (answers after 30 s), drop (closes the connection), loop
-(runaway repetition), length (cut at the token limit), empty, die (the server process exits).
+(runaway repetition), length (cut at the token limit), empty, prose (a long made-up text),
+figure (Chandra: a page with an Image block), die (the server process exits).
 Plan keys besides "pages": die_once_after (die on the next request after N, once across
-restarts), delay_s or delay_mean_s (answer time), skip_decode (no tag reading: benchmarks).
+restarts), delay_s or delay_mean_s (answer time), skip_decode (no tag reading: benchmarks),
+reject_all (every request answered 400, as a server that rejects them).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
+import math
 import os
 import random
+import re
 import signal
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+VERSION = "0.17.0"
+DATA = Path(__file__).parent / "data" / f"vllm-{VERSION}"
 _PLAN_PATH = os.environ.get("FAKE_VLLM_PLAN")
 PLAN = json.loads(open(_PLAN_PATH).read()) if _PLAN_PATH else {}  # noqa: SIM115
 LOG = os.environ.get("FAKE_VLLM_LOG")
 _lock = threading.Lock()
 _served = 0
+_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def page_tag(data_url: str) -> int:
+class ServeArgs:
+    """`vllm serve MODEL [options]`, read as vLLM 0.17.0's parser reads it."""
+
+    def __init__(self, argv: list[str]) -> None:
+        kinds = dict(line.split() for line in (DATA / "serve_flags.txt").read_text().splitlines()
+                     if line.startswith("--"))
+        self.options: dict[str, list[str]] = {}
+        if not argv or argv[0].startswith("-"):
+            fail("the following arguments are required: model_tag")
+        self.model, rest, index = argv[0], argv[1:], 0
+        while index < len(rest):
+            name, has_value, value = rest[index].partition("=")
+            if not name.startswith("--"):
+                fail(f"unrecognized arguments: {rest[index]}")
+            name = "--" + name[2:].replace("_", "-")
+            if name not in kinds:
+                fail(f"unrecognized arguments: {rest[index]}")
+            values = [value] if has_value else []
+            index += 1
+            if kinds[name] != "flag" and not has_value:
+                while index < len(rest) and not rest[index].startswith("--"):
+                    values.append(rest[index])
+                    index += 1
+                    if kinds[name] != "many":
+                        break
+            if kinds[name] == "flag" and values:
+                fail(f"argument {name}: ignored explicit argument '{values[0]}'")
+            if kinds[name] != "flag" and not values:
+                fail(f"argument {name}: expected one argument")
+            if kinds[name] == "json":
+                try:
+                    json.loads(values[0])
+                except ValueError:
+                    fail(f"argument {name}: invalid loads value: '{values[0]}'")
+            self.options[name] = values
+
+    def value(self, name: str, default: str | None = None) -> str | None:
+        return self.options.get(name, [default])[0]
+
+
+def fail(message: str) -> None:
+    print(f"usage: vllm serve [model_tag] [options]\nvllm serve: error: {message}",
+          file=sys.stderr)
+    sys.exit(2)
+
+
+class Model:
+    """What vLLM knows of the served model: its context and how it counts image tokens."""
+
+    def __init__(self, args: ServeArgs) -> None:
+        known = json.loads((DATA / "models.json").read_text())
+        entry = known.get(args.model) or {}
+        config = Path(args.model) / "config.json"
+        context = entry.get("max_model_len")
+        if config.exists():
+            context = json.loads(config.read_text()).get("max_position_embeddings", context)
+        given = args.value("--max-model-len")
+        if given is None and context is None:
+            print(f"stand-in: the context of {args.model} is not known here; give "
+                  "--max-model-len", file=sys.stderr)
+            sys.exit(1)
+        self.max_model_len = int(given) if given is not None else int(context)
+        self.image_tokens = entry.get("image_tokens") or (
+            "deepseek_ocr" if "deepseek" in args.model.lower() else "qwen_vl")
+        pixels = json.loads(args.value("--mm-processor-kwargs", "{}") or "{}")
+        self.min_pixels = pixels.get("min_pixels", 3136)
+        self.max_pixels = pixels.get("max_pixels", 12845056)
+
+    def count_image(self, width: int, height: int) -> int:
+        if self.image_tokens == "deepseek_ocr":
+            return deepseek_image_tokens(width, height)
+        factor = 28  # Qwen2VLImageProcessor.smart_resize
+        h = max(factor, round(height / factor) * factor)
+        w = max(factor, round(width / factor) * factor)
+        if h * w > self.max_pixels:
+            beta = math.sqrt(height * width / self.max_pixels)
+            h = math.floor(height / beta / factor) * factor
+            w = math.floor(width / beta / factor) * factor
+        elif h * w < self.min_pixels:
+            beta = math.sqrt(self.min_pixels / (height * width))
+            h = math.ceil(height * beta / factor) * factor
+            w = math.ceil(width * beta / factor) * factor
+        return (h // factor) * (w // factor)
+
+
+def deepseek_image_tokens(width: int, height: int) -> int:
+    """get_num_image_tokens of vLLM's DeepSeek-OCR processing (BASE_SIZE 1024, IMAGE_SIZE 640)."""
+    tiles = (1, 1)
+    if width > 640 or height > 640:
+        ratios = sorted({(i, j) for n in range(2, 7) for i in range(1, n + 1)
+                         for j in range(1, n + 1) if 2 <= i * j <= 6}, key=lambda r: r[0] * r[1])
+        aspect, best_diff = width / height, float("inf")
+        for ratio in ratios:  # find_closest_aspect_ratio
+            diff = abs(aspect - ratio[0] / ratio[1])
+            if diff < best_diff:
+                best_diff, tiles = diff, ratio
+            elif diff == best_diff and width * height > 0.5 * 640 * 640 * ratio[0] * ratio[1]:
+                tiles = ratio
+    base, local = 1024 // 16 // 4, 640 // 16 // 4
+    tokens = base * (base + 1)
+    if tiles != (1, 1):
+        tokens += (tiles[1] * local) * (tiles[0] * local + 1)
+    return tokens + 1
+
+
+def text_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def page_tag(image: object) -> int:
     """The bar's width in fortieths of the page width, read along the bar's row."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("L")
-    width, height = image.size
+    gray = image.convert("L")  # type: ignore[attr-defined]
+    width, height = gray.size
     best = 0
     for y in range(int(height * 0.005), int(height * 0.03)):
-        row = image.crop((0, y, width, y + 1)).tobytes()
+        row = gray.crop((0, y, width, y + 1)).tobytes()
         run = 0
         for value in row:
             if value < 100:
@@ -62,12 +191,14 @@ def previous_attempts(tag: int, model: str) -> int:
                    if (record := json.loads(line))["tag"] == tag and record["model"] == model)
 
 
-def chandra_html(tag: int) -> str:
+def chandra_html(tag: int, figure: bool = False) -> str:
+    image = ('<div data-bbox="100 620 500 900" data-label="Image"><img alt="harbour map"/>'
+             '</div>' if figure else "")
     return (f'<div data-bbox="50 40 950 90" data-label="Section-Header"><h1>Report page {tag}'
             f'</h1></div><div data-bbox="50 100 950 400" data-label="Text"><p>Text of page {tag}'
             ' with <b>bold</b> words and a formula <math>x^2</math>.</p></div>'
             '<div data-bbox="50 420 950 600" data-label="Table"><table><tr><td>a</td>'
-            '<td>b</td></tr></table></div>'
+            f'<td>b</td></tr></table></div>{image}'
             f'<div data-bbox="0 950 1000 1000" data-label="Page-Footer">{tag}</div>')
 
 
@@ -78,9 +209,16 @@ def deepseek_text(tag: int) -> str:
             "<｜end▁of▁sentence｜>")
 
 
+PROSE = ("The committee met on the third day of the month to review the accounts of the harbour. "
+         "After a long discussion it agreed that the works on the northern pier would continue "
+         "through the winter season, and that the treasurer should report in the spring on the "
+         "cost of the new cranes, the repairs to the lighthouse and the wages of the pilots.")
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     served_name = "model"
+    model: Model
 
     def log_message(self, *args: object) -> None:  # quiet
         pass
@@ -93,24 +231,66 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _error(self, status: int, message: str, kind: str = "BadRequestError") -> None:
+        self._send(status, {"error": {"message": message, "type": kind, "param": None,
+                                      "code": status}})
+
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
             self._send(200, {"object": "list", "data": [{"id": self.served_name}]})
+        elif self.path.rstrip("/") == "/version":
+            self._send(200, {"version": VERSION})
         else:
-            self._send(404, {"error": "not found"})
+            self._send(404, {"detail": "Not Found"})
+
+    def validate(self, body: dict, images: list[object]) -> tuple[str, int]:
+        """("", tokens the answer may have) or (vLLM's error message, status)."""
+        if body.get("model") != self.served_name:
+            return f"The model `{body.get('model')}` does not exist.", 404
+        limit = self.model.max_model_len
+        asked = body.get("max_completion_tokens", body.get("max_tokens"))
+        if asked is not None and (not isinstance(asked, int) or asked < 1):
+            return f"max_tokens must be at least 1, got {asked}.", 400
+        if asked is not None and asked > limit:
+            return (f"max_tokens={asked}cannot be greater than max_model_len=max_total_tokens="
+                    f"{limit}. Please request fewer output tokens."), 400
+        prompt = sum(10 + sum(text_tokens(part.get("text", "")) + (part["type"] == "image_url")
+                              for part in message["content"])
+                     for message in body["messages"])
+        if asked is not None and prompt > limit - asked:
+            return (f"You passed {prompt} input tokens and requested {asked} output tokens. "
+                    f"However, the model's context length is only {limit} tokens, resulting in "
+                    f"a maximum input length of {limit - asked} tokens. Please reduce the length "
+                    "of the input prompt."), 400
+        expanded = prompt - len(images) + sum(self.model.count_image(*i.size) for i in images)
+        if expanded >= limit:
+            return (f"The decoder prompt (length {expanded}) is longer than the maximum model "
+                    f"length of {limit}. Make sure that `max_model_len` is no smaller than the "
+                    "number of text tokens plus multimodal tokens."), 400
+        return "", min(asked or limit, limit - expanded)
 
     def do_POST(self) -> None:
         global _served
+        from PIL import Image
+
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, {"detail": "Not Found"})
+            return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        content = body["messages"][0]["content"]
-        url = next(c["image_url"]["url"] for c in content if c["type"] == "image_url")
-        tag = 0 if PLAN.get("skip_decode") else page_tag(url)
+        content = [part for message in body["messages"] for part in message["content"]]
+        images = [Image.open(io.BytesIO(base64.b64decode(part["image_url"]["url"].split(",")[1])))
+                  for part in content if part["type"] == "image_url"]
+        if PLAN.get("reject_all"):
+            self._error(400, "rejected by the test's plan")
+            return
+        problem, room = self.validate(body, images)
+        tag = 0 if PLAN.get("skip_decode") or not images else page_tag(images[0])
         with _lock:
             model = str(body.get("model"))
             attempt = previous_attempts(tag, model)
             pages = PLAN.get("pages", {})
             plan = pages.get(f"{model}:{tag}") or pages.get(str(tag)) or ["ok"]
-            behaviour = plan[min(attempt, len(plan) - 1)]
+            behaviour = "rejected" if problem else plan[min(attempt, len(plan) - 1)]
             _served += 1
             died_before = f"{LOG}.died"
             if PLAN.get("die_once_after") and _served > PLAN["die_once_after"] and LOG and \
@@ -125,10 +305,14 @@ class Handler(BaseHTTPRequestHandler):
                         "top_p": body.get("top_p"), "max_tokens": body.get("max_tokens"),
                         "vllm_xargs": body.get("vllm_xargs"),
                         "skip_special_tokens": body.get("skip_special_tokens"),
+                        "image_format": images[0].format if images else None,
                         "authorization": self.headers.get("Authorization"),
                         "pid": os.getpid(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
                         "t": time.time()})
                         + "\n")
+        if problem:
+            self._error(room, problem, "NotFoundError" if room == 404 else "BadRequestError")
+            return
         delay = PLAN.get("delay_s", 0.0)
         if PLAN.get("delay_mean_s"):
             delay = random.expovariate(1 / PLAN["delay_mean_s"])
@@ -137,8 +321,12 @@ class Handler(BaseHTTPRequestHandler):
                 handle.write(f"{time.time()} {delay}\n")
         if delay:
             time.sleep(delay)
+        self.answer(body, behaviour, tag, room)
+
+    def answer(self, body: dict, behaviour: str, tag: int, room: int) -> None:
         deepseek = "deepseek" in str(body.get("model"))
-        text, finish = (deepseek_text(tag) if deepseek else chandra_html(tag)), "stop"
+        text = deepseek_text(tag) if deepseek else chandra_html(tag, behaviour == "figure")
+        finish = "stop"
         if behaviour == "die":
             os._exit(1)
         if behaviour == "drop":
@@ -148,37 +336,42 @@ class Handler(BaseHTTPRequestHandler):
         if behaviour == "timeout":
             time.sleep(30)
         if behaviour == "http500":
-            self._send(500, {"error": {"message": "CUDA out of memory (injected)"}})
+            self._error(500, "CUDA out of memory (injected)", "InternalServerError")
             return
         if behaviour == "loop":
             text = (f'<div data-bbox="0 0 1000 1000" data-label="Text"><p>Page {tag} '
                     + "the same words again " * 300 + "</p></div>")
+        if behaviour == "prose":
+            text = PROSE if deepseek else f'<div data-bbox="0 0 1000 1000" data-label="Text">' \
+                f"<p>{PROSE}</p></div>"
         if behaviour == "length":
             text, finish = text[: len(text) // 2], "length"
         if behaviour == "empty":
             text = ""
+        tokens = _TOKEN.findall(text)
+        if len(tokens) > room:  # the context is full: vLLM stops generating there
+            cut = [m.end() for m in _TOKEN.finditer(text)][room - 1] if room else 0
+            text, finish = text[:cut], "length"
         self._send(200, {"id": "x", "object": "chat.completion", "model": body.get("model"),
                          "choices": [{"index": 0, "finish_reason": finish,
                                       "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": 2300, "completion_tokens": len(text) // 4}})
+                         "usage": {"prompt_tokens": 0, "completion_tokens": len(tokens)}})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model")
-    parser.add_argument("--served-model-name", default="model")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--startup-delay", type=float, default=float(
-        os.environ.get("FAKE_VLLM_STARTUP_S", "0.5")))
-    args, _unknown = parser.parse_known_args()  # vLLM's own flags are accepted and ignored
+    argv = sys.argv[1:]
+    if argv[:1] == ["serve"]:
+        argv = argv[1:]
+    args = ServeArgs(argv)
+    model = Model(args)
     lifetimes = f"{LOG}.servers" if LOG else None
 
     def note(event: str) -> None:  # when this server lived, and on which GPU
         if lifetimes:
             with open(lifetimes, "a") as handle:
                 handle.write(json.dumps({"event": event, "pid": os.getpid(), "t": time.time(),
-                                         "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\n")
+                                         "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                                         "argv": argv}) + "\n")
 
     def stop(_signum: int, _frame: object) -> None:
         note("stop")
@@ -186,11 +379,14 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     note("start")
-    time.sleep(args.startup_delay)  # a real server takes a while to load its model
-    Handler.served_name = args.served_model_name
+    time.sleep(float(os.environ.get("FAKE_VLLM_STARTUP_S", "0.5")))  # loading the model
+    Handler.served_name = args.value("--served-model-name", args.model) or args.model
+    Handler.model = model
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 1024
-    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+    server = ThreadingHTTPServer((args.value("--host", "127.0.0.1") or "127.0.0.1",
+                                  int(args.value("--port", "8000") or 8000)), Handler)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

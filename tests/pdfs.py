@@ -82,16 +82,31 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def tagged_pdf(tags: list[int], size: tuple[float, float] = (595, 842)) -> bytes:
-    """Pages that tests/fake_vllm.py can tell apart: a black bar ``tag``/40 of the page wide."""
+def tagged_pdf(tags: list[int | None], size: tuple[float, float] = (595, 842)) -> bytes:
+    """Pages that tests/fake_vllm.py can tell apart: a black bar ``tag``/40 of the page wide;
+    ``None`` is a blank page (no ink, no text: the stand-in reads it as tag 0)."""
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=size, invariant=1)
     width, height = size
     for tag in tags:
-        pdf.setFillGray(0)
-        pdf.rect(0, height - height * 0.03, tag * width / 40, height * 0.025, stroke=0, fill=1)
-        pdf.setFont("Helvetica", 14)
-        pdf.drawString(60, height - 120, f"Report page {tag}: the scanned text would be here.")
+        if tag is not None:
+            pdf.setFillGray(0)
+            pdf.rect(0, height - height * 0.03, tag * width / 40, height * 0.025, stroke=0,
+                     fill=1)
+            pdf.setFont("Helvetica", 14)
+            pdf.drawString(60, height - 120, f"Report page {tag}: the scanned text would be here.")
         pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def form_pdf(value: str, size: tuple[float, float] = (595, 842)) -> bytes:
+    """A page whose only text is a filled AcroForm text field (no text in the page content)."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size)
+    pdf.acroForm.textfield(name="harbour", value=value, x=60, y=size[1] - 200, width=400,
+                           height=40, fontName="Helvetica", fontSize=24, borderWidth=0,
+                           fillColor=None, forceBorder=False)
+    pdf.showPage()
     pdf.save()
     return out.getvalue()

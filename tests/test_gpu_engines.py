@@ -19,80 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic, config, engines
-from ocrflow.detect import detect_shard
+from ocrflow import engines
 from ocrflow.engines import EngineUnavailable
 from ocrflow.gpus import GpuSlots
-from ocrflow.inventory import inventory_shard
-from ocrflow.ocr import ocr_shard
-from ocrflow.server import ModelServer, ServerFailed, ServerGroup, free_port
-from tests import pdfs
-
-FAKE = Path(__file__).parent / "fake_vllm.py"
-DEFAULTS = config.validate({"input": "x"})
-
-
-def settings(engine: str, **changes: object) -> dict:
-    return {**DEFAULTS["engines"][engine], "retry_backoff_s": 0.05, "request_timeout_s": 5,
-            **changes}
-
-
-class FakeServer:
-    def __init__(self, root: Path, plan: dict, name: str) -> None:
-        self.plan_path, self.log = root / "plan.json", root / "requests.jsonl"
-        self.plan_path.write_text(json.dumps(plan))
-        self.port = free_port()
-        self.env = {**os.environ, "FAKE_VLLM_PLAN": str(self.plan_path),
-                    "FAKE_VLLM_LOG": str(self.log), "FAKE_VLLM_STARTUP_S": "0"}
-        self.process = subprocess.Popen(
-            [sys.executable, str(FAKE), "model", "--served-model-name", name, "--port",
-             str(self.port)], env=self.env)
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        probe = ModelServer(["x"], [], root / "probe.log", port=self.port)
-        deadline = time.monotonic() + 20
-        while not probe.ready():
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-
-    def requests(self) -> list[dict]:
-        return [json.loads(x) for x in self.log.read_text().splitlines()] if self.log.exists() \
-            else []
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-
-@pytest.fixture
-def fake_server(tmp_path: Path):
-    servers = []
-
-    def start(plan: dict, name: str) -> FakeServer:
-        server = FakeServer(tmp_path, plan, name)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int],
-            role: str = "primary") -> dict[int, tuple[dict, dict]]:
-    """Inventory, OCR and detection of one PDF, as the workflow's jobs do them."""
-    pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags))
-    members = tmp / "inputs.tsv"
-    members.write_text(f"doc\t{pdf}\t1\t1\n")
-    inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1)
-    ocr_shard(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
-              stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
-              settings=engine_settings, store_root=tmp / "store",
-              render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log")
-    detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",
-                 output=tmp / "verdicts.jsonl", cfg=DEFAULTS["detection"])
-    records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}
-    verdicts = {v["page"]: v for v in atomic.read_jsonl(tmp / "verdicts.jsonl")}
-    return {page: (records[page], verdicts[page]) for page in records}
+from ocrflow.server import ModelServer, ServerFailed, ServerGroup
+from tests.stand_in import fake_command, run_job, served_command, settings
 
 
 def oks_per_tag(requests: list[dict]) -> Counter[int]:
@@ -135,7 +66,7 @@ def test_chandra_through_the_vllm_api_with_faults(tmp_path: Path, fake_server) -
 
 def test_deepseek_switches_the_ngram_guard_on_and_cleans_grounding(tmp_path: Path,
                                                                     fake_server) -> None:
-    server = fake_server({"pages": {"2": ["length"]}}, "deepseek-ocr")
+    server = fake_server({"pages": {"2": ["length"]}}, "deepseek")
     pages = run_job(tmp_path, "deepseek", settings("deepseek", endpoint=server.url), [1, 2],
                     role="recovery")
     record, verdict = pages[1]
@@ -149,7 +80,8 @@ def test_deepseek_switches_the_ngram_guard_on_and_cleans_grounding(tmp_path: Pat
     assert request["vllm_xargs"] == {"ngram_size": 30, "window_size": 90,
                                      "whitelist_token_ids": [128821, 128822]}
     assert request["skip_special_tokens"] is False and request["temperature"] == 0.0
-    assert request["max_tokens"] == 8192
+    # No max_tokens: vLLM gives the page what its 8192-token context leaves after the prompt.
+    assert request["max_tokens"] is None and request["image_format"] == "PNG"
 
 
 def test_api_key_comes_from_the_environment_and_is_not_logged(tmp_path: Path, fake_server,
@@ -167,10 +99,6 @@ def test_api_key_comes_from_the_environment_and_is_not_logged(tmp_path: Path, fa
                                                 api_key_env="OCR_TEST_KEY"))
     with pytest.raises(EngineUnavailable, match="OCR_TEST_KEY"):
         list(engine.run([]))
-
-
-def fake_command() -> str:
-    return f"{sys.executable} {FAKE}"
 
 
 def test_job_starts_its_server_and_restarts_it_when_it_dies(tmp_path: Path, monkeypatch) -> None:
@@ -207,9 +135,9 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def group(tmp: Path, *extra: str) -> ServerGroup:
-    return ServerGroup([ModelServer([*fake_command().split(), "model", *extra], ["0"],
-                                    tmp / "server.log", startup_timeout_s=15)])
+def group(tmp: Path) -> ServerGroup:
+    return ServerGroup([ModelServer(served_command("chandra"), ["0"], tmp / "server.log",
+                                    startup_timeout_s=15)])
 
 
 def test_server_is_stopped_on_success_and_on_error(tmp_path: Path) -> None:
@@ -228,10 +156,14 @@ def test_server_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
                                       tmp_path / "bad.log", startup_timeout_s=10)])
     with pytest.raises(ServerFailed, match=r"exited \(3\) while starting; see .*bad\.log"):
         broken.__enter__()
-    slow = ServerGroup([ModelServer([*fake_command().split(), "m", "--startup-delay", "60"],
-                                    ["0"], tmp_path / "slow.log", startup_timeout_s=2)])
-    with pytest.raises(ServerFailed, match="not ready after 2 s"):
-        slow.__enter__()
+    os.environ["FAKE_VLLM_STARTUP_S"] = "60"
+    try:
+        slow = ServerGroup([ModelServer(served_command("chandra"), ["0"], tmp_path / "slow.log",
+                                        startup_timeout_s=2)])
+        with pytest.raises(ServerFailed, match="not ready after 2 s"):
+            slow.__enter__()
+    finally:
+        del os.environ["FAKE_VLLM_STARTUP_S"]
     started = [server.process.pid for server in (*broken.servers, *slow.servers)]
     assert not any(alive(pid) for pid in started)
 
@@ -243,7 +175,7 @@ def test_sigterm_from_the_scheduler_stops_the_server(tmp_path: Path) -> None:
         f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
         "from pathlib import Path\n"
         "from ocrflow.server import ModelServer, ServerGroup\n"
-        f"servers = ServerGroup([ModelServer({[*fake_command().split(), 'model']!r}, ['0'], "
+        f"servers = ServerGroup([ModelServer({served_command('chandra')!r}, ['0'], "
         f"Path({str(tmp_path / 's.log')!r}))])\n"
         "with servers:\n"
         "    print(servers.servers[0].process.pid, flush=True)\n"

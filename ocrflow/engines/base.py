@@ -37,9 +37,18 @@ class PageInput:
 class PageOutput:
     text: str = ""
     error: str = ""  # one line; set when the engine failed on this page
+    # The error may pass (server unreachable, timed out, overloaded): the page is tried again by
+    # the job's next attempt, up to ocr.max_page_attempts. Otherwise the error is final.
+    transient: bool = False
     finish_reason: str = "stop"  # "length" when cut at the token limit
     attempts: int = 1
     meta: dict[str, Any] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)  # figure crops the text links to
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception as the one line a page record or a log keeps."""
+    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:500]
 
 
 class Engine(ABC):
@@ -66,6 +75,12 @@ class Engine(ABC):
         """The settings that change the text; others (threads, timeouts) are left out."""
         return self.settings
 
+    def provenance(self) -> dict[str, Any]:
+        """What produced a page's text, kept with every page record: engine, settings key, and
+        whatever more an engine knows (model, prompt, sampling, server version)."""
+        return {"engine": self.name, "engine_version": self.version,
+                "fingerprint": self.fingerprint()}
+
     def start(self) -> None:  # noqa: B027  (optional hook: most engines need no set-up)
         """Load models or connect; raise EngineUnavailable with a fix when that cannot work."""
 
@@ -82,5 +97,5 @@ class Engine(ABC):
             try:
                 output = self.recognize(page)
             except Exception as exc:  # a page's failure is recorded; the shard goes on
-                output = PageOutput(error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+                output = PageOutput(error=error_line(exc))
             yield page, output

@@ -1,19 +1,41 @@
 """Chandra (datalab-to/chandra-ocr-2) on vLLM's OpenAI-compatible API.
 
 Chandra's own prompt, image scaling and HTML-to-Markdown parser come from the ``chandra-ocr``
-package (envs/chandra.yaml). A page whose output repeats itself, or whose request failed, is asked
-again with a rising temperature, as Chandra's own client does; the attempt count is recorded.
+package (envs/chandra.yaml). A page whose output repeats itself is asked again with a rising
+temperature, as Chandra's own client does; the attempt count is recorded. A failed request is not
+asked again here: the client has retried what can pass, and a rejected request stays rejected.
+Figures are cropped from the page image, as Chandra's CLI saves them, and kept with the page.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+import io
+import logging
+import math
+import re
 from typing import Any
 
-from ocrflow.client import ChatClient, RequestFailed
+from ocrflow.client import ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
-from ocrflow.engines.vlm import ServerEngine, data_url
+from ocrflow.engines.vlm import ServerEngine, data_url, option_values, prompt_hash
 from ocrflow.render import RenderSpec
+
+log = logging.getLogger(__name__)
+
+# chandra/scripts/vllm.py (chandra-ocr 0.2.0) sizes its vLLM server from the card's memory,
+# with an 80 GB H100 as the baseline: 64 sequences, 8192 batched tokens, scaled down below it.
+BASELINE_GB, BASELINE_SEQS, BASELINE_BATCHED_TOKENS = 80, 64, 8192
+
+
+def server_sizes(gpu_memory_mib: int | None) -> tuple[int, int]:
+    """(--max-num-seqs, --max-num-batched-tokens) for a GPU, as Chandra's launcher picks them;
+    capped at the H100 baseline, which is what upstream measured and publishes."""
+    if gpu_memory_mib is None:
+        return BASELINE_SEQS, BASELINE_BATCHED_TOKENS
+    ratio = min(1.0, round(gpu_memory_mib / 1024) / BASELINE_GB)
+    tokens = max(1024, 2 ** math.floor(math.log2(max(1.0, BASELINE_BATCHED_TOKENS * ratio))))
+    seqs = max(8, int(BASELINE_SEQS * ratio) // 8 * 8)
+    return seqs, tokens
 
 
 class ChandraEngine(ServerEngine):
@@ -29,10 +51,28 @@ class ChandraEngine(ServerEngine):
                           max_pixels=s["max_pixels"], encoding=s["image_format"], grid=28,
                           jpeg_quality=s["jpeg_quality"], fit="chandra.model.util:scale_to_fit")
 
+    def server_args(self, gpu_memory_mib: int | None) -> list[str]:
+        args = list(self.settings["server_args"])
+        given = option_values(args)
+        if gpu_memory_mib is None and not self.settings.get("endpoint"):
+            log.warning("GPU memory unknown (no nvidia-smi): vLLM sized for an 80 GB card")
+        seqs, tokens = server_sizes(gpu_memory_mib)
+        for option, key, auto in (("--max-num-seqs", "max_num_seqs", seqs),
+                                  ("--max-num-batched-tokens", "max_num_batched_tokens", tokens)):
+            if option not in given:  # the user's own server_args win
+                args += [option, str(self.settings[key] or auto)]
+        return args
+
     def prompt(self) -> str:
         from chandra.prompts import PROMPT_MAPPING
 
         return self.settings["prompt"] or PROMPT_MAPPING[self.settings["prompt_type"]]
+
+    def request_settings(self) -> dict[str, Any]:
+        s = self.settings
+        return {"prompt_sha256": prompt_hash(self.prompt()), "sampling": {
+            "max_tokens": s["max_tokens"], "temperature": s["temperature"], "top_p": s["top_p"],
+            "max_retries": s["max_retries"]}}
 
     async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
         from chandra.model.util import detect_repeat_token
@@ -42,34 +82,62 @@ class ChandraEngine(ServerEngine):
             {"type": "image_url", "image_url": {"url": data_url(page)}},
             {"type": "text", "text": self.prompt()}]}]
         temperature, top_p = s["temperature"], s["top_p"]
-        error, raw, finish, http_attempts, tokens = "", "", "stop", 0, 0
         for attempt in range(1, s["max_retries"] + 2):
-            try:
-                completion = await client.complete(messages, max_tokens=s["max_tokens"],
-                                                   temperature=temperature, top_p=top_p)
-            except RequestFailed as exc:
-                error, raw = str(exc), ""
-            else:
-                error, raw, finish = "", completion.text, completion.finish_reason
-                http_attempts += completion.attempts
-                tokens = completion.completion_tokens
-                repeats = detect_repeat_token(raw) or (
-                    len(raw) > 50 and detect_repeat_token(raw, cut_from_end=50))
-                if not repeats:
-                    break
+            # RequestFailed goes up: the page fails at once (engines/vlm.py records it).
+            completion = await client.complete(messages, max_tokens=s["max_tokens"],
+                                               temperature=temperature, top_p=top_p)
+            raw = completion.text
+            repeats = detect_repeat_token(raw) or (
+                len(raw) > 50 and detect_repeat_token(raw, cut_from_end=50))
+            if not repeats:
+                break
             if attempt <= s["max_retries"]:
                 temperature, top_p = min(s["temperature"] + 0.2 * attempt, 0.8), 0.95
-        if error:
-            return PageOutput(error=error, attempts=attempt)
-        return self.parse(raw, page, finish, attempt, {"completion_tokens": tokens})
+        return self.parse(raw, page, completion.finish_reason, attempt,
+                          {"completion_tokens": completion.completion_tokens})
 
     def parse(self, html: str, page: PageInput, finish: str, attempts: int,
               meta: dict[str, Any]) -> PageOutput:
-        from chandra.output import parse_layout, parse_markdown
+        from chandra.output import parse_chunks, parse_markdown
 
-        size = (page.image.width, page.image.height) if page.image else (1000, 1000)
-        blocks = [{"label": b.label, "bbox": b.bbox}
-                  for b in parse_layout(html, SimpleNamespace(size=size))]
-        markdown = parse_markdown(html, include_headers_footers=self.settings["headers_footers"])
+        images_on = self.settings["images"]
+        image = page.image.to_pil() if page.image else None
+        blocks = [{"label": c["label"], "bbox": c["bbox"]}
+                  for c in (parse_chunks(html, image) if image else [])]
+        markdown = parse_markdown(html, include_headers_footers=self.settings["headers_footers"],
+                                  include_images=images_on)
+        figures = figure_crops(html, image) if images_on and image is not None else {}
+        # A figure that could not be cropped (no image, a box outside the page) keeps no link.
+        markdown = _LINK.sub(lambda m: m.group(0) if m.group(1) in figures else "", markdown)
         return PageOutput(text=markdown, finish_reason=finish, attempts=attempts,
-                          meta={**meta, "blocks": blocks})
+                          meta={**meta, "blocks": blocks}, images=figures)
+
+
+_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def figure_crops(html: str, image: Any) -> dict[str, bytes]:
+    """WebP crops of the Image and Figure blocks, under the names chandra's parse_markdown links
+    to (chandra.output.get_image_name: the html's hash and the block's place among the page's
+    top-level blocks, counted as parse_html counts them)."""
+    from bs4 import BeautifulSoup
+    from chandra.output import get_image_name
+
+    crops: dict[str, bytes] = {}
+    divs = BeautifulSoup(html, "html.parser").find_all("div", recursive=False)
+    for index, div in enumerate(divs, start=1):
+        if div.get("data-label") not in ("Image", "Figure"):
+            continue
+        try:
+            x0, y0, x1, y1 = (int(v) for v in str(div.get("data-bbox", "")).split())
+        except ValueError:
+            continue
+        box = (max(0, x0 * image.width // 1000), max(0, y0 * image.height // 1000),
+               min(image.width, x1 * image.width // 1000),
+               min(image.height, y1 * image.height // 1000))
+        if box[2] <= box[0] or box[3] <= box[1]:
+            continue
+        out = io.BytesIO()
+        image.crop(box).save(out, format="WEBP", quality=90)
+        crops[get_image_name(html, index)] = out.getvalue()
+    return crops

@@ -8,6 +8,7 @@ finish is a failed page (truncated), never a dropped one.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -15,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.client import ChatClient
-from ocrflow.engines.base import EngineUnavailable, PageInput, PageOutput, check_model_path
-from ocrflow.engines.vlm import ServerEngine, data_url
+from ocrflow.engines.base import (
+    EngineUnavailable,
+    PageInput,
+    PageOutput,
+    check_model_path,
+    error_line,
+)
+from ocrflow.engines.vlm import ServerEngine, data_url, prompt_hash
+from ocrflow.gpus import assign, visible_gpus
 from ocrflow.render import RenderSpec
 
 END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
@@ -50,6 +58,11 @@ class DeepSeekEngine(ServerEngine):
     name = "deepseek"
     package = ""  # the vLLM path needs only the server; the transformers path checks its own
 
+    def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
+        super().__init__(settings, threads)
+        self._model: Any = None
+        self._tokenizer: Any = None
+
     @property
     def render_spec(self) -> RenderSpec:
         s = self.settings
@@ -61,14 +74,30 @@ class DeepSeekEngine(ServerEngine):
         guard = {"ngram_size": s["ngram_size"], "window_size": s["ngram_window"],
                  "whitelist_token_ids": s["ngram_whitelist_token_ids"]}
         # vllm_xargs reaches the NGramPerReqLogitsProcessor; without ngram_size it does nothing.
-        return {"max_tokens": s["max_tokens"], "temperature": 0.0,
-                "skip_special_tokens": False, "vllm_xargs": guard}
+        params: dict[str, Any] = {"temperature": 0.0, "skip_special_tokens": False,
+                                  "vllm_xargs": guard}
+        # No max_tokens by default: the model's context is 8192 tokens, and vLLM rejects a
+        # request whose prompt plus max_tokens exceeds it; left out, vLLM gives the page all
+        # the context its prompt leaves.
+        if s["max_tokens"]:
+            params["max_tokens"] = s["max_tokens"]
+        return params
+
+    def request_settings(self) -> dict[str, Any]:
+        return {"backend": self.settings["backend"],
+                "prompt_sha256": prompt_hash(self.settings["prompt"]),
+                "sampling": {k: v for k, v in self.sampling().items()
+                             if k != "skip_special_tokens"}}
 
     def start(self) -> None:
         if self.settings["backend"] == "transformers":
             self._start_transformers()
         else:
             super().start()
+
+    def close(self) -> None:
+        self._model = self._tokenizer = None
+        super().close()
 
     async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
         messages = [{"role": "user", "content": [
@@ -86,21 +115,27 @@ class DeepSeekEngine(ServerEngine):
         return PageOutput(text=markdown, finish_reason=finish, meta={**meta, "blocks": blocks})
 
     # transformers path: one page at a time on this job's GPU, with the model's own infer().
+    ENV = "envs/deepseek-transformers.yaml"
+
     def _start_transformers(self) -> None:
         model_id = self.settings["model"]
         check_model_path(self.name, model_id)
         try:
             import torch
+            import torchvision  # noqa: F401  (the model's own code imports it at top level)
             from transformers import AutoModel, AutoTokenizer
         except ImportError as exc:
             raise EngineUnavailable(f"engine deepseek (transformers): cannot import {exc.name}; "
-                                    "run with '--sdm conda' (envs/deepseek.yaml)") from exc
+                                    f"run with '--sdm conda' ({self.ENV})") from exc
         if not torch.cuda.is_available():
             raise EngineUnavailable("engine deepseek (transformers): no CUDA GPU visible; run it "
                                     "on a GPU node or use backend: vllm with an endpoint")
+        # The model's infer() calls .cuda(): the current device must be this job's own GPU.
+        torch.cuda.set_device(cuda_index(assign(1, self.slots)))
         self._tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
-        model = AutoModel.from_pretrained(model_id, trust_remote_code=True,
-                                          use_safetensors=True)
+        model = AutoModel.from_pretrained(
+            model_id, trust_remote_code=True, use_safetensors=True,
+            _attn_implementation=self.settings["attn_implementation"])
         self._model = model.eval().cuda().to(torch.bfloat16)
 
     def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
@@ -111,17 +146,55 @@ class DeepSeekEngine(ServerEngine):
             try:
                 output = self._infer_transformers(page)
             except Exception as exc:  # recorded as this page's failure
-                output = PageOutput(error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+                output = PageOutput(error=error_line(exc))
             yield page, output
 
     def _infer_transformers(self, page: PageInput) -> PageOutput:
         assert page.image is not None
         s = self.settings
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, capture_generate(self._model) as generated:
             image_file = Path(tmp) / "page.png"
             page.image.to_pil().save(image_file)
+            # eval_mode=True is the only mode in which infer() returns the text; it strips the
+            # end-of-sentence token, so whether the page finished is read from the token ids.
             raw = self._model.infer(self._tokenizer, prompt=f"<image>\n{s['prompt']}",
                                     image_file=str(image_file), output_path=tmp,
                                     base_size=s["base_size"], image_size=s["image_size"],
                                     crop_mode=s["crop_mode"], eval_mode=True)
-        return self.parse(raw or "", "stop", {"backend": "transformers"})
+        finish = finish_reason(generated, self._tokenizer.eos_token_id)
+        return self.parse(raw or "", finish, {"backend": "transformers"})
+
+
+def cuda_index(gpus: list[str]) -> int:
+    """The torch device index of the first GPU this job holds, among those it can see."""
+    visible = visible_gpus()
+    return visible.index(gpus[0]) if gpus and gpus[0] in visible else 0
+
+
+@contextlib.contextmanager
+def capture_generate(model: Any) -> Iterator[list[Any]]:
+    """Keep what ``model.generate`` returns while the block runs (infer() calls it once)."""
+    outputs: list[Any] = []
+    original, own = model.generate, "generate" in vars(model)
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        outputs.append(result)
+        return result
+
+    model.generate = generate
+    try:
+        yield outputs
+    finally:
+        if own:
+            model.generate = original
+        else:
+            del model.generate  # the class's method shows through again
+
+
+def finish_reason(generated: list[Any], eos_token_id: int | None) -> str:
+    """"stop" when the last generation ended on the end-of-sentence token, else "length"."""
+    if not generated or eos_token_id is None:
+        return "stop"
+    sequences = getattr(generated[-1], "sequences", generated[-1])
+    return "stop" if int(sequences[0, -1]) == eos_token_id else "length"

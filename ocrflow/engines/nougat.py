@@ -1,10 +1,16 @@
 """Nougat (facebook/nougat-small, -base) through transformers: NougatProcessor and
-VisionEncoderDecoderModel, pages generated in batches on this job's GPU.
+VisionEncoderDecoderModel, pages generated in batches on this job's GPU, in bf16 there.
 
-Nougat's own failure handling is kept as statuses: generation that falls into a loop is stopped
-(the confidence of the chosen tokens goes flat, as in Nougat's stopping criterion) and the page
-is reported with finish_reason "repetition" (Nougat's [MISSING_PAGE_FAIL]); an empty result is an
-empty page (Nougat's [MISSING_PAGE_EMPTY]), which detection judges against the page's ink.
+Nougat's own failure handling (facebookresearch/nougat, ``nougat/model.py``: StoppingCriteriaScores,
+RunningVarTorch and the repetition search in ``NougatModel.inference``; ``predict.py``) is kept,
+page by page so that a page reads the same in any batch:
+- while generating, the variance over ``repetition_window`` steps of a 15-step running variance
+  of the highest logit going flat (below ``repetition_threshold``) marks a loop; the page stops
+  one step later, as upstream's criterion does for a batch of one;
+- after generating, where that variance of variances stays under 0.045 locates the start of the
+  repetition; the page is cut there and reported with finish_reason "repetition" (upstream's
+  [MISSING_PAGE_FAIL]), or as an empty page when it repeats from the start ([MISSING_PAGE_EMPTY]);
+- the text is made Markdown-compatible (``markdown_compatible``), as ``predict.py`` does.
 """
 
 from __future__ import annotations
@@ -12,21 +18,43 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput, check_model_path
+from ocrflow.engines.base import (
+    Engine,
+    EngineUnavailable,
+    PageInput,
+    PageOutput,
+    check_model_path,
+    error_line,
+)
 from ocrflow.gpus import GpuSlots, assign, visible_gpus
 from ocrflow.render import RenderSpec
 
 OPERATIONAL = {"batch_size", "device", "gpus"}
+LOGIT_WINDOW = 15  # RunningVarTorch's default L in StoppingCriteriaScores
+MAX_STOP_INDEX = 4095
+REPEAT_VARVAR, REPEAT_MIN_LEN, REPEAT_SCALE = 0.045, 120, 1.08  # NougatModel.inference
 
 
-class FlatConfidenceStop:
-    """A stopping criterion: a sequence whose chosen-token confidence has had a variance below
-    ``threshold`` over the last ``window`` steps is looping; it is stopped and remembered."""
+def _var(values: list[float]) -> float:
+    """torch.var's default (unbiased); NaN for fewer than two values, as torch gives."""
+    if len(values) < 2:
+        return float("nan")
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
 
-    def __init__(self, batch_size: int, window: int, threshold: float) -> None:
-        self.window, self.threshold = window, threshold
-        self.history: list[Any] = []
+
+class RepetitionStop:
+    """StoppingCriteriaScores, one page at a time: each row keeps its own running variances and
+    step count, and a row that has ended (EOS or stopped) is no longer scored."""
+
+    def __init__(self, batch_size: int, window: int, threshold: float,
+                 eos_token_id: int | None) -> None:
+        self.window, self.threshold, self.eos = window, threshold, eos_token_id
+        self.max_logits: list[list[float]] = [[] for _ in range(batch_size)]
+        self.running: list[list[float]] = [[] for _ in range(batch_size)]
+        self.stop_index = [0] * batch_size
         self.stopped = [False] * batch_size
+        self.ended = [False] * batch_size
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
@@ -36,14 +64,50 @@ class FlatConfidenceStop:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if scores is None:
             return done
-        self.history.append(scores.softmax(-1).max(-1).values.detach().float().cpu())
-        if len(self.history) >= self.window:
-            recent = torch.stack(self.history[-self.window:], dim=1)
-            flat = recent.var(dim=1) < self.threshold
-            for index in torch.nonzero(flat).flatten().tolist():
-                self.stopped[index] = True
-            done |= flat.to(input_ids.device)
+        highest = scores.max(-1).values.float().cpu().tolist()
+        for row, value in enumerate(highest):
+            if not (self.stopped[row] or self.ended[row]):
+                self._step(row, value)
+                self.ended[row] = self.eos is not None and int(input_ids[row, -1]) == self.eos
+            done[row] = self.stopped[row] or self.ended[row]
         return done
+
+    def _step(self, row: int, value: float) -> None:
+        logits = self.max_logits[row]
+        logits.append(value)
+        recent = logits[-LOGIT_WINDOW:]
+        self.running[row].append(_var(recent) / len(recent))
+        steps = len(logits)
+        if steps < self.window:
+            return
+        if _var(self.running[row][-self.window:]) < self.threshold:
+            if self.stop_index[row] > 0 and not self.stopped[row]:
+                self.stopped[row] = self.stop_index[row] >= steps
+            else:
+                self.stop_index[row] = int(min(max(steps, 1) * 1.15 + 150 + self.window,
+                                               MAX_STOP_INDEX))
+        else:
+            self.stop_index[row], self.stopped[row] = 0, False
+
+
+def repetition_start(max_logits: list[float], ended: bool) -> int | None:
+    """Where a page's repetition starts (a position in the generated sequence, the decoder's
+    start token being position 0), or None: NougatModel.inference's search."""
+    import numpy as np
+
+    windows = [max_logits[i:i + LOGIT_WINDOW] for i in range(len(max_logits) - LOGIT_WINDOW)]
+    variances = np.array([np.var(w) / len(w) for w in windows])
+    if len(variances) < 10 or ended:  # too short to tell, or the page came to an end
+        return None
+    tails = variances[::-1]
+    varvar = np.array([np.var(tails[:i + 10]) for i in range(len(tails) - 10)][::-1])
+    small = np.where(varvar < REPEAT_VARVAR)[0]
+    if len(small) <= 1 or not np.all(np.diff(small) < 2):
+        return None
+    start = int(min(max(small[0], 1) * REPEAT_SCALE + REPEAT_MIN_LEN, MAX_STOP_INDEX))
+    if start / len(max_logits) > 0.9:  # only the very end repeats: keep it all
+        return None
+    return 0 if small[0] < 30 else start
 
 
 class NougatEngine(Engine):
@@ -55,6 +119,7 @@ class NougatEngine(Engine):
         self.processor: Any = None
         self.model: Any = None
         self.device = "cpu"
+        self.dtype: Any = None
 
     @property
     def render_spec(self) -> RenderSpec:
@@ -63,6 +128,10 @@ class NougatEngine(Engine):
 
     def output_settings(self) -> dict[str, Any]:
         return {k: v for k, v in self.settings.items() if k not in OPERATIONAL}
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "model": self.settings["model"],
+                "dtype": str(self.dtype).removeprefix("torch.")}
 
     def start(self) -> None:
         model_id = self.settings["model"]
@@ -82,8 +151,11 @@ class NougatEngine(Engine):
             self.device = f"cuda:{visible.index(gpus[0]) if gpus[0] in visible else 0}"
         else:
             self.device = "cpu"
+        # Upstream runs in bf16 on a GPU; on the CPU it keeps fp32 (half is slow or missing).
+        self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         self.processor = NougatProcessor.from_pretrained(model_id)
-        self.model = VisionEncoderDecoderModel.from_pretrained(model_id).to(self.device).eval()
+        self.model = VisionEncoderDecoderModel.from_pretrained(model_id, dtype=self.dtype) \
+            .to(self.device).eval()
 
     def close(self) -> None:
         self.model = self.processor = None
@@ -106,8 +178,7 @@ class NougatEngine(Engine):
         try:
             outputs = self.generate(batch)
         except Exception as exc:  # the whole batch failed: each page is recorded as failed
-            error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            outputs = [PageOutput(error=error) for _ in batch]
+            outputs = [PageOutput(error=error_line(exc)) for _ in batch]
         yield from zip(batch, outputs, strict=True)
 
     def generate(self, batch: list[PageInput]) -> list[PageOutput]:
@@ -117,26 +188,38 @@ class NougatEngine(Engine):
         s = self.settings
         images = [page.image.to_pil().convert("RGB") for page in batch if page.image]
         pixel_values = self.processor(images=images, return_tensors="pt").pixel_values
-        stop = FlatConfidenceStop(len(batch), s["repetition_window"], s["repetition_threshold"])
-        unk = self.processor.tokenizer.unk_token_id
+        tokenizer = self.processor.tokenizer
+        eos = self.model.generation_config.eos_token_id
+        stop = RepetitionStop(len(batch), s["repetition_window"], s["repetition_threshold"], eos)
+        unk = tokenizer.unk_token_id
         with torch.inference_mode():
-            generated = self.model.generate(
-                pixel_values.to(self.device), min_length=1, max_new_tokens=s["max_new_tokens"],
+            sequences = self.model.generate(
+                pixel_values.to(self.device, self.dtype), min_length=1,
+                max_new_tokens=s["max_new_tokens"], do_sample=False,
                 bad_words_ids=[[unk]] if unk is not None else None,
                 stopping_criteria=StoppingCriteriaList([stop]), output_scores=True,
                 return_dict_in_generate=True).sequences
-        texts = self.processor.batch_decode(generated, skip_special_tokens=True)
-        texts = self.processor.post_process_generation(texts, fix_markdown=False)
-        eos = self.model.generation_config.eos_token_id
-        outputs = []
-        for index, text in enumerate(texts):
-            ended = eos is not None and bool((generated[index] == eos).any())
-            if stop.stopped[index]:
-                finish, missing = "repetition", "fail"
-            elif not ended and generated.shape[1] - 1 >= s["max_new_tokens"]:
+        texts, outputs = [], []
+        for row in range(len(batch)):
+            steps = len(stop.max_logits[row])
+            cut = repetition_start(stop.max_logits[row], stop.ended[row])
+            kept = sequences[row, :1 + steps] if cut is None else sequences[row, :cut]
+            texts.append(tokenizer.decode(kept, skip_special_tokens=True))
+            if cut is not None:
+                finish, missing = ("repetition", "fail") if cut > 0 else ("stop", "empty")
+            elif not stop.ended[row] and not stop.stopped[row]:
                 finish, missing = "length", ""
             else:
-                finish, missing = "stop", "" if text.strip() else "empty"
-            outputs.append(PageOutput(text=text.strip(), finish_reason=finish,
-                                      meta={"missing_page": missing} if missing else {}))
-        return outputs
+                finish, missing = "stop", ""
+            meta: dict[str, Any] = {"generated_tokens": steps, "repetition_at": cut}
+            outputs.append((finish, missing, meta))
+        texts = self.processor.post_process_generation(texts, fix_markdown=s["markdown_compatible"])
+        results = []
+        for text, (finish, missing, meta) in zip(texts, outputs, strict=True):
+            if not text.strip() and not missing:
+                missing = "empty"
+            if missing:
+                meta["missing_page"] = missing
+            results.append(PageOutput(text="" if missing == "empty" else text.strip(),
+                                      finish_reason=finish, meta=meta))
+        return results

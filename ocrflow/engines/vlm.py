@@ -1,11 +1,13 @@
 """Engines behind an OpenAI-compatible server (vLLM): the job starts one server per GPU, or uses
-``endpoint``; pages are sent concurrently, up to ``max_in_flight``, while the next pages render.
+``endpoint``; pages are sent concurrently, up to ``max_in_flight`` per server, while the next
+pages render.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import queue
@@ -17,9 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ocrflow.client import ChatClient
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput, check_model_path
-from ocrflow.gpus import GpuSlots, assign
+from ocrflow.client import ChatClient, RequestFailed, server_version
+from ocrflow.engines.base import (
+    Engine,
+    EngineUnavailable,
+    PageInput,
+    PageOutput,
+    check_model_path,
+    error_line,
+)
+from ocrflow.gpus import GpuSlots, assign, memory_mib
 from ocrflow.server import ModelServer, ServerGroup
 
 log = logging.getLogger(__name__)
@@ -27,7 +36,15 @@ log = logging.getLogger(__name__)
 # Settings that change how pages are fed, not what text comes back: not in the page-store key.
 OPERATIONAL = {"endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
                "retry_backoff_s", "gpus", "server_command", "server_args", "startup_timeout_s",
-               "max_restarts"}
+               "max_restarts", "max_num_seqs", "max_num_batched_tokens"}
+# `vllm serve` options that change the text a model returns (context length, image sizes, the
+# weights' precision or revision, logits processors): part of the page-store key wherever they
+# are given, server_args included.
+TEXT_FLAGS = {"--max-model-len", "--mm-processor-kwargs", "--dtype", "--quantization",
+              "--revision", "--tokenizer", "--tokenizer-revision", "--tokenizer-mode",
+              "--logits-processors", "--hf-overrides", "--chat-template", "--generation-config",
+              "--override-generation-config", "--limit-mm-per-prompt", "--kv-cache-dtype",
+              "--seed"}
 _DONE = object()
 
 
@@ -35,6 +52,22 @@ def data_url(page: PageInput) -> str:
     assert page.image is not None, "a server engine needs a rendered page"
     kind = {"png": "png", "jpeg": "jpeg"}[page.image.encoding]
     return f"data:image/{kind};base64,{base64.b64encode(page.image.data).decode()}"
+
+
+def option_values(args: list[str]) -> dict[str, list[str]]:
+    """``--option value ...`` as vLLM's parser reads them: "_" in a name is "-", ``--a=b`` is
+    ``--a b``; an option's values are what follows it up to the next option."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for arg in args:
+        if arg.startswith("--"):
+            name, _, value = arg.partition("=")
+            current = found.setdefault(name.replace("_", "-"), [])
+            if value:
+                current.append(value)
+        elif current is not None:
+            current.append(arg)
+    return found
 
 
 class ServerEngine(Engine):
@@ -47,16 +80,37 @@ class ServerEngine(Engine):
         self.servers: ServerGroup | None = None
         self.slots = GpuSlots()
         self.base_urls: list[str] = []
+        self.server_version = ""
         self.log_path: Path | None = None  # the rule's log; server logs go beside it
+        self._stop = threading.Event()
 
     def output_settings(self) -> dict[str, Any]:
-        return {k: v for k, v in self.settings.items() if k not in OPERATIONAL}
+        kept = {k: v for k, v in self.settings.items() if k not in OPERATIONAL}
+        if not self.settings.get("endpoint"):  # a server this job starts: its text options
+            options = option_values(self.serve_command()[1:])
+            kept["server"] = {k: v for k, v in sorted(options.items()) if k in TEXT_FLAGS}
+        return kept
 
-    def serve_command(self) -> list[str]:
+    def server_args(self, gpu_memory_mib: int | None) -> list[str]:
+        """The engine's own `vllm serve` options for a GPU of this much memory (None: unknown)."""
+        return list(self.settings["server_args"])
+
+    def serve_command(self, gpu_memory_mib: int | None = None) -> list[str]:
         """`vllm serve` with the engine's arguments; --host and --port are added."""
         return [*self.settings["server_command"].split(), self.settings["model"],
                 "--served-model-name", self.settings["served_model_name"],
-                *self.settings["server_args"]]
+                *self.server_args(gpu_memory_mib)]
+
+    def request_settings(self) -> dict[str, Any]:
+        """Prompt and sampling as sent, for the page records' provenance."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        model = self.settings["model"]
+        local = Path(model).expanduser()
+        extra = {"model_path": str(local.resolve())} if local.exists() else {}
+        return {**super().provenance(), "model": model, **extra,
+                **self.request_settings(), "server_version": self.server_version}
 
     def check_packages(self) -> None:
         if not self.package:
@@ -73,11 +127,15 @@ class ServerEngine(Engine):
         endpoint = self.settings.get("endpoint")
         if endpoint:
             self.base_urls = [endpoint]
-            return
-        command = self.serve_command()
-        if not shutil.which(command[0]):
+        else:
+            self._start_servers()
+        self.server_version = server_version(self.base_urls[0], self.api_key())
+
+    def _start_servers(self) -> None:
+        program = self.serve_command()[0]
+        if not shutil.which(program):
             raise EngineUnavailable(
-                f"engine {self.name}: '{command[0]}' not found; run with '--sdm conda' "
+                f"engine {self.name}: '{program}' not found; run with '--sdm conda' "
                 f"(envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a running server")
         check_model_path(self.name, self.settings["model"])
         try:
@@ -90,7 +148,8 @@ class ServerEngine(Engine):
                 f"engine {self.name}: no GPU visible to this job (CUDA_VISIBLE_DEVICES, "
                 f"nvidia-smi); run it on a GPU node, or set engines.{self.name}.endpoint")
         base = self.log_path or Path("logs") / f"{self.name}.log"
-        servers = [ModelServer(command, [gpu], base.with_name(f"{base.stem}.server-{gpu}.log"),
+        servers = [ModelServer(self.serve_command(memory_mib(gpu)), [gpu],
+                               base.with_name(f"{base.stem}.server-{gpu}.log"),
                                startup_timeout_s=self.settings["startup_timeout_s"])
                    for gpu in gpus]
         self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
@@ -121,7 +180,8 @@ class ServerEngine(Engine):
 
     def client(self) -> ChatClient:
         return ChatClient(self.base_urls, self.settings["served_model_name"],
-                          api_key=self.api_key(), max_in_flight=self.settings["max_in_flight"],
+                          api_key=self.api_key(),
+                          max_in_flight_per_server=self.settings["max_in_flight"],
                           timeout_s=self.settings["request_timeout_s"],
                           retries=self.settings["retries"],
                           backoff_s=self.settings["retry_backoff_s"],
@@ -135,26 +195,32 @@ class ServerEngine(Engine):
         return next(iter(self.run([page])))[1]
 
     def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
-        """Keep up to max_in_flight requests open; pull the next rendered page as one finishes.
+        """Keep up to max_in_flight requests per server open; pull the next rendered page as one
+        finishes.
 
         The event loop runs in a thread; this generator hands finished pages to the caller,
-        which persists each one at once.
+        which persists each one at once. Closing the generator stops the feed: requests in
+        flight are cancelled and their pages left unanswered.
         """
         results: queue.Queue[Any] = queue.Queue()
         self.api_key()  # a missing key fails here, once, not on every page
+        self._stop.clear()
         thread = threading.Thread(target=self._loop, args=(iter(pages), results), daemon=True)
         thread.start()
-        while True:
-            try:
-                item = results.get(timeout=1)
-            except queue.Empty:
-                continue
-            if item is _DONE:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        thread.join()
+        try:
+            while True:
+                try:
+                    item = results.get(timeout=1)
+                except queue.Empty:
+                    continue
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()
+            thread.join()
 
     def _loop(self, pages: Iterator[PageInput], results: queue.Queue[Any]) -> None:
         try:
@@ -167,22 +233,34 @@ class ServerEngine(Engine):
     async def _feed(self, pages: Iterator[PageInput], results: queue.Queue[Any]) -> None:
         client = self.client()
         loop = asyncio.get_running_loop()
-        free = asyncio.Semaphore(self.settings["max_in_flight"])
+        free = asyncio.Semaphore(client.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
 
         async def one(page: PageInput) -> None:
             try:
                 output = await self.ask(client, page)
+            except RequestFailed as exc:
+                output = PageOutput(error=str(exc), transient=exc.transient)
             except Exception as exc:  # recorded as this page's failure; the shard goes on
-                output = PageOutput(error=f"{type(exc).__name__}: {exc}".splitlines()[0][:500])
+                output = PageOutput(error=error_line(exc))
             finally:
                 free.release()
-            results.put((page, output))
+            if not self._stop.is_set():
+                results.put((page, output))
 
+        async def watch_stop() -> None:
+            while not self._stop.is_set():
+                await asyncio.sleep(0.1)
+            for task in list(tasks):
+                task.cancel()
+
+        watcher = asyncio.create_task(watch_stop())
         with ThreadPoolExecutor(1, thread_name_prefix="pages") as pull:
             try:
-                while True:
+                while not self._stop.is_set():
                     await free.acquire()
+                    if self._stop.is_set():
+                        break
                     page = await loop.run_in_executor(pull, next, pages, None)
                     if page is None:
                         break
@@ -190,9 +268,14 @@ class ServerEngine(Engine):
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                 if tasks:
-                    await asyncio.gather(*tasks)
+                    await asyncio.gather(*tasks, return_exceptions=True)
             finally:
+                watcher.cancel()
                 await client.aclose()
+
+
+def prompt_hash(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()[:16]
 
 
 def _copy_log(path: Path, limit: int = 2000) -> None:

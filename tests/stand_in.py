@@ -1,0 +1,83 @@
+"""The stand-in vLLM server (tests/fake_vllm.py) as the tests start it, and one shard's
+inventory, OCR and detection run as the workflow's jobs run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ocrflow import atomic, config, engines
+from ocrflow.detect import detect_shard
+from ocrflow.inventory import inventory_shard
+from ocrflow.ocr import ocr_shard
+from ocrflow.server import ModelServer, free_port
+from tests import pdfs
+
+FAKE = Path(__file__).parent / "fake_vllm.py"
+DEFAULTS = config.validate({"input": "x"})
+
+
+def settings(engine: str, **changes: object) -> dict:
+    return {**DEFAULTS["engines"][engine], "retry_backoff_s": 0.05, "request_timeout_s": 5,
+            **changes}
+
+
+def served_command(engine: str, **changes: object) -> list[str]:
+    """The exact `vllm serve` command line the engine builds, with the stand-in as the program."""
+    built = engines.create(engine, settings(engine, server_command=fake_command(), **changes))
+    return built.serve_command(gpu_memory_mib=81559)  # an 80 GB card, as nvidia-smi reports it
+
+
+class FakeServer:
+    def __init__(self, root: Path, plan: dict, command: list[str]) -> None:
+        self.plan_path, self.log = root / "plan.json", root / "requests.jsonl"
+        self.plan_path.write_text(json.dumps(plan))
+        self.port = free_port()
+        self.env = {**os.environ, "FAKE_VLLM_PLAN": str(self.plan_path),
+                    "FAKE_VLLM_LOG": str(self.log), "FAKE_VLLM_STARTUP_S": "0"}
+        self.process = subprocess.Popen([*command, "--host", "127.0.0.1", "--port",
+                                         str(self.port)], env=self.env)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        probe = ModelServer(["x"], [], root / "probe.log", port=self.port)
+        deadline = time.monotonic() + 20
+        while not probe.ready():
+            assert self.process.poll() is None, f"stand-in exited ({self.process.returncode})"
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+    def requests(self) -> list[dict]:
+        return [json.loads(x) for x in self.log.read_text().splitlines()] if self.log.exists() \
+            else []
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None],
+            role: str = "primary", policy: dict | None = None,
+            verdicts: Path | None = None) -> dict[int, tuple[dict, dict]]:
+    """Inventory, OCR and detection of one PDF, as the workflow's jobs do them."""
+    pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags))
+    members = tmp / "inputs.tsv"
+    members.write_text(f"doc\t{pdf}\t1\t1\n")
+    inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1)
+    ocr_shard(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
+              stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
+              settings=engine_settings, store_root=tmp / "store",
+              render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
+              policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts)
+    detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",
+                 output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"])
+    records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}
+    verdicts = {v["page"]: v for v in atomic.read_jsonl(tmp / f"{role}_verdicts.jsonl")}
+    return {page: (records[page], verdicts[page]) for page in records}
+
+
+
+def fake_command() -> str:
+    return f"{sys.executable} {FAKE}"
