@@ -3,12 +3,13 @@
     python benchmarks/feed_rate.py [--pages 300] [--delay-mean 6] [--delay-pages 600]
 
 1. An instantly answering server: pages per second one job renders, encodes and sends at
-   Chandra's image size (render workers = cores).
+   Chandra's image size (render workers = cores), as PNG (the default) and as JPEG.
 2. A server answering after a random delay (exponential, --delay-mean seconds; Chandra's published
    benchmark implies about 60 s per page at 96 concurrent sequences): requests in flight over
    time, and throughput as a fraction of the ideal (96 slots always busy).
 
-The server is tests/fake_vllm.py; the pages are the example corpus's scans, repeated.
+The server is tests/fake_vllm.py, started with the command line the Chandra engine builds; the
+pages are the example corpus's scans, repeated.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ocrflow import config, engines  # noqa: E402
 from ocrflow.ocr import ShardRun, WorkPage  # noqa: E402
 from ocrflow.server import ModelServer, free_port  # noqa: E402
 from ocrflow.store import PageStore  # noqa: E402
+from tests.stand_in import served_command  # noqa: E402
 
 SCANS = ["scanned/arrete_fr.pdf", "scanned/harbour_minutes.pdf", "Mixed/Stale_OCR_Layer.PDF"]
 
@@ -52,16 +54,17 @@ def serve(folder: Path, plan: dict) -> tuple[subprocess.Popen[bytes], str, Path]
     port = free_port()
     env = {**os.environ, "FAKE_VLLM_PLAN": str(folder / "plan.json"), "FAKE_VLLM_LOG": str(log),
            "FAKE_VLLM_STARTUP_S": "0"}
-    process = subprocess.Popen([sys.executable, str(REPO / "tests/fake_vllm.py"), "m",
-                                "--served-model-name", "chandra", "--port", str(port)], env=env)
+    process = subprocess.Popen([*served_command("chandra"), "--port", str(port)], env=env)
     probe = ModelServer(["x"], [], folder / "probe.log", port=port)
     while not probe.ready():
         time.sleep(0.1)
     return process, probe.base_url, log
 
 
-def feed(folder: Path, pdf: Path, n_pages: int, url: str, workers: int) -> float:
-    settings = {**config.validate({"input": "x"})["engines"]["chandra"], "endpoint": url}
+def feed(folder: Path, pdf: Path, n_pages: int, url: str, workers: int,
+         image_format: str = "png") -> float:
+    settings = {**config.validate({"input": "x"})["engines"]["chandra"], "endpoint": url,
+                "image_format": image_format}
     engine = engines.create("chandra", settings)
     store = PageStore(folder / f"store-{time.monotonic_ns()}", engine.name, engine.fingerprint())
     render = {"workers": workers, "prefetch": 2 * workers, "timeout_s": 60}
@@ -106,12 +109,13 @@ def main() -> None:
         (folder / "instant").mkdir()
         server, url, _ = serve(folder / "instant", {"skip_decode": True})
         try:
-            seconds = feed(folder, pdf, args.pages, url, args.workers)
+            for image_format in ("png", "jpeg"):
+                seconds = feed(folder, pdf, args.pages, url, args.workers, image_format)
+                print(f"instant server: {args.pages} pages in {seconds:.1f} s = "
+                      f"{args.pages / seconds:.1f} pages/s fed by one job ({args.workers} "
+                      f"render workers, Chandra's image size, {image_format.upper()})")
         finally:
             server.kill()
-        print(f"instant server: {args.pages} pages in {seconds:.1f} s = "
-              f"{args.pages / seconds:.1f} pages/s fed by one job ({args.workers} render "
-              f"workers, Chandra's image size, JPEG)")
         (folder / "slow").mkdir()
         plan = {"skip_decode": True, "delay_mean_s": args.delay_mean, "log_timing": True}
         server, url, log = serve(folder / "slow", plan)

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # audit: one line per page sent to an engine
 
 
+MIN_FAILING_WINDOW = 5  # fewer pages than this never stop a job: one bad page is just a bad page
+
+
 class EngineFailing(EngineUnavailable):
     """Most recent pages ended in engine errors: the job stops; the message names the first."""
 
@@ -86,8 +89,7 @@ class ShardRun:
         self.render_failures = 0
         self.provenance: dict[str, Any] = {}
         self._tries: dict[tuple[str, int], int] = {}  # engine-error attempts before this job
-        self._recent: collections.deque[bool] = collections.deque(
-            maxlen=self.policy["failing_window"])
+        self._recent: collections.deque[bool] = collections.deque()
         self._errors: list[tuple[PageInput, str]] = []  # engine errors recorded by this job
         self._locks: dict[str, contextlib.ExitStack] = {}
         self._outstanding: dict[str, int] = {}
@@ -112,6 +114,9 @@ class ShardRun:
                  self.role, self.engine.name, len(work), len(work) - n_todo, n_todo)
         self.progress = Progress(f"{self.role} {self.engine.name}", n_todo)
         if n_todo:
+            # A shard smaller than the window is judged on all its pages (five at least).
+            window = min(self.policy["failing_window"], max(n_todo, MIN_FAILING_WINDOW))
+            self._recent = collections.deque(maxlen=window)
             self.engine.start()
             try:
                 self.provenance = self.engine.provenance()
@@ -204,7 +209,7 @@ class ShardRun:
         self._recent.append(bool(output.error))
         if output.error:
             self._errors.append((page, output.error))
-        window, share = self.policy["failing_window"], self.policy["failing_share"]
+        window, share = self._recent.maxlen or 0, self.policy["failing_share"]
         if len(self._recent) == window and sum(self._recent) >= share * window:
             # Forget this job's errors: with the engine fixed, these pages are read afresh.
             for doc_hash in {p.doc_hash for p, _ in self._errors}:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import copy
 import json
 
-import yaml
+from ocrflow import config, detect
+from tests.conftest import EXAMPLES
 
-from ocrflow import detect
-from tests.conftest import EXAMPLES, REPO
-
-CFG = yaml.safe_load((REPO / "config/config.yaml").read_text())["detection"]
+CFG = config.validate({"input": "x"})["detection"]
 INKED = {"ink": 0.05, "has_text_layer": False, "text_layer": ""}
 BLANK = {"ink": 0.0, "has_text_layer": False, "text_layer": ""}
 # Four different real pages (the corpus holds the annual report twice, as a duplicate).
@@ -80,3 +78,12 @@ def test_every_threshold_comes_from_config() -> None:
 def test_languages_without_spaces_are_measured_by_characters() -> None:
     loop = "東京都の会議" * 80
     assert "repetition" in reasons(loop)
+
+
+def test_prose_on_a_page_without_ink_or_text_layer_is_a_hallucination() -> None:
+    prose = GOOD[:400]
+    assert reasons(prose, page=BLANK) == ["hallucination"]
+    assert reasons(prose[:80], page=BLANK) == []  # a few characters (a stray mark read) pass
+    hidden_text = {**BLANK, "has_text_layer": True, "text_layer": prose}
+    assert reasons(prose, page=hidden_text) == []  # an invisible text layer is real text
+    assert reasons(prose, page=INKED) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,9 +16,10 @@ from tests.conftest import REPO
 
 # import name -> package name in an env file
 PACKAGES = {"PIL": "pillow", "yaml": "pyyaml", "chandra": "chandra-ocr", "Levenshtein":
-            "python-levenshtein"}
+            "python-levenshtein", "bs4": "beautifulsoup4"}
 # packages that come with another one listed in the env
-PROVIDED_BY = {"torch": "vllm", "transformers": "vllm", "numpy": "vllm"}
+PROVIDED_BY = {"torch": "vllm", "transformers": "vllm", "numpy": "vllm", "torchvision": "vllm",
+               "beautifulsoup4": "chandra-ocr"}
 OCRFLOW = REPO / "ocrflow"
 
 
@@ -91,3 +93,47 @@ def test_every_rule_names_its_env() -> None:
     for smk in (REPO / "rules").glob("*.smk"):
         text = smk.read_text()
         assert text.count("    conda:") == len(re.findall(r"^rule ", text, re.MULTILINE)), smk
+
+
+def pip_requirements(env: dict) -> list[str]:
+    """An env as pip requirements: its pip part, and its conda pins (`numpy=2.2` is 2.2.*)."""
+    found = []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            found += [item.split("#")[0].strip() for item in dep["pip"]]
+            continue
+        name, _, version = str(dep).partition("=")
+        if name not in ("python", "pip"):
+            found.append(f"{name}=={version}.*" if version else name)
+    return found
+
+
+def resolves(requirements: list[str]) -> subprocess.CompletedProcess[str]:
+    """pip's resolver on metadata alone, as for a Python 3.11 manylinux x86_64 machine."""
+    platforms = [arg for n in range(17, 36) for arg in ("--platform", f"manylinux_2_{n}_x86_64")]
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", *platforms,
+         "--platform", "manylinux2014_x86_64", "--only-binary=:all:", *requirements],
+        capture_output=True, text=True, timeout=900)
+
+
+PIP_ENVS = sorted(env.name for env in (REPO / "envs").glob("*.yaml")
+                  if any(isinstance(d, dict) for d in yaml.safe_load(env.read_text())
+                         ["dependencies"]))
+
+
+@pytest.mark.parametrize("name", PIP_ENVS)
+def test_each_env_pip_part_resolves_with_its_conda_pins(name: str) -> None:
+    result = resolves(pip_requirements(yaml.safe_load((REPO / "envs" / name).read_text())))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 0, "\n".join(errors[-5:])
+
+
+def test_the_resolution_check_fails_on_the_old_numpy_pin() -> None:
+    # vLLM 0.17.0 pins numba==0.61.2, which needs numpy<2.3: the envs' old numpy=2.3 cannot be.
+    env = yaml.safe_load((REPO / "envs" / "deepseek.yaml").read_text())
+    old = [("numpy==2.3.*" if r.startswith("numpy==") else r) for r in pip_requirements(env)]
+    result = resolves(old)
+    assert result.returncode != 0 and "ResolutionImpossible" in result.stderr
+    assert "Cannot install numpy==2.3.*" in result.stderr

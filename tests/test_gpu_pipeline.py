@@ -23,7 +23,8 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
     for doc, tags in {"a": [1, 2], "b": [3, 4], "c": [5, 6], "d": [7, 8]}.items():
         pdfs.write(ws.root / "corpus" / f"{doc}.pdf", pdfs.tagged_pdf(tags))
     plan, log = ws.root / "plan.json", ws.root / "requests.jsonl"
-    plan.write_text(json.dumps({"pages": {"chandra:4": ["loop"]}, "delay_s": 0.5}))
+    plan.write_text(json.dumps({"pages": {"chandra:4": ["loop"], "chandra:1": ["figure"]},
+                                "delay_s": 0.5}))
     for name, value in {"FAKE_VLLM_PLAN": plan, "FAKE_VLLM_LOG": log,
                         "CUDA_VISIBLE_DEVICES": "0,1",
                         "OCRFLOW_GPU_LOCK_DIR": ws.root / "gpu-locks"}.items():
@@ -52,6 +53,11 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
     assert records[1]["blocks"][0] == {"label": "title", "bbox": [50, 40, 950, 90],
                                        "boxes": [[50, 40, 950, 90]]}  # DeepSeek's boxes
     assert records[0]["attempts"] == 1
+    provenance = json.loads(rows[("b", 1)]["provenance"])
+    assert (provenance["engine"], provenance["server_version"]) == ("chandra", "0.17.0")
+    assert json.loads(rows[("b", 2)]["provenance"])["engine"] == "deepseek"
+    figure = (ws.results / "markdown" / "a.md").read_text().split("](a_images/")[1].split(")")[0]
+    assert (ws.results / "markdown" / "a_images" / figure).stat().st_size > 0
 
     requests = [json.loads(line) for line in log.read_text().splitlines()]
     lived: dict[int, dict] = {}

@@ -88,6 +88,18 @@ def test_an_engine_that_fails_every_page_stops_early_and_a_fixed_run_reads_each_
     assert Counter(r["tag"] for r in fixed.requests()) == dict.fromkeys(tags, 1)
 
 
+def test_a_shard_smaller_than_the_window_stops_when_all_its_pages_fail(tmp_path: Path,
+                                                                      fake_server) -> None:
+    rejecting = fake_server({"reject_all": True}, "chandra")
+    with pytest.raises(EngineFailing, match="6 of the last 6 pages failed"):
+        run_job(tmp_path, "chandra", settings("chandra", endpoint=rejecting.url),
+                [1, 2, 3, 4, 5, 6])
+    one = tmp_path / "one"
+    one.mkdir()  # a single rejected page is a bad page, not a failing engine: final, not stopped
+    pages = run_job(one, "chandra", settings("chandra", endpoint=rejecting.url), [1])
+    assert pages[1][0]["error"].startswith("rejected: HTTP 400")
+
+
 def test_a_page_whose_server_fails_twice_is_read_by_the_third_job_attempt(
         tmp_path: Path, fake_server) -> None:
     server = fake_server({"pages": {"2": ["http500", "http500", "ok"]}}, "chandra")

@@ -202,12 +202,15 @@ class NougatEngine(Engine):
         texts, outputs = [], []
         for row in range(len(batch)):
             steps = len(stop.max_logits[row])
-            cut = repetition_start(stop.max_logits[row], stop.ended[row])
+            # An end of sentence at the token limit is forced (MBart's forced_eos_token_id), not
+            # the page's end: upstream tells them apart the same way (N + 1 < length).
+            ended = stop.ended[row] and steps < s["max_new_tokens"]
+            cut = repetition_start(stop.max_logits[row], ended)
             kept = sequences[row, :1 + steps] if cut is None else sequences[row, :cut]
             texts.append(tokenizer.decode(kept, skip_special_tokens=True))
             if cut is not None:
                 finish, missing = ("repetition", "fail") if cut > 0 else ("stop", "empty")
-            elif not stop.ended[row] and not stop.stopped[row]:
+            elif not ended and not stop.stopped[row]:
                 finish, missing = "length", ""
             else:
                 finish, missing = "stop", ""
