@@ -280,10 +280,9 @@ class Handler(BaseHTTPRequestHandler):
         content = [part for message in body["messages"] for part in message["content"]]
         images = [Image.open(io.BytesIO(base64.b64decode(part["image_url"]["url"].split(",")[1])))
                   for part in content if part["type"] == "image_url"]
-        if PLAN.get("reject_all"):
-            self._error(400, "rejected by the test's plan")
-            return
         problem, room = self.validate(body, images)
+        if PLAN.get("reject_all") and not problem:
+            problem, room = "rejected by the test's plan", 400
         tag = 0 if PLAN.get("skip_decode") or not images else page_tag(images[0])
         with _lock:
             model = str(body.get("model"))

@@ -34,9 +34,10 @@ def served_command(engine: str, **changes: object) -> list[str]:
 
 class FakeServer:
     def __init__(self, root: Path, plan: dict, command: list[str]) -> None:
-        self.plan_path, self.log = root / "plan.json", root / "requests.jsonl"
+        self.port = free_port()  # each server its own plan and request log
+        self.plan_path = root / f"plan-{self.port}.json"
+        self.log = root / f"requests-{self.port}.jsonl"
         self.plan_path.write_text(json.dumps(plan))
-        self.port = free_port()
         self.env = {**os.environ, "FAKE_VLLM_PLAN": str(self.plan_path),
                     "FAKE_VLLM_LOG": str(self.log), "FAKE_VLLM_STARTUP_S": "0"}
         self.process = subprocess.Popen([*command, "--host", "127.0.0.1", "--port",
