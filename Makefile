@@ -37,9 +37,10 @@ test: $(VENV)/.dev scheduler  ## lint, then every test
 	$(BIN)/snakemake --lint
 	$(BIN)/pytest
 
+# ARGS: the --configfile/--config of the run, e.g. ARGS="--config input=/data results=/out"
 retry-failed: $(VENV)/.runtime  ## OCR again only the pages still marked failed
-	$(BIN)/python -m ocrflow retry-failed
-	$(BIN)/snakemake --profile $(PROFILE)
+	$(BIN)/python -m ocrflow retry-failed $(ARGS)
+	$(BIN)/snakemake --profile $(PROFILE) $(ARGS)
 
 bench: $(VENV)/.dev  ## print the scaling and speed figures
 	$(BIN)/python benchmarks/dag_scale.py

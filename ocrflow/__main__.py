@@ -1,4 +1,5 @@
-"""Command line: ``python -m ocrflow retry-failed [--configfile config/config.yaml]``."""
+"""Command line: ``python -m ocrflow retry-failed [--results DIR] [--configfile FILE]
+[--config KEY=VALUE ...]``: acts on the run recorded in the results folder."""
 
 from __future__ import annotations
 
@@ -14,10 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     retry = commands.add_parser(
         "retry-failed", help="mark the pages still failed for retry; then run snakemake again")
-    retry.add_argument("--configfile", default="config/config.yaml")
+    retry.add_argument("--results", help="the results folder of the run (default: the one the "
+                       "config names); the config it was run with is read from it")
+    retry.add_argument("--configfile", help="as snakemake's (default: config/config.yaml "
+                       "when --results is not given)")
+    retry.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                       help="as snakemake's")
     args = parser.parse_args(argv)
     try:
-        config = ocrflow_config.load(args.configfile)
+        config = ocrflow_config.for_run(args.results, args.configfile, args.config)
     except (OSError, ocrflow_config.ConfigError) as exc:
         print(f"ocrflow: {exc}", file=sys.stderr)
         return 2

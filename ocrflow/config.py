@@ -30,6 +30,36 @@ def _fill_defaults(value: Any, schema: dict[str, Any]) -> None:
             _fill_defaults(value[key], sub)
 
 
+def _coerce(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """Strings where the schema wants numbers or booleans, converted: `--config` hands nested
+    values over as strings ("{min_chars: 5}" gives min_chars "5")."""
+    if "$ref" in schema:  # "#/$defs/<name>", the only kind of reference the schema uses
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {k: _coerce(v, properties[k], root) if k in properties else v
+                for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_coerce(v, schema["items"], root) for v in value]
+    if not isinstance(value, str):
+        return value
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "string" in types or "enum" in schema:
+        return value
+    if "boolean" in types and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "null" in types and value.lower() in ("null", "none", "~", ""):
+        return None
+    for kind, convert in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return convert(value)
+            except ValueError:
+                pass
+    return value
+
+
 def _errors(config: dict[str, Any], schema: dict[str, Any]) -> Iterator[str]:
     import jsonschema  # imported here: only the planner and scripts pay for it
 
@@ -43,6 +73,7 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
     schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
     if not isinstance(config, dict):
         raise ConfigError("config: expected a mapping of keys to values")
+    config.update(_coerce(config, schema, schema))
     _fill_defaults(config, schema)
     for message in _errors(config, schema):
         raise ConfigError(f"config error: {message}")
@@ -61,3 +92,55 @@ def load(path: str | Path) -> dict[str, Any]:
 
 def engine_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(config["engines"].get(name, {}))
+
+
+RECORD_NAME = "config.yaml"  # the config a results folder was last run with
+
+
+def record(config: dict[str, Any]) -> None:
+    """Keep the validated config in the results folder, so that commands acting on a run
+    (retry-failed) use the settings it was run with, whatever the command line was."""
+    from ocrflow import atomic
+
+    path = Path(config["results"]) / RECORD_NAME
+    text = yaml.safe_dump(config, sort_keys=True, allow_unicode=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        atomic.write_text(path, text)
+
+
+def override(config: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
+    """Snakemake's ``--config KEY=VALUE ...``: each value read as YAML, replacing the key."""
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"config error: --config {pair!r}: expected KEY=VALUE")
+        config[key] = yaml.safe_load(value) if value else ""
+    return config
+
+
+def for_run(results: str | None, configfile: str | None, pairs: list[str]) -> dict[str, Any]:
+    """The config of a run: recorded in its results folder (``results``, or the one the config
+    file and overrides name), with ``configfile`` and ``pairs`` applied on top."""
+    given: dict[str, Any] = {}
+    if configfile or results is None:
+        with open(configfile or "config/config.yaml", encoding="utf-8") as handle:
+            given = yaml.safe_load(handle) or {}
+    given = override(given, pairs)
+    folder = Path(results or given.get("results", "results"))
+    recorded = folder / RECORD_NAME
+    if results is not None and not recorded.exists():
+        raise ConfigError(f"config error: results: no run recorded in {folder} "
+                          f"({RECORD_NAME} is missing)")
+    base = yaml.safe_load(recorded.read_text(encoding="utf-8")) if recorded.exists() else {}
+    return validate(_merged(base, given))
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``, nested mappings merged key by key (as Snakemake merges)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -7,7 +7,11 @@ stats files, it never opens a PDF.
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -27,9 +31,10 @@ class Document:
     path: str
     size: int = -1
     mtime_ns: int = -1
+    problem: str = ""  # why it cannot be read, when that is known before opening it
 
-    def row(self) -> str:
-        return f"{self.doc_id}\t{self.path}\t{self.size}\t{self.mtime_ns}\n"
+    def fields(self) -> list[str]:
+        return [self.doc_id, self.path, str(self.size), str(self.mtime_ns), self.problem]
 
 
 def _stat(path: str) -> tuple[int, int]:
@@ -40,22 +45,49 @@ def _stat(path: str) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def broken_link(path: str) -> str:
+    """Why a symbolic link cannot be followed, or "" when it can (or is no link)."""
+    if not os.path.islink(path):
+        return ""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"dangling symbolic link (to {os.readlink(path)})"
+    return ""
+
+
 def _scan_folder(root: str) -> list[Document]:
     found: dict[str, Document] = {}
+
+    def add(path: str, rel: PurePosixPath, doc_id: str, problem: str = "") -> None:
+        if doc_id in found:  # a.pdf beside a.PDF: keep both, tell them apart
+            doc_id = str(rel)
+        found[doc_id] = Document(doc_id, path, *_stat(path), problem)
+
+    def key(st: os.stat_result) -> tuple[int, int]:
+        return st.st_dev, st.st_ino
+
+    seen = {key(os.stat(root))}  # folders listed, so a link back up is not followed forever
     stack = [root]
     while stack:
         folder = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_dir(follow_symlinks=True):
-                    stack.append(entry.path)
+                rel = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
+                if broken := broken_link(entry.path):  # recorded, never silently dropped
+                    add(entry.path, rel, str(rel.with_suffix("")), broken)
+                elif entry.is_dir(follow_symlinks=True):
+                    inode = key(entry.stat(follow_symlinks=True))
+                    if inode in seen:
+                        add(entry.path, rel, str(rel), "symbolic link loop (a folder that "
+                            "contains itself)")
+                    else:
+                        seen.add(inode)
+                        stack.append(entry.path)
                 elif entry.name.lower().endswith(".pdf") and entry.is_file(follow_symlinks=True):
-                    rel = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
-                    doc_id = str(rel.with_suffix(""))
-                    if doc_id in found:  # a.pdf beside a.PDF: keep both, tell them apart
-                        doc_id = str(rel)
-                    st = entry.stat(follow_symlinks=True)
-                    found[doc_id] = Document(doc_id, entry.path, st.st_size, st.st_mtime_ns)
+                    add(entry.path, rel, str(rel.with_suffix("")))
     return sorted(found.values(), key=lambda d: d.doc_id)
 
 
@@ -89,20 +121,35 @@ def _read_sheet(sheet: str) -> list[Document]:
 def discover(input_path: str) -> list[Document]:
     """Every input document, sorted by doc_id."""
     if os.path.isdir(input_path):
-        return _scan_folder(input_path)
+        docs = _scan_folder(input_path)
+        if not docs:
+            print(f"ocrflow: warning: input folder {input_path} holds no PDF", file=sys.stderr)
+        return docs
     if os.path.isfile(input_path) and input_path.lower().endswith(SHEET_SUFFIXES):
         return _read_sheet(input_path)
     raise InputError(f"config error: input: {input_path!r} is neither a folder nor a .tsv sheet")
+
+
+def _tsv(rows: list[list[str]]) -> str:
+    """Rows as TSV, quoted where a field holds a tab, newline or quote (file names may)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _read_tsv(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [row for row in csv.reader(handle, delimiter="\t") if row]
 
 
 def _read_registry(path: Path, shard_size: int) -> dict[str, str]:
     """doc_id -> shard, or {} when there is none or it was made for another shard size."""
     if not path.exists():
         return {}
-    with open(path, encoding="utf-8") as handle:
-        if handle.readline().strip() != f"# shard_size={shard_size}":
-            return {}
-        return dict(line.rstrip("\n").split("\t", 1)[::-1] for line in handle if line.strip())
+    rows = _read_tsv(path)
+    if not rows or rows[0] != [f"# shard_size={shard_size}"]:
+        return {}
+    return {doc_id: shard for shard, doc_id in rows[1:]}
 
 
 def _assign(docs: list[Document], previous: dict[str, str], shard_size: int) -> dict[str, str]:
@@ -137,21 +184,22 @@ def plan(input_path: str, results: str | Path, shard_size: int) -> list[str]:
     first job, so a shard reruns exactly when one of its PDFs is added, removed or modified.
     Returns the sorted shard ids.
     """
+    check_results(results)
     docs = discover(input_path)
     work = Path(results) / "work"
     registry = work / REGISTRY_NAME
     previous = _read_registry(registry, shard_size)
     assigned = _assign(docs, previous, shard_size)
     if assigned != previous:
-        lines = [f"# shard_size={shard_size}\n"]
-        lines += [f"{shard}\t{doc_id}\n" for doc_id, shard in sorted(assigned.items())]
-        atomic.write_text(registry, "".join(lines))
-    members: dict[str, list[str]] = {}
+        rows = [[f"# shard_size={shard_size}"]]
+        rows += [[shard, doc_id] for doc_id, shard in sorted(assigned.items())]
+        atomic.write_text(registry, _tsv(rows))
+    members: dict[str, list[list[str]]] = {}
     for doc in docs:
-        members.setdefault(assigned[doc.doc_id], []).append(doc.row())
+        members.setdefault(assigned[doc.doc_id], []).append(doc.fields())
     for shard, rows in members.items():
         path = shard_dir(results, shard) / "inputs.tsv"
-        text = "".join(rows)
+        text = _tsv(rows)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic.write_text(path, text)
     for shard in set(previous.values()) - set(members):  # every member was removed
@@ -169,8 +217,18 @@ def existing_shards(results: str | Path) -> list[str]:
 
 def read_members(path: str | Path) -> list[Document]:
     docs = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            doc_id, doc_path, size, mtime_ns = line.rstrip("\n").split("\t")
-            docs.append(Document(doc_id, doc_path, int(size), int(mtime_ns)))
+    for doc_id, doc_path, size, mtime_ns, *problem in _read_tsv(Path(path)):
+        docs.append(Document(doc_id, doc_path, int(size), int(mtime_ns), "".join(problem)))
     return docs
+
+
+def check_results(results: str | Path) -> None:
+    """The results folder can be made and written, or one line says why not."""
+    folder = Path(results)
+    try:
+        (folder / "work").mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder / "work", prefix=".write-test."):
+            pass
+    except OSError as exc:
+        raise InputError(f"config error: results: cannot write to {folder}: "
+                         f"{exc.strerror or exc}") from None

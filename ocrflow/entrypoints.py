@@ -17,10 +17,12 @@ from ocrflow.ocr import PagesToRetry
 
 def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if job.log:
-        handlers.append(logging.FileHandler(job.log[0], mode="w", encoding="utf-8"))
+    if job.log:  # appended: the log of an attempt that failed or was killed stays readable
+        handlers.append(logging.FileHandler(job.log[0], mode="a", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("ocrflow").info("==== %s job starts (attempt %s)", job.rule,
+                                      getattr(job, "attempt", "?"))
     try:
         func(**kwargs)
     except (EngineUnavailable, PagesToRetry) as exc:  # one line that says what to do

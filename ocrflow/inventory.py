@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,17 @@ def ink_fraction(page: Any, dpi: float) -> float:
     return float(np.count_nonzero(pixels < 160)) / max(1, pixels.size)
 
 
+_PAGE_COUNT_ZERO = re.compile(rb"/Count\s+0\b")
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?!s)")
+
+
+def has_no_pages(path: str, limit: int = 1 << 20) -> bool:
+    """PDFium refuses a PDF whose page tree is empty; say so rather than "corrupt"."""
+    with open(path, "rb") as handle:
+        head = handle.read(limit)
+    return bool(_PAGE_COUNT_ZERO.search(head)) and not _PAGE_OBJECT.search(head)
+
+
 def open_problem(path: str) -> str:
     """Why a file cannot be a PDF, from its first bytes alone ('' when it may be one)."""
     with open(path, "rb") as handle:
@@ -85,7 +97,8 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
         problem = open_problem(task.path)
         record["hash"] = content_hash(task.path)
     except OSError as exc:
-        record["error"] = f"cannot read file: {exc.strerror or exc}"
+        record["error"] = (corpus.broken_link(task.path)
+                           or f"cannot read file: {exc.strerror or exc}")
         return record
     if problem:
         record["error"] = problem
@@ -97,6 +110,8 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
         message = str(exc)
         if "password" in message.lower():
             record["error"] = "encrypted (a password is required)"
+        elif has_no_pages(task.path):
+            record["error"] = "PDF has no pages"
         else:
             record["error"] = f"corrupt PDF: {message}"
         return record
@@ -144,9 +159,14 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
                     workers: int) -> None:
     """Inventory a shard's PDFs; one that hangs or crashes the library is recorded, not fatal."""
     docs = corpus.read_members(members)
-    tasks = [InventoryTask(d.doc_id, d.path, settings["max_page_points"], settings["ink_dpi"],
-                           settings["text_layer_min_chars"]) for d in docs]
     records: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        if doc.problem:  # known when the input was listed (a broken symbolic link)
+            records[doc.doc_id] = {"doc_id": doc.doc_id, "path": doc.path, "hash": None,
+                                   "n_pages": 0, "error": doc.problem, "pages": []}
+            log.warning("unreadable: %s: %s", doc.path, doc.problem)
+    tasks = [InventoryTask(d.doc_id, d.path, settings["max_page_points"], settings["ink_dpi"],
+                           settings["text_layer_min_chars"]) for d in docs if not d.problem]
     progress = Progress("inventory", len(tasks), unit="PDFs")
     with IsolatedPool(inventory_document, workers, settings["timeout_s"]) as pool:
         for outcome in pool.imap_unordered(tasks):

@@ -52,7 +52,8 @@ def summarize(rows: list[dict[str, Any]], stats: list[dict[str, Any]]) -> dict[s
     engines: dict[str, dict[str, float]] = {}
     for item in stats:
         entry = engines.setdefault(f"{item['role']} ({item['engine']})",
-                                   {"pages_sent": 0, "seconds": 0.0})
+                                   {"pages_read": 0, "pages_sent": 0, "seconds": 0.0})
+        entry["pages_read"] += item.get("pages_read", item["pages_sent"])
         entry["pages_sent"] += item["pages_sent"]
         entry["seconds"] += item["seconds"] if item["pages_sent"] else 0.0
     for entry in engines.values():
@@ -73,8 +74,9 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     for name, entry in summary["engines"].items():
         rate = entry["pages_per_s"]
         rate_text = f"{rate:.2f} pages/s" if rate else "nothing to do"
-        lines.append(f"  {name}: {entry['pages_sent']} pages OCR'd in {entry['seconds']} s"
-                     f" ({rate_text}) by the latest job of each shard")
+        lines.append(f"  {name}: {entry['pages_read']} pages read (page store); the latest job "
+                     f"of each shard sent {entry['pages_sent']} in {entry['seconds']} s "
+                     f"({rate_text})")
     unreadable = [row for row in rows if row["status"] == "unreadable"]
     for row in unreadable[:REPORT_LIST_LIMIT]:
         lines.append(f"  unreadable: {row['source_path']}: {row['error']}")
@@ -88,9 +90,10 @@ def report_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     out += [f"| {status} | {n} |" for status, n in summary["by_status"].items()]
     out += ["", f"{summary['documents']} documents, {summary['pages']} pages.", ""]
     if summary["engines"]:
-        out += ["| stage | pages OCR'd | seconds | pages/s |", "| --- | --- | --- | --- |"]
-        out += [f"| {name} | {e['pages_sent']} | {e['seconds']} | {e['pages_per_s'] or '-'} |"
-                for name, e in summary["engines"].items()]
+        out += ["| stage | pages read | sent by the latest jobs | seconds | pages/s |",
+                "| --- | --- | --- | --- | --- |"]
+        out += [f"| {name} | {e['pages_read']} | {e['pages_sent']} | {e['seconds']} | "
+                f"{e['pages_per_s'] or '-'} |" for name, e in summary["engines"].items()]
         out.append("")
     for title, status in (("Unreadable PDFs", "unreadable"), ("Failed pages", "failed")):
         chosen = [row for row in rows if row["status"] == status]

@@ -8,6 +8,7 @@ Status of a page: ``ok`` (primary passed), ``recovered`` (primary failed, recove
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,19 @@ def placeholder(page: int, reasons: list[str]) -> str:
     return f"> **[ocrflow] page {page} could not be recognised** ({'; '.join(reasons)})"
 
 
+_MARKER = re.compile(r"<!--(\s*page\s+\d+\s*)-->", re.IGNORECASE)
+
+
+def escape_markers(text: str) -> str:
+    """A page's own "<!-- page 7 -->" reads the same but is no page marker."""
+    return _MARKER.sub(r"&lt;!--\1--&gt;", text)
+
+
 def document_markdown(pages: list[dict[str, Any]]) -> str:
     parts = []
     for page in pages:
-        body = page["text"] if page["status"] != "failed" else placeholder(page["page"],
-                                                                           page["reasons"])
+        body = escape_markers(page["text"]) if page["status"] != "failed" else placeholder(
+            page["page"], page["reasons"])
         parts.append(f"<!-- page {page['page']} -->\n{body}".rstrip() + "\n")
     return "\n".join(parts)
 

@@ -143,8 +143,12 @@ class ShardRun:
                           "finish_reason": "", "attempts": 0, "meta": {}}
             records.append({"doc_id": page.doc_id, "hash": page.doc_hash, "page": page.page,
                             "engine": self.engine.name, **_result_fields(record)})
+        # pages_read comes from the page store: true whichever jobs, runs or working folders
+        # did the reading; pages_sent and seconds are this job's own.
+        read = sum(1 for page in work if page.page in stored[page.doc_hash])
         stats = {"role": self.role, "engine": self.engine.name, "pages": len(work),
-                 "pages_sent": self.sent, "render_failures": self.render_failures,
+                 "pages_read": read, "pages_sent": self.sent,
+                 "render_failures": self.render_failures,
                  "seconds": round(time.monotonic() - started, 3)}
         return records, stats
 

@@ -19,6 +19,7 @@ try:
     # this file and only read the member lists back.
     if workflow.is_main_process:
         SHARDS = corpus.plan(config["input"], RESULTS, config["shard_size"])
+        ocrflow_config.record(config)  # retry-failed acts on the run as it was configured
     else:
         SHARDS = corpus.existing_shards(RESULTS)
 except (ocrflow_config.ConfigError, corpus.InputError) as error:
