@@ -10,7 +10,6 @@ Figures are cropped from the page image, as Chandra's CLI saves them, and kept w
 from __future__ import annotations
 
 import io
-import logging
 import math
 import re
 from typing import Any
@@ -19,8 +18,6 @@ from ocrflow.client import ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
 from ocrflow.engines.vlm import ServerEngine, data_url, option_values, prompt_hash
 from ocrflow.render import RenderSpec
-
-log = logging.getLogger(__name__)
 
 # chandra/scripts/vllm.py (chandra-ocr 0.2.0) sizes its vLLM server from the card's memory,
 # with an 80 GB H100 as the baseline: 64 sequences, 8192 batched tokens, scaled down below it.
@@ -54,8 +51,6 @@ class ChandraEngine(ServerEngine):
     def server_args(self, gpu_memory_mib: int | None) -> list[str]:
         args = list(self.settings["server_args"])
         given = option_values(args)
-        if gpu_memory_mib is None and not self.settings.get("endpoint"):
-            log.warning("GPU memory unknown (no nvidia-smi): vLLM sized for an 80 GB card")
         seqs, tokens = server_sizes(gpu_memory_mib)
         for option, key, auto in (("--max-num-seqs", "max_num_seqs", seqs),
                                   ("--max-num-batched-tokens", "max_num_batched_tokens", tokens)):

@@ -148,10 +148,15 @@ class ServerEngine(Engine):
                 f"engine {self.name}: no GPU visible to this job (CUDA_VISIBLE_DEVICES, "
                 f"nvidia-smi); run it on a GPU node, or set engines.{self.name}.endpoint")
         base = self.log_path or Path("logs") / f"{self.name}.log"
-        servers = [ModelServer(self.serve_command(memory_mib(gpu)), [gpu],
-                               base.with_name(f"{base.stem}.server-{gpu}.log"),
-                               startup_timeout_s=self.settings["startup_timeout_s"])
-                   for gpu in gpus]
+        servers = []
+        for gpu in gpus:
+            memory = memory_mib(gpu)
+            if memory is None:
+                log.warning("GPU %s: memory unknown (no nvidia-smi); server sized for an 80 GB "
+                            "card unless server_args say otherwise", gpu)
+            servers.append(ModelServer(self.serve_command(memory), [gpu],
+                                       base.with_name(f"{base.stem}.server-{gpu}.log"),
+                                       startup_timeout_s=self.settings["startup_timeout_s"]))
         self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
         try:
             self.servers.start()
