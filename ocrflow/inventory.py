@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -105,7 +106,6 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
         return record
     try:
         pdf = pdfium.PdfDocument(task.path)
-        pdf.init_forms()  # a page whose only ink is filled form fields is not blank
     except pdfium.PdfiumError as exc:
         message = str(exc)
         if "password" in message.lower():
@@ -115,6 +115,8 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
         else:
             record["error"] = f"corrupt PDF: {message}"
         return record
+    with contextlib.suppress(pdfium.PdfiumError):  # forms that cannot load: pages still can
+        pdf.init_forms()  # a page whose only ink is filled form fields is not blank
     try:
         record["n_pages"] = len(pdf)
         if record["n_pages"] == 0:

@@ -7,6 +7,7 @@ PDFium costs only that page.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import io
 import math
@@ -98,7 +99,8 @@ def _document(path: str) -> Any:
             old.close()
         _open.clear()
         document = pdfium.PdfDocument(path)
-        document.init_forms()  # filled form fields are drawn only once forms are initialised
+        with contextlib.suppress(pdfium.PdfiumError):  # forms that cannot load: pages still can
+            document.init_forms()  # filled form fields are drawn only once forms are initialised
         _open[path] = document
     return _open[path]
 
