@@ -41,6 +41,16 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()[:32]
 
 
+def clean_text_layer(text: str) -> str:
+    """pdfium's text as a reader sees it: a word hyphenated at a line end (pdfium marks the
+    hyphen \x02) or split by a soft hyphen is joined, line breaks are "\n"."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _SOFT_HYPHEN.sub("", text.replace("\x02", ""))
+
+
+_SOFT_HYPHEN = re.compile("\u00ad\n?")
+
+
 def usable_text(text: str, min_chars: int) -> bool:
     """A text layer is usable when it has enough characters and few are junk."""
     visible = [c for c in text if not c.isspace()]
@@ -147,7 +157,7 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> dict[str, Any]
             text = textpage.get_text_bounded()
         finally:
             textpage.close()
-        info["text_layer"] = text.replace("\r\n", "\n").replace("\r", "\n")
+        info["text_layer"] = clean_text_layer(text)
         info["has_text_layer"] = usable_text(text, task.text_layer_min_chars)
         info["ink"] = round(ink_fraction(page, task.ink_dpi), 5)
     except Exception as exc:  # one bad page must not sink the document

@@ -11,7 +11,7 @@ from rapidfuzz.distance import Levenshtein
 
 from ocrflow import engines
 from ocrflow.engines import EngineUnavailable, PageInput
-from ocrflow.engines.rapidocr import layout_text
+from ocrflow.reading_order import Line, from_quads, reading_order
 from ocrflow.render import RenderTask, render_page
 from tests import pdfs
 from tests.conftest import REPO
@@ -58,4 +58,55 @@ def test_layout_orders_rows_and_keeps_paragraph_gaps() -> None:
 
     boxes = [(box(200, 100), "right", 0.9), (box(10, 102), "left", 0.9),
              (box(10, 130), "next", 0.9), (box(10, 220), "paragraph", 0.9)]
-    assert layout_text(boxes) == "left right\nnext\n\nparagraph"
+    assert reading_order(from_quads(boxes)) == "left right\nnext\n\nparagraph"
+
+
+def test_columns_are_read_one_after_the_other() -> None:
+    def line(x: float, y: float, text: str, w: float = 250) -> Line:
+        return Line(x, y, x + w, y + 18, text)
+
+    title = [line(60, 40, "Harbour report 1907", w = 520)]
+    left = [line(60, 100 + 24 * n, f"left{n}") for n in range(8)]
+    right = [line(340, 100 + 24 * n, f"right{n}") for n in range(8)]
+    footer = [line(60, 400, "A note across the page at the bottom", w=520)]
+    lines = [*right, *footer, *left, *title]  # the engine's order is no reading order
+    text = reading_order(lines)
+    words = text.split()
+    assert words[:3] == ["Harbour", "report", "1907"]
+    assert words[3:11] == [f"left{n}" for n in range(8)]
+    assert words[11:19] == [f"right{n}" for n in range(8)]
+    assert text.endswith("A note across the page at the bottom")
+    # A table's two short columns on few rows, or one column, stay rows.
+    assert reading_order([line(60, 100, "Name"), line(340, 100, "Value"),
+                          line(60, 124, "Crane"), line(340, 124, "4")]) == "Name Value\nCrane 4"
+
+
+def test_rapidocr_reads_a_two_column_scan_column_by_column(tmp_path: Path) -> None:
+    import io
+
+    import pypdfium2 as pdfium
+    from reportlab.pdfgen import canvas
+
+    left = [f"harbour minutes line {n} west" for n in range(10)]
+    right = [f"crane accounts entry {n} east" for n in range(10)]
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=(595, 842))
+    page.setFont("Helvetica", 16)
+    page.drawString(60, 780, "Bulletin of the harbour board, 1907")
+    page.setFont("Helvetica", 11)
+    for n, (a, b) in enumerate(zip(left, right, strict=True)):
+        page.drawString(60, 730 - 18 * n, a)
+        page.drawString(320, 730 - 18 * n, b)
+    page.showPage()
+    page.save()
+    rendered = pdfium.PdfDocument(out.getvalue())[0].render(scale=150 / 72, grayscale=True)
+    path = pdfs.write(tmp_path / "columns.pdf", pdfs.image_pdf([rendered.to_pil()]))
+    engine = engines.create("rapidocr", SETTINGS["rapidocr"])
+    scan = PageInput("h", 1, str(path))
+    scan.image = render_page(RenderTask(None, str(path), 1, engine.render_spec))
+    engine.start()
+    text = engine.recognize(scan).text
+    engine.close()
+    expected = "\n".join(["Bulletin of the harbour board, 1907", *left, *right])
+    assert Levenshtein.normalized_distance(" ".join(text.split()),
+                                           " ".join(expected.split())) < 0.05, text

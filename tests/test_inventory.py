@@ -76,3 +76,22 @@ def test_a_pdf_that_hangs_the_library_is_cut_off_and_the_shard_completes(tmp_pat
     records = {r["doc_id"]: r for r in atomic.read_jsonl(out)}
     assert records["slow"]["error"] == "PDF library failed: timed out after 2 s"
     assert records["good"]["error"] == "" and records["good"]["n_pages"] == 1
+
+
+def test_the_text_layer_joins_words_hyphenated_at_a_line_end(tmp_path: Path) -> None:
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    page = canvas.Canvas(out)
+    lines = ["The committee asked for a replace-", "ment of the old crane and a re\u00ad",
+             "newal of the pier. Costs of 1990-", "1995 were kept."]
+    for n, line in enumerate(lines):
+        page.drawString(72, 700 - 14 * n, line)
+    page.showPage()
+    page.save()
+    text = inventory(pdfs.write(tmp_path / "h.pdf", out.getvalue()))["pages"][0]["text_layer"]
+    assert "a replacement of the old crane and a renewal of the pier" in text
+    assert "\x02" not in text and "\u00ad" not in text and "\r" not in text
+    assert "1990-\n1995" in text  # a hyphen before a digit is a range, kept with its line break

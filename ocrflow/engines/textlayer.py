@@ -7,6 +7,7 @@ from ocrflow.engines.base import Engine, PageInput, PageOutput
 
 class TextLayerEngine(Engine):
     name = "textlayer"
+    version = "2"  # hyphenated words joined (inventory.clean_text_layer)
 
     def recognize(self, page: PageInput) -> PageOutput:
         lines = [line.rstrip() for line in page.text_layer.splitlines()]
