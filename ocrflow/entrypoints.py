@@ -69,7 +69,7 @@ def merge(job: Any) -> None:
          primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
          recovery_verdicts=_optional(job, "recovery_verdicts"),
          markdown_dir=Path(job.params.markdown_dir), output=Path(job.output.pages),
-         store_root=Path(job.params.store))
+         store_root=Path(job.params.store), min_agreement=job.params.min_agreement)
 
 
 def manifest(job: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ocrflow import atomic
 
-STATUSES = ("ok", "recovered", "failed", "unreadable")
+STATUSES = ("ok", "recovered", "no_text", "failed", "unreadable")
 REPORT_LIST_LIMIT = 200
 
 

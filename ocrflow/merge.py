@@ -1,12 +1,15 @@
 """Merge: the final state of every page, per-document Markdown and page records.
 
-Status of a page: ``ok`` (primary passed), ``recovered`` (primary failed, recovery passed),
-``failed`` (both failed, or the page could not be read); a PDF that cannot be read at all is
-``unreadable``. A failed page gets a visible placeholder naming its reasons, never a gap.
+Status of a page: ``ok`` (primary passed, or both readings failed only for repeating and agree:
+the repetition is the document's), ``recovered`` (primary failed, recovery passed), ``no_text``
+(both readings found no text on a page with ink: a picture), ``failed`` (we could not read it);
+a PDF that cannot be read at all is ``unreadable``. A failed page gets a visible placeholder
+naming its reasons, never a gap.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import shutil
@@ -33,7 +36,21 @@ def _read(output: dict[str, Any]) -> dict[str, Any]:
             "images": output.get("images") or [], "provenance": output.get("provenance")}
 
 
-def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict]) -> dict:
+NO_TEXT = {"empty_output"}
+LOOPING = {"repetition", "repeated_tail"}
+_WORD = re.compile(r"\w+")
+
+
+def agreement(a: str, b: str) -> float:
+    """How closely two readings of a page agree: word-sequence similarity, case-folded."""
+    words_a, words_b = _WORD.findall(a.casefold()), _WORD.findall(b.casefold())
+    if not words_a or not words_b:
+        return 0.0
+    return difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
+
+
+def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict],
+                 min_agreement: float = 0.8) -> dict:
     """The final record of one page from its inventory entry and each stage's output."""
     nothing = {"text": "", "attempts": None, "blocks": None, "images": [], "provenance": None}
     if page["error"]:
@@ -50,6 +67,16 @@ def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, d
             return {"status": "recovered", "engine": recovery_verdict["engine"],
                     "reasons": reasons, "error": "", **_read(stages["recovery"][key])}
         reasons += _tagged(recovery_verdict)
+        # Two independent readings that agree overrule the heuristics: the emptiness is the
+        # page's (a picture), the repetition the document's (filler text, dot leaders).
+        flags = {*primary_verdict["reasons"], *recovery_verdict["reasons"]}
+        if flags <= NO_TEXT:
+            return {"status": "no_text", "engine": None, "reasons": reasons, "error": "",
+                    **nothing}
+        recovery = stages["recovery"][key]
+        if flags <= LOOPING and agreement(primary["text"], recovery["text"]) >= min_agreement:
+            return {"status": "ok", "engine": primary["engine"],
+                    "reasons": [*reasons, "merge:readings_agree"], "error": "", **_read(primary)}
     errors = [r["error"] for r in (primary, stages["recovery"].get(key)) if r and r["error"]]
     return {"status": "failed", "engine": None, "reasons": reasons, "error": "; ".join(errors),
             **nothing}
@@ -57,6 +84,10 @@ def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, d
 
 def placeholder(page: int, reasons: list[str]) -> str:
     return f"> **[ocrflow] page {page} could not be recognised** ({'; '.join(reasons)})"
+
+
+def no_text_marker(page: int) -> str:
+    return f"> [ocrflow] page {page}: no text (a picture or drawing)"
 
 
 _MARKER = re.compile(r"<!--(\s*page\s+\d+\s*)-->", re.IGNORECASE)
@@ -70,8 +101,12 @@ def escape_markers(text: str) -> str:
 def document_markdown(pages: list[dict[str, Any]]) -> str:
     parts = []
     for page in pages:
-        body = escape_markers(page["text"]) if page["status"] != "failed" else placeholder(
-            page["page"], page["reasons"])
+        if page["status"] == "failed":
+            body = placeholder(page["page"], page["reasons"])
+        elif page["status"] == "no_text":
+            body = no_text_marker(page["page"])
+        else:
+            body = escape_markers(page["text"])
         parts.append(f"<!-- page {page['page']} -->\n{body}".rstrip() + "\n")
     return "\n".join(parts)
 
@@ -97,7 +132,7 @@ def place_images(page: dict[str, Any], markdown_file: Path, store_root: Path) ->
 
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
                 recovery_verdicts: Path | None, markdown_dir: Path, output: Path,
-                store_root: Path | None = None) -> None:
+                store_root: Path | None = None, min_agreement: float = 0.8) -> None:
     stages = {"primary": _keyed(primary), "primary_verdicts": _keyed(primary_verdicts),
               "recovery": _keyed(recovery), "recovery_verdicts": _keyed(recovery_verdicts)}
     rows: list[dict[str, Any]] = []
@@ -109,7 +144,7 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             continue
         pages = []
         for page in doc["pages"]:
-            final = resolve_page(page, (doc["doc_id"], page["page"]), stages)
+            final = resolve_page(page, (doc["doc_id"], page["page"]), stages, min_agreement)
             pages.append({"page": page["page"], **final})
             rows.append({**base, "page": page["page"], "status": final["status"],
                          "engine": final["engine"], "reasons": final["reasons"],

@@ -7,6 +7,7 @@ rule merge:
     params:
         markdown_dir=f"{RESULTS}/markdown",
         store=f"{RESULTS}/page_store",
+        min_agreement=config["detection"]["min_agreement"],
     log:
         f"{RESULTS}/logs/merge/{{shard}}.log",
     conda:

@@ -89,7 +89,8 @@ def test_demo_end_to_end_then_rerun_and_threshold_change(example_workspace: Work
     assert {(h, p) for role, h, p in calls if role == "recovery"} == recovered
 
     out = result.stdout + result.stderr
-    assert "ocrflow: 8 documents, 13 pages: 6 ok, 7 recovered, 0 failed, 1 unreadable" in out
+    assert "ocrflow: 8 documents, 13 pages: 6 ok, 7 recovered, 0 no_text, 0 failed, " \
+        "1 unreadable" in out
     assert "unreadable: " in out and "truncated_download.pdf: corrupt PDF" in out
 
     # A finished corpus: nothing to do, nothing sent.
@@ -185,13 +186,28 @@ def test_retry_failed_sends_only_the_failed_pages(workspace: Workspace) -> None:
     ws = workspace
     text_corpus(ws.root / "corpus", ["good"])
     pdfs.write(ws.root / "corpus" / "smudge.pdf", pdfs.noise_pdf())
+    filler = "\n".join(["Lorem ipsum dolor sit amet, consectetur adipiscing elit."] * 12)
+    pdfs.write(ws.root / "corpus" / "filler.pdf", pdfs.text_pdf([filler]))
+    looping = "\n".join(["the same words again and again"] * 14)
+    pdfs.write(ws.root / "corpus" / "loop.pdf", pdfs.scanned_pdf([looping]))
     ws.snakemake()
+    rows = {r["doc_id"]: r for r in ws.manifest()}
+    # Both readings found nothing on a page with ink: a picture, not a failure.
+    assert rows["smudge"]["status"] == "no_text"
+    assert rows["smudge"]["reasons"] == ["textlayer:empty_output", "rapidocr:empty_output"]
+    assert (ws.results / "markdown" / "smudge.md").read_text() == \
+        "<!-- page 1 -->\n> [ocrflow] page 1: no text (a picture or drawing)\n"
+    # Filler text that really repeats: both readings agree, the text layer's text is kept.
+    assert (rows["filler"]["status"], rows["filler"]["engine"]) == ("ok", "textlayer")
+    assert rows["filler"]["reasons"][-1] == "merge:readings_agree"
     failed = [r for r in ws.manifest() if r["status"] == "failed"]
-    assert [(r["doc_id"], r["page"]) for r in failed] == [("smudge", 1)]
-    assert failed[0]["reasons"] == ["textlayer:empty_output", "rapidocr:empty_output"]
-    markdown = (ws.results / "markdown" / "smudge.md").read_text()
-    assert "page 1 could not be recognised** (textlayer:empty_output; rapidocr:empty_output)" \
+    assert [(r["doc_id"], r["page"]) for r in failed] == [("loop", 1)]
+    assert failed[0]["reasons"][:2] == ["textlayer:empty_output", "rapidocr:repetition"]
+    markdown = (ws.results / "markdown" / "loop.md").read_text()
+    assert "page 1 could not be recognised** (textlayer:empty_output; rapidocr:repetition" \
         in markdown
+    assert "ocrflow: 4 documents, 5 pages: 3 ok, 0 recovered, 1 no_text, 1 failed" in \
+        (ws.results / "summary.txt").read_text()
     ws.reset_calls()
 
     retry = subprocess.run([sys.executable, "-m", "ocrflow", "retry-failed", "--configfile",
@@ -199,9 +215,9 @@ def test_retry_failed_sends_only_the_failed_pages(workspace: Workspace) -> None:
                            capture_output=True, text=True, check=True)
     assert retry.stdout.startswith("1 failed pages in 1 shards")
     ws.snakemake()
-    smudge_hash = failed[0]["content_hash"]
-    assert sorted(call_counts(ws.calls())) == [("primary", smudge_hash, 1),
-                                               ("recovery", smudge_hash, 1)]
+    loop_hash = failed[0]["content_hash"]
+    assert sorted(call_counts(ws.calls())) == [("primary", loop_hash, 1),
+                                               ("recovery", loop_hash, 1)]
 
 
 def test_bad_inputs_are_recorded_and_the_rest_completes(workspace: Workspace) -> None:
