@@ -184,9 +184,12 @@ def test_ctrl_c_cancels_queued_and_running_jobs(workspace):
     ws.config["shard_size"] = 1
     for n in range(6):
         pdfs.write(ws.root / "corpus" / f"doc{n}.pdf", pdfs.text_pdf([f"Document {n}."]))
+    # A terminal's Ctrl-C reaches a program that listens for it; one started in the background
+    # by a non-interactive shell (some CI launchers) inherits SIGINT ignored: give it back.
     process = subprocess.Popen(command(ws, pbs_profile(ws)), cwd=ws.root, env=env(ws),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for(lambda: len(queued()) >= 3)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
     process.wait(timeout=120)
