@@ -73,7 +73,8 @@ def feed(folder: Path, pdf: Path, n_pages: int, url: str, workers: int,
     for page_number, page in enumerate(work, start=1):  # real page numbers of the big PDF
         work[page_number - 1] = WorkPage(page.doc_id, "f" * 32, page.path, page_number, "")
     started = time.monotonic()
-    _, stats = ShardRun(engine, store, "primary", render).execute(work)
+    policy = config.validate({"input": "x"})["ocr"]
+    _, stats = ShardRun(engine, store, "primary", render, policy).execute(work)
     assert stats["pages_sent"] == n_pages
     return time.monotonic() - started
 

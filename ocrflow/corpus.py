@@ -61,10 +61,13 @@ def broken_link(path: str) -> str:
 def _scan_folder(root: str) -> list[Document]:
     found: dict[str, Document] = {}
 
-    def add(path: str, rel: PurePosixPath, doc_id: str, problem: str = "") -> None:
+    def add(entry: os.DirEntry[str], problem: str = "", strip_suffix: bool = True) -> None:
+        rel = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
+        doc_id = str(rel.with_suffix("")) if strip_suffix else str(rel)
         if doc_id in found:  # a.pdf beside a.PDF: keep both, tell them apart
             doc_id = str(rel)
-        found[doc_id] = Document(doc_id, path, *_stat(path), problem)
+        size, mtime = (-1, -1) if problem else _stat_of(entry)
+        found[doc_id] = Document(doc_id, entry.path, size, mtime, problem)
 
     def key(st: os.stat_result) -> tuple[int, int]:
         return st.st_dev, st.st_ino
@@ -75,20 +78,25 @@ def _scan_folder(root: str) -> list[Document]:
         folder = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
-                rel = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
-                if broken := broken_link(entry.path):  # recorded, never silently dropped
-                    add(entry.path, rel, str(rel.with_suffix("")), broken)
+                # is_symlink() comes with the listing: only links cost a stat to check
+                if entry.is_symlink() and (broken := broken_link(entry.path)):
+                    add(entry, broken)  # recorded, never silently dropped
                 elif entry.is_dir(follow_symlinks=True):
                     inode = key(entry.stat(follow_symlinks=True))
                     if inode in seen:
-                        add(entry.path, rel, str(rel), "symbolic link loop (a folder that "
-                            "contains itself)")
+                        add(entry, "symbolic link loop (a folder that contains itself)",
+                            strip_suffix=False)
                     else:
                         seen.add(inode)
                         stack.append(entry.path)
                 elif entry.name.lower().endswith(".pdf") and entry.is_file(follow_symlinks=True):
-                    add(entry.path, rel, str(rel.with_suffix("")))
+                    add(entry)
     return sorted(found.values(), key=lambda d: d.doc_id)
+
+
+def _stat_of(entry: os.DirEntry[str]) -> tuple[int, int]:
+    st = entry.stat(follow_symlinks=True)  # the one stat a listed PDF costs
+    return st.st_size, st.st_mtime_ns
 
 
 def _check_doc_id(doc_id: str, where: str) -> None:

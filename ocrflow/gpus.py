@@ -97,3 +97,9 @@ def assign(count: int, slots: GpuSlots) -> list[str]:
     if under_scheduler():
         return gpus[:count] if count else gpus
     return slots.acquire(gpus, count)
+
+
+def cuda_index(gpus: list[str]) -> int:
+    """The torch device index of the first GPU a job holds, among those it can see."""
+    visible = visible_gpus()
+    return visible.index(gpus[0]) if gpus and gpus[0] in visible else 0

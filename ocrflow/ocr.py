@@ -81,10 +81,9 @@ class ShardRun:
     """One engine over one shard's work pages."""
 
     def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any],
-                 policy: dict[str, Any] | None = None):
+                 policy: dict[str, Any]):
         self.engine, self.store, self.role, self.render = engine, store, role, render
-        self.policy = {"max_page_attempts": 3, "failing_window": 20, "failing_share": 0.8,
-                       **(policy or {})}
+        self.policy = policy  # the config's `ocr` section
         self.sent = 0
         self.render_failures = 0
         self.provenance: dict[str, Any] = {}
@@ -224,7 +223,7 @@ class ShardRun:
                 f"failed, stopping; first error: {self._errors[0][1]}")
 
     def _finish(self, page: PageInput, output: PageOutput) -> None:
-        # page_attempts: jobs that sent this page, counting those whose request failed
+        # page_attempts: jobs that have sent this page (the earlier ones all ended in errors)
         tries = self._tries.get((page.doc_hash, page.page), 0) + 1
         record: dict[str, Any] = {
             "page": page.page, "text": output.text, "error": output.error,
@@ -252,7 +251,7 @@ def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
 def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
               settings: dict[str, Any], store_root: Path, render: dict[str, Any],
               threads: int = 1, verdicts: Path | None = None,
-              log_path: Path | None = None, policy: dict[str, Any] | None = None) -> None:
+              policy: dict[str, Any], log_path: Path | None = None) -> None:
     docs = list(atomic.read_jsonl(inventory))
     if verdicts is None:
         work = primary_work(docs)

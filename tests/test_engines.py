@@ -12,7 +12,7 @@ from rapidfuzz.distance import Levenshtein
 from ocrflow import engines
 from ocrflow.engines import EngineUnavailable, PageInput
 from ocrflow.reading_order import Line, from_quads, reading_order
-from ocrflow.render import RenderTask, render_page
+from ocrflow.render import RenderTask, _close_open_document, render_page
 from tests import pdfs
 from tests.conftest import REPO
 
@@ -104,6 +104,7 @@ def test_rapidocr_reads_a_two_column_scan_column_by_column(tmp_path: Path) -> No
     engine = engines.create("rapidocr", SETTINGS["rapidocr"])
     scan = PageInput("h", 1, str(path))
     scan.image = render_page(RenderTask(None, str(path), 1, engine.render_spec))
+    _close_open_document()  # render_page keeps its last PDF open in a worker; here, in the test
     engine.start()
     text = engine.recognize(scan).text
     engine.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from ocrflow.client import ChatClient
@@ -96,12 +98,13 @@ class ChandraEngine(ServerEngine):
         from chandra.output import parse_chunks, parse_markdown
 
         images_on = self.settings["images"]
-        image = page.image.to_pil() if page.image else None
+        # parse_chunks only reads the image's size: the pixels are decoded for figures alone.
+        size = (page.image.width, page.image.height) if page.image else (1000, 1000)
         blocks = [{"label": c["label"], "bbox": c["bbox"]}
-                  for c in (parse_chunks(html, image) if image else [])]
+                  for c in parse_chunks(html, SimpleNamespace(size=size))]
         markdown = parse_markdown(html, include_headers_footers=self.settings["headers_footers"],
                                   include_images=images_on)
-        figures = figure_crops(html, image) if images_on and image is not None else {}
+        figures = figure_crops(html, page.image.to_pil) if images_on and page.image else {}
         # A figure that could not be cropped (no image, a box outside the page) keeps no link.
         markdown = _LINK.sub(lambda m: m.group(0) if m.group(1) in figures else "", markdown)
         return PageOutput(text=markdown, finish_reason=finish, attempts=attempts,
@@ -111,18 +114,21 @@ class ChandraEngine(ServerEngine):
 _LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def figure_crops(html: str, image: Any) -> dict[str, bytes]:
+def figure_crops(html: str, load_image: Callable[[], Any]) -> dict[str, bytes]:
     """WebP crops of the Image and Figure blocks, under the names chandra's parse_markdown links
     to (chandra.output.get_image_name: the html's hash and the block's place among the page's
-    top-level blocks, counted as parse_html counts them)."""
+    top-level blocks, counted as parse_html counts them). The page image is decoded only for a
+    page that has a figure."""
     from bs4 import BeautifulSoup
     from chandra.output import get_image_name
 
     crops: dict[str, bytes] = {}
+    image = None
     divs = BeautifulSoup(html, "html.parser").find_all("div", recursive=False)
     for index, div in enumerate(divs, start=1):
         if div.get("data-label") not in ("Image", "Figure"):
             continue
+        image = image or load_image()
         try:
             x0, y0, x1, y1 = (int(v) for v in str(div.get("data-bbox", "")).split())
         except ValueError:

@@ -24,7 +24,7 @@ from ocrflow.engines.base import (
     error_line,
 )
 from ocrflow.engines.vlm import ServerEngine, data_url, prompt_hash
-from ocrflow.gpus import assign, visible_gpus
+from ocrflow.gpus import assign, cuda_index
 from ocrflow.render import RenderSpec
 
 END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
@@ -163,12 +163,6 @@ class DeepSeekEngine(ServerEngine):
                                     crop_mode=s["crop_mode"], eval_mode=True)
         finish = finish_reason(generated, self._tokenizer.eos_token_id)
         return self.parse(raw or "", finish, {"backend": "transformers"})
-
-
-def cuda_index(gpus: list[str]) -> int:
-    """The torch device index of the first GPU this job holds, among those it can see."""
-    visible = visible_gpus()
-    return visible.index(gpus[0]) if gpus and gpus[0] in visible else 0
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from ocrflow.engines.base import (
     check_model_path,
     error_line,
 )
-from ocrflow.gpus import GpuSlots, assign, visible_gpus
+from ocrflow.gpus import GpuSlots, assign, cuda_index
 from ocrflow.render import RenderSpec
 
 OPERATIONAL = {"batch_size", "device", "gpus"}
@@ -146,9 +146,7 @@ class NougatEngine(Engine):
             if not torch.cuda.is_available():
                 raise EngineUnavailable("engine nougat: no CUDA GPU visible; run it on a GPU "
                                         "node (or set engines.nougat.device: cpu, slowly)")
-            visible = visible_gpus()
-            gpus = assign(self.settings["gpus"], self.slots) or ["0"]
-            self.device = f"cuda:{visible.index(gpus[0]) if gpus[0] in visible else 0}"
+            self.device = f"cuda:{cuda_index(assign(self.settings['gpus'], self.slots))}"
         else:
             self.device = "cpu"
         # Upstream runs in bf16 on a GPU; on the CPU it keeps fp32 (half is slow or missing).
