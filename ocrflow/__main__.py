@@ -1,5 +1,5 @@
 """Command line: ``python -m ocrflow retry-failed [--results DIR] [--configfile FILE]
-[--config KEY=VALUE ...]``: acts on the run recorded in the results folder."""
+[--config KEY=VALUE ...] [--below SCORE]``: acts on the run recorded in the results folder."""
 
 from __future__ import annotations
 
@@ -21,14 +21,22 @@ def main(argv: list[str] | None = None) -> int:
                        "when --results is not given)")
     retry.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                        help="as snakemake's")
+    retry.add_argument("--below", type=float, metavar="SCORE",
+                       help="also re-read the pages read with a quality score below SCORE (0-1): "
+                       "they go to the recovery engine")
     args = parser.parse_args(argv)
     try:
         config = ocrflow_config.for_run(args.results, args.configfile, args.config)
     except (OSError, ocrflow_config.ConfigError) as exc:
         print(f"ocrflow: {exc}", file=sys.stderr)
         return 2
-    pages, shards = retry_failed(config)
-    print(f"{pages} failed pages in {shards} shards will be retried by the next snakemake run")
+    if args.below is not None and not 0 <= args.below <= 1:
+        print(f"ocrflow: --below {args.below}: a quality score is between 0 and 1",
+              file=sys.stderr)
+        return 2
+    pages, shards = retry_failed(config, args.below)
+    what = "failed pages" if args.below is None else f"failed pages or below {args.below}"
+    print(f"{pages} {what} in {shards} shards will be retried by the next snakemake run")
     return 0
 
 

@@ -77,6 +77,11 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
     _fill_defaults(config, schema)
     for message in _errors(config, schema):
         raise ConfigError(f"config error: {message}")
+    for index, language in enumerate(config["trust"]["languages"]):
+        from ocrflow.trust import check_language
+
+        if problem := check_language(language):
+            raise ConfigError(f"config error: trust.languages.{index}: {problem}")
     if config["primary"]["engine"] == config["recovery"]["engine"]:
         raise ConfigError(
             "config error: recovery.engine: must differ from primary.engine "

@@ -1,8 +1,9 @@
 """Failure detection: is an engine's output for a page usable? A verdict and its reasons.
 
 Each signal is a reason code: engine_error, empty_output, repetition, repeated_tail, truncated,
-garbage, hallucination, text_layer_disagreement. Every threshold comes from the ``detection``
-config section.
+garbage, hallucination, untrusted_text_layer, low_quality, text_layer_disagreement. Every
+threshold comes from the ``detection`` and ``trust`` config sections. Each verdict also carries
+the reading's quality score (0-1) and language (trust.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic
+from ocrflow import atomic, trust
 
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -23,11 +24,18 @@ TAIL_WINDOW = 4000  # chars examined for a repeated tail
 MAX_PERIOD = 200  # longest repeating unit looked for
 
 
+TEXT_LAYER = "textlayer"  # the engine whose output is the PDF's own text layer
+# Figures in a VLM's Markdown: a link to a crop and its alt text are no text of the page.
+_FIGURE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
+
+
 @dataclass
 class Verdict:
     ok: bool
     reasons: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    quality: float = 0.0
+    language: str | None = None
 
 
 def tokens(text: str) -> list[str]:
@@ -78,8 +86,21 @@ def word_similarity(a: str, b: str) -> float:
     return 2 * common / (sum(wa.values()) + sum(wb.values()))
 
 
-def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any]) -> Verdict:
-    """``output``: a stage record (text, error, finish_reason); ``page``: its inventory record."""
+def reading_quality(output: dict[str, Any], page: dict[str, Any],
+                    trust_cfg: dict[str, Any]) -> trust.Assessment:
+    """The quality and language of one reading: a text layer's come from the inventory, which
+    also measured where its text lies; any other reading is scored on its text."""
+    if output.get("engine") == TEXT_LAYER and page.get("trust"):
+        record = page["trust"]
+        return trust.Assessment(quality=record["quality"], language=record["language"],
+                                reasons=record["reasons"])
+    return trust.assess(_FIGURE.sub("", output.get("text") or ""), trust_cfg)
+
+
+def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any],
+          trust_cfg: dict[str, Any]) -> Verdict:
+    """``output``: a stage record (engine, text, error, finish_reason); ``page``: its inventory
+    record; ``cfg``, ``trust_cfg``: the config's detection and trust sections."""
     verdict = Verdict(ok=True)
 
     def fail(reason: str, detail: str) -> None:
@@ -89,13 +110,19 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any]) -> 
         verdict.details.append(detail)
 
     text = output.get("text") or ""
+    from_layer = output.get("engine") == TEXT_LAYER
+    assessment = reading_quality(output, page, trust_cfg)
+    verdict.quality, verdict.language = assessment.quality, assessment.language
+    if from_layer and not assessment.trusted:
+        fail("untrusted_text_layer", "; ".join(assessment.reasons))
     if output.get("error"):
         fail("engine_error", output["error"])
     if output.get("finish_reason") == "length":
         fail("truncated", "output stopped at the engine's length limit")
     if output.get("finish_reason") == "repetition":
         fail("repetition", "the engine stopped a generation loop")
-    visible = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
+    words = _FIGURE.sub("", text)  # a page that is only a figure has no text
+    visible = len(words) - words.count(" ") - words.count("\n") - words.count("\t")
     if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"]:
         fail("empty_output", f"{visible} chars on a page with ink {page.get('ink', 0):.4f}")
     if (visible > cfg["max_chars_on_blank"] and page.get("ink", 0) < cfg["min_ink"]
@@ -110,9 +137,16 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any]) -> 
     garbage = garbage_ratio(text)
     if garbage > cfg["max_garbage_ratio"]:
         fail("garbage", f"{garbage:.1%} replacement or control characters")
+    # retry-failed --below flags a page's record with the quality it must reach
+    min_quality = max(cfg["min_quality"], output.get("reread_below") or 0)
+    if visible and verdict.quality < min_quality:
+        fail("low_quality", f"quality {verdict.quality:.2f} below {min_quality}")
+    # An OCR reading is compared with the text layer only when the layer can be trusted: the
+    # layer is not compared with itself, and a bad layer never throws a good reading away.
     agreement = cfg["text_layer_agreement"]
     layer = page.get("text_layer", "")
-    if (agreement["enabled"] and page.get("has_text_layer")
+    if (agreement["enabled"] and page.get("has_text_layer") and not from_layer
+            and (page.get("trust") or {}).get("trusted", True)
             and len(layer) >= agreement["min_text_layer_chars"] and text):
         similarity = word_similarity(text, layer)
         if similarity < agreement["min_similarity"]:
@@ -125,16 +159,18 @@ def page_index(inventory: Iterable[dict[str, Any]]) -> dict[tuple[str, int], dic
 
 
 def judge_records(records: Iterable[dict[str, Any]], pages: dict[tuple[str, int], dict[str, Any]],
-                  cfg: dict[str, Any]) -> list[dict[str, Any]]:
+                  cfg: dict[str, Any], trust_cfg: dict[str, Any]) -> list[dict[str, Any]]:
     verdicts = []
     for record in records:
-        verdict = judge(record, pages[(record["doc_id"], record["page"])], cfg)
+        verdict = judge(record, pages[(record["doc_id"], record["page"])], cfg, trust_cfg)
         verdicts.append({"doc_id": record["doc_id"], "page": record["page"],
                          "engine": record["engine"], "ok": verdict.ok,
-                         "reasons": verdict.reasons, "details": verdict.details})
+                         "reasons": verdict.reasons, "details": verdict.details,
+                         "quality": round(verdict.quality, 3), "language": verdict.language})
     return verdicts
 
 
-def detect_shard(*, inventory: Path, records: Path, output: Path, cfg: dict[str, Any]) -> None:
+def detect_shard(*, inventory: Path, records: Path, output: Path, cfg: dict[str, Any],
+                 trust_cfg: dict[str, Any]) -> None:
     pages = page_index(atomic.read_jsonl(inventory))
-    atomic.write_jsonl(output, judge_records(atomic.read_jsonl(records), pages, cfg))
+    atomic.write_jsonl(output, judge_records(atomic.read_jsonl(records), pages, cfg, trust_cfg))

@@ -42,7 +42,8 @@ def inventory(job: Any) -> None:
     from ocrflow.inventory import inventory_shard
 
     _run(job, inventory_shard, members=Path(job.input.members),
-         output=Path(job.output.inventory), settings=job.params.settings, workers=job.threads)
+         output=Path(job.output.inventory), settings=job.params.settings, workers=job.threads,
+         trust_settings=job.params.trust, counts=Path(job.output.counts))
 
 
 def ocr(job: Any) -> None:
@@ -52,14 +53,15 @@ def ocr(job: Any) -> None:
          output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
          engine_name=job.params.engine, settings=job.params.settings,
          store_root=Path(job.params.store), render=job.params.render, threads=job.threads,
-         log_path=Path(job.log[0]) if job.log else None, policy=job.params.policy)
+         log_path=Path(job.log[0]) if job.log else None, policy=job.params.policy,
+         trusted_text_layer=job.params.trusted_text_layer)
 
 
 def detect(job: Any) -> None:
     from ocrflow.detect import detect_shard
 
     _run(job, detect_shard, inventory=Path(job.input.inventory), records=Path(job.input.records),
-         output=Path(job.output.verdicts), cfg=job.params.detection)
+         output=Path(job.output.verdicts), cfg=job.params.detection, trust_cfg=job.params.trust)
 
 
 def merge(job: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import re
 import unicodedata
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic, corpus
+from ocrflow import atomic, corpus, trust
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
 
 log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1 << 20
+LAYOUT_GRID = 40  # cells per side of the page in layout_signals: 2.5% of a page each
 PDF_MAGIC_WINDOW = 1024  # the spec allows junk before %PDF-; readers accept it within 1 KiB
 
 
@@ -68,13 +70,76 @@ def page_size_problem(width: float, height: float, max_points: float) -> str:
     return ""
 
 
-def ink_fraction(page: Any, dpi: float) -> float:
-    """Share of dark pixels in a small grayscale rendering: is there anything on the page?"""
+def dark_pixels(page: Any, dpi: float) -> Any:
+    """Dark pixels of a small grayscale rendering (a boolean array, top row first)."""
+    bitmap = page.render(scale=dpi / 72, grayscale=True)
+    return bitmap.to_numpy() < 160
+
+
+def ink_fraction(dark: Any) -> float:
+    """Share of dark pixels: is there anything on the page?"""
+    return float(dark.mean()) if dark.size else 0.0
+
+
+def _picture_boxes(page: Any) -> list[tuple[float, float, float, float]]:
+    """Bounds of the page's images; an image inside a form XObject counts with the form's
+    bounds (pdfium gives a nested object's bounds in the form's own space)."""
+    import pypdfium2.raw as pdfium_c
+
+    def bounds(obj: Any) -> tuple[float, float, float, float]:
+        return obj.get_bounds() if hasattr(obj, "get_bounds") else obj.get_pos()  # pypdfium2 4
+
+    boxes, form = [], None
+    for obj in page.get_objects(max_depth=8):
+        if obj.level == 0:
+            form = obj if obj.type == pdfium_c.FPDF_PAGEOBJ_FORM else None
+            if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                boxes.append(bounds(obj))
+        elif obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE and form is not None:
+            boxes.append(bounds(form))
+            form = None  # once per form
+    return boxes
+
+
+def layout_signals(page: Any, textpage: Any, dark: Any) -> dict[str, float]:
+    """Where the text layer is, against where the page has pictures: the share of the page
+    that is inked picture with no text over it (text that exists only in an image), and the
+    share of text boxes that lie off the page. Measured on a LAYOUT_GRID x LAYOUT_GRID grid."""
     import numpy as np
 
-    bitmap = page.render(scale=dpi / 72, grayscale=True)
-    pixels = bitmap.to_numpy()
-    return float(np.count_nonzero(pixels < 160)) / max(1, pixels.size)
+    left, bottom, right, top = page.get_cropbox()
+    width, height = right - left, top - bottom
+    grid = LAYOUT_GRID
+
+    def cells(box: tuple[float, float, float, float], grow: int = 0) -> tuple[slice, slice]:
+        x0, y0, x1, y1 = box  # PDF space, y up; rows of the grid go down from the top
+        c0 = int((x0 - left) / width * grid) - grow
+        c1 = int(np.ceil((x1 - left) / width * grid)) + grow
+        r0 = int((top - y1) / height * grid) - grow
+        r1 = int(np.ceil((top - y0) / height * grid)) + grow
+        return slice(max(0, r0), max(0, r1)), slice(max(0, c0), max(0, c1))
+
+    picture = np.zeros((grid, grid), bool)
+    for box in _picture_boxes(page):
+        picture[cells(box)] = True
+    text = np.zeros((grid, grid), bool)
+    rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
+    off_page = 0
+    for x0, y0, x1, y1 in rects:
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        if not (left <= cx <= right and bottom <= cy <= top):
+            off_page += 1
+        text[cells((x0, y0, x1, y1), grow=1)] = True  # a line's neighbours: leading, gaps
+    inked = np.zeros((grid, grid), bool)
+    if dark.size:
+        rows = np.array_split(np.arange(dark.shape[0]), grid)
+        cols = np.array_split(np.arange(dark.shape[1]), grid)
+        for r, row in enumerate(rows):
+            for c, col in enumerate(cols):
+                if row.size and col.size:
+                    inked[r, c] = dark[row[0]:row[-1] + 1, col[0]:col[-1] + 1].mean() > 0.02
+    return {"picture_without_text": round(float((picture & inked & ~text).mean()), 3),
+            "text_off_page": round(off_page / len(rects), 3) if rects else 0.0}
 
 
 _PAGE_COUNT_ZERO = re.compile(rb"/Count\s+0\b")
@@ -152,14 +217,16 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> dict[str, Any]
         info["error"] = page_size_problem(width, height, task.max_page_points)
         if info["error"]:
             return info
+        dark = dark_pixels(page, task.ink_dpi)
+        info["ink"] = round(ink_fraction(dark), 5)
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_bounded()
+            info["layout"] = layout_signals(page, textpage, dark) if text.strip() else {}
         finally:
             textpage.close()
         info["text_layer"] = clean_text_layer(text)
         info["has_text_layer"] = usable_text(text, task.text_layer_min_chars)
-        info["ink"] = round(ink_fraction(page, task.ink_dpi), 5)
     except Exception as exc:  # one bad page must not sink the document
         info["error"] = f"cannot read page: {type(exc).__name__}: {exc}"
     finally:
@@ -167,8 +234,50 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> dict[str, Any]
     return info
 
 
+def judge_text_layers(record: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Each page's text-layer trust (see trust.py), judged here in the parent process: the
+    word lists are loaded once per job, not once per isolated worker."""
+    for page in record["pages"]:
+        if page["text_layer"].strip():
+            page["trust"] = trust.assess(page["text_layer"], settings,
+                                         page.get("layout")).to_record()
+        else:
+            page["trust"] = None
+
+
+def layer_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    """What the planner needs to say where pages will go, without reading the inventory."""
+    pages = [page for record in records for page in record["pages"]]
+    trusted = sum(1 for page in pages if (page.get("trust") or {}).get("trusted"))
+    with_layer = sum(1 for page in pages if page.get("trust"))
+    return {"pdfs": len(records), "unreadable": sum(1 for r in records if r["error"]),
+            "pages": len(pages), "bad_pages": sum(1 for page in pages if page["error"]),
+            "trusted_text_layer": trusted, "untrusted_text_layer": with_layer - trusted,
+            "no_text_layer": len(pages) - with_layer}
+
+
+def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool) -> str:
+    """One line for the dry run: how many pages will reach the primary engine, from the shards
+    inventoried so far (their counts files)."""
+    done = [json.loads(path.read_text()) for path in counts_files if path.exists()]
+    if not done:
+        return f"ocrflow plan: {len(counts_files)} shards, none inventoried yet"
+    total = {key: sum(c[key] for c in done) for key in done[0]}
+    readable = total["pages"] - total["bad_pages"]
+    line = (f"ocrflow plan: {len(done)} of {len(counts_files)} shards inventoried: "
+            f"{total['pdfs']} PDFs ({total['unreadable']} unreadable), {total['pages']} pages; "
+            f"text layer trusted on {total['trusted_text_layer']}, untrusted on "
+            f"{total['untrusted_text_layer']}, absent on {total['no_text_layer']}")
+    if trusted_text_layer and primary != "textlayer":
+        sent = readable - total["trusted_text_layer"]
+        return (f"{line}; primary: {total['trusted_text_layer']} pages from their text layer, "
+                f"{sent} to {primary}")
+    return f"{line}; primary: {readable} pages to {primary}"
+
+
 def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
-                    workers: int) -> None:
+                    workers: int, trust_settings: dict[str, Any],
+                    counts: Path | None = None) -> None:
     """Inventory a shard's PDFs; one that hangs or crashes the library is recorded, not fatal."""
     docs = corpus.read_members(members)
     records: dict[str, dict[str, Any]] = {}
@@ -190,7 +299,14 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
                           "error": f"PDF library failed: {outcome.error}", "pages": []}
             if record["error"]:
                 log.warning("unreadable: %s: %s", task.path, record["error"])
+            judge_text_layers(record, trust_settings)
             records[task.doc_id] = record
             progress.advance()
     progress.done()
-    atomic.write_jsonl(output, (records[d.doc_id] for d in docs))
+    ordered = [records[d.doc_id] for d in docs]
+    summary = layer_counts(ordered)
+    log.info("%(pdfs)d PDFs, %(pages)d pages: %(trusted_text_layer)d with a trusted text layer, "
+             "%(untrusted_text_layer)d with an untrusted one, %(no_text_layer)d with none", summary)
+    atomic.write_jsonl(output, ordered)
+    if counts is not None:
+        atomic.write_text(counts, json.dumps(summary) + "\n")

@@ -21,6 +21,7 @@ def _schema() -> Any:
         ("page", pa.int32()), ("status", pa.string()), ("engine", pa.string()),
         ("reasons", pa.list_(pa.string())), ("n_chars", pa.int64()), ("error", pa.string()),
         ("duplicate_of", pa.string()), ("attempts", pa.int32()), ("provenance", pa.string()),
+        ("quality", pa.float32()), ("language", pa.string()),
     ])
 
 

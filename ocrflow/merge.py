@@ -1,10 +1,11 @@
 """Merge: the final state of every page, per-document Markdown and page records.
 
-Status of a page: ``ok`` (primary passed, or both readings failed only for repeating and agree:
-the repetition is the document's), ``recovered`` (primary failed, recovery passed), ``no_text``
-(both readings found no text on a page with ink: a picture), ``failed`` (we could not read it);
-a PDF that cannot be read at all is ``unreadable``. A failed page gets a visible placeholder
-naming its reasons, never a gap.
+Status of a page: ``ok`` (primary passed, or its reading was doubted only for repeating or for
+an untrusted text layer and the recovery's independent reading agrees with it), ``recovered``
+(primary failed, recovery passed), ``no_text`` (both readings found no text on a page with ink:
+a picture), ``failed`` (we could not read it); a PDF that cannot be read at all is
+``unreadable``. A failed page gets a visible placeholder naming its reasons, never a gap. Each
+page keeps the quality score and language of the reading it was taken from.
 """
 
 from __future__ import annotations
@@ -29,15 +30,19 @@ def _tagged(verdict: dict[str, Any]) -> list[str]:
     return [f"{verdict['engine']}:{reason}" for reason in verdict["reasons"]]
 
 
-def _read(output: dict[str, Any]) -> dict[str, Any]:
+def _read(output: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
     """What a page record keeps of the engine output it was taken from."""
     return {"text": output["text"], "attempts": output.get("attempts"),
             "blocks": (output.get("meta") or {}).get("blocks"),
-            "images": output.get("images") or [], "provenance": output.get("provenance")}
+            "images": output.get("images") or [], "provenance": output.get("provenance"),
+            "quality": verdict.get("quality"), "language": verdict.get("language")}
 
 
 NO_TEXT = {"empty_output"}
 LOOPING = {"repetition", "repeated_tail"}
+# Doubts that a second, independent reading settles when it agrees: the repetition is the
+# document's (filler text, dot leaders), the layer was right after all.
+DOUBTS = LOOPING | {"untrusted_text_layer"}
 _WORD = re.compile(r"\w+")
 
 
@@ -52,31 +57,44 @@ def agreement(a: str, b: str) -> float:
 def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict],
                  min_agreement: float = 0.8) -> dict:
     """The final record of one page from its inventory entry and each stage's output."""
-    nothing = {"text": "", "attempts": None, "blocks": None, "images": [], "provenance": None}
+    nothing = {"text": "", "attempts": None, "blocks": None, "images": [], "provenance": None,
+               "quality": 0.0, "language": None}
     if page["error"]:
         return {"status": "failed", "engine": None, "reasons": ["inventory:bad_page"],
                 "error": page["error"], **nothing}
     primary, primary_verdict = stages["primary"][key], stages["primary_verdicts"][key]
     if primary_verdict["ok"]:
         return {"status": "ok", "engine": primary["engine"], "reasons": [], "error": "",
-                **_read(primary)}
+                **_read(primary, primary_verdict)}
     reasons = _tagged(primary_verdict)
     recovery_verdict = stages["recovery_verdicts"].get(key)
     if recovery_verdict is not None:
+        recovery = stages["recovery"][key]
+        agree = (set(primary_verdict["reasons"]) <= DOUBTS
+                 and agreement(primary["text"], recovery["text"]) >= min_agreement)
         if recovery_verdict["ok"]:
+            better = primary_verdict.get("quality", 0) >= recovery_verdict.get("quality", 0)
+            if agree and better:
+                return {"status": "ok", "engine": primary["engine"],
+                        "reasons": [*reasons, "merge:readings_agree"], "error": "",
+                        **_read(primary, primary_verdict)}
+            if set(primary_verdict["reasons"]) == {"low_quality"} and better:
+                # re-read on request (retry-failed --below) and read no better: keep the first
+                return {"status": "ok", "engine": primary["engine"],
+                        "reasons": [*reasons, "merge:kept_better_reading"], "error": "",
+                        **_read(primary, primary_verdict)}
             return {"status": "recovered", "engine": recovery_verdict["engine"],
-                    "reasons": reasons, "error": "", **_read(stages["recovery"][key])}
+                    "reasons": reasons, "error": "", **_read(recovery, recovery_verdict)}
         reasons += _tagged(recovery_verdict)
         # Two independent readings that agree overrule the heuristics: the emptiness is the
         # page's (a picture), the repetition the document's (filler text, dot leaders).
-        flags = {*primary_verdict["reasons"], *recovery_verdict["reasons"]}
-        if flags <= NO_TEXT:
+        if {*primary_verdict["reasons"], *recovery_verdict["reasons"]} <= NO_TEXT:
             return {"status": "no_text", "engine": None, "reasons": reasons, "error": "",
-                    **nothing}
-        recovery = stages["recovery"][key]
-        if flags <= LOOPING and agreement(primary["text"], recovery["text"]) >= min_agreement:
+                    **nothing, "quality": None}
+        if agree and set(recovery_verdict["reasons"]) <= LOOPING:
             return {"status": "ok", "engine": primary["engine"],
-                    "reasons": [*reasons, "merge:readings_agree"], "error": "", **_read(primary)}
+                    "reasons": [*reasons, "merge:readings_agree"], "error": "",
+                    **_read(primary, primary_verdict)}
     errors = [r["error"] for r in (primary, stages["recovery"].get(key)) if r and r["error"]]
     return {"status": "failed", "engine": None, "reasons": reasons, "error": "; ".join(errors),
             **nothing}
@@ -140,7 +158,8 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
         base = {"doc_id": doc["doc_id"], "source_path": doc["path"], "hash": doc["hash"]}
         if doc["error"]:
             rows.append({**base, "page": None, "status": "unreadable", "engine": None,
-                         "reasons": [], "n_chars": 0, "error": doc["error"]})
+                         "reasons": [], "n_chars": 0, "error": doc["error"], "quality": None,
+                         "language": None})
             continue
         pages = []
         for page in doc["pages"]:
@@ -149,7 +168,8 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             rows.append({**base, "page": page["page"], "status": final["status"],
                          "engine": final["engine"], "reasons": final["reasons"],
                          "n_chars": len(final["text"]), "error": final["error"],
-                         "attempts": final["attempts"], "provenance": final["provenance"]})
+                         "attempts": final["attempts"], "provenance": final["provenance"],
+                         "quality": final["quality"], "language": final["language"]})
         target = markdown_dir / f"{doc['doc_id']}.md"
         for page in pages:
             if page["images"] and store_root is not None:
@@ -157,6 +177,7 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
         atomic.write_text(target, document_markdown(pages))
         atomic.write_jsonl(target.with_name(target.name[:-3] + ".pages.jsonl"),
                            ({k: p.get(k) for k in ("page", "status", "engine", "reasons", "error",
-                                                   "attempts", "blocks", "provenance", "text")}
+                                                   "quality", "language", "attempts", "blocks",
+                                                   "provenance", "text")}
                             for p in pages))
     atomic.write_jsonl(output, rows)

@@ -28,6 +28,7 @@ from typing import Any
 
 from ocrflow import atomic, engines
 from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
+from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
 from ocrflow.render import RenderTask, render_page
@@ -68,6 +69,12 @@ def primary_work(inventory: list[dict[str, Any]]) -> list[WorkPage]:
     return [WorkPage(doc["doc_id"], doc["hash"], doc["path"], page["page"], page["text_layer"])
             for doc in inventory if not doc["error"]
             for page in doc["pages"] if not page["error"]]
+
+
+def trusted_layer_pages(inventory: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """Pages whose text layer the inventory trusts: born-digital text, read without OCR."""
+    return {(doc["doc_id"], page["page"]) for doc in inventory if not doc["error"]
+            for page in doc["pages"] if (page.get("trust") or {}).get("trusted")}
 
 
 def recovery_work(inventory: list[dict[str, Any]],
@@ -244,23 +251,42 @@ class ShardRun:
 
 def _result_fields(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("text", "error", "finish_reason", "attempts", "page_attempts", "meta", "images",
-            "provenance")
+            "provenance", "reread_below")
     return {key: record.get(key) for key in keys}
 
 
 def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
               settings: dict[str, Any], store_root: Path, render: dict[str, Any],
               threads: int = 1, verdicts: Path | None = None,
-              policy: dict[str, Any], log_path: Path | None = None) -> None:
+              policy: dict[str, Any], log_path: Path | None = None,
+              trusted_text_layer: bool = False) -> None:
+    """``trusted_text_layer``: pages whose text layer is trusted are read from it, and only the
+    others are sent to the engine (born-digital pages stay off the GPU)."""
     docs = list(atomic.read_jsonl(inventory))
+    from_layer: list[WorkPage] = []
     if verdicts is None:
         work = primary_work(docs)
+        if trusted_text_layer and engine_name != TextLayerEngine.name:
+            trusted = trusted_layer_pages(docs)
+            from_layer = [p for p in work if (p.doc_id, p.page) in trusted]
+            work = [p for p in work if (p.doc_id, p.page) not in trusted]
     else:
         work = recovery_work(docs, list(atomic.read_jsonl(verdicts)))
+    order = {(p.doc_id, p.page): i for i, p in enumerate([*from_layer, *work])}
+    records: list[dict[str, Any]] = []
+    if from_layer:
+        layer = TextLayerEngine({})
+        layer_store = PageStore(store_root, layer.name, layer.fingerprint())
+        records += ShardRun(layer, layer_store, role, render, policy).execute(from_layer)[0]
+        log.info("%s: %d pages read from their trusted text layer, %d sent to %s", role,
+                 len(from_layer), len(work), engine_name)
     engine = engines.create(engine_name, settings, threads)
     if hasattr(engine, "log_path"):  # server engines write their server's log beside the rule's
         engine.log_path = log_path
     store = PageStore(store_root, engine.name, engine.fingerprint())
-    records, run_stats = ShardRun(engine, store, role, render, policy).execute(work)
+    engine_records, run_stats = ShardRun(engine, store, role, render, policy).execute(work)
+    run_stats["pages_from_text_layer"] = len(from_layer)
+    records += engine_records
+    records.sort(key=lambda r: order[(r["doc_id"], r["page"])])
     atomic.write_jsonl(output, records)
     atomic.write_text(stats, json.dumps(run_stats, indent=1) + "\n")

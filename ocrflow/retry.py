@@ -1,9 +1,11 @@
-"""Retry only the pages still marked failed: forget their stored attempts, then rerun.
+"""Retry only the pages still marked failed (or scoring low): forget their stored attempts,
+then rerun.
 
 Invalidating a page in the page store of the primary and the recovery engine makes the next run
 send exactly those pages again; removing the OCR, detection and merge outputs of their shards makes
 Snakemake rerun those shards, whose other pages all come back from the page store without any
-engine call.
+engine call. A page whose quality is below ``--below`` keeps the reading it was taken from,
+flagged so that detection fails it as low_quality: it goes to recovery, which reads it afresh.
 """
 
 from __future__ import annotations
@@ -24,12 +26,24 @@ SHARD_OUTPUTS = ("primary.jsonl", "primary.stats.json", "primary_verdicts.jsonl"
 CORPUS_OUTPUTS = ("manifest.parquet", "report.md", "summary.txt")
 
 
-def _store(config: dict[str, Any], role: str) -> PageStore | None:
-    name = config[role]["engine"]
+def _store(config: dict[str, Any], name: str) -> PageStore | None:
     if name == "none":
         return None
     engine = engines.create(name, engine_settings(config, name))
     return PageStore(Path(config["results"]) / "page_store", engine.name, engine.fingerprint())
+
+
+def low_quality_pages(results: str | Path, below: float) -> dict[str, list[dict[str, Any]]]:
+    """Per shard, the rows of pages that were read (ok, recovered) with a quality below."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for shard in corpus.existing_shards(results):
+        pages = corpus.shard_dir(results, shard) / "pages.jsonl"
+        if not pages.exists():
+            continue
+        for row in atomic.read_jsonl(pages):
+            if row["status"] in ("ok", "recovered") and (row.get("quality") or 0) < below:
+                found[shard].append(row)
+    return found
 
 
 def failed_pages(results: str | Path) -> dict[str, list[dict[str, Any]]]:
@@ -45,21 +59,41 @@ def failed_pages(results: str | Path) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def retry_failed(config: dict[str, Any]) -> tuple[int, int]:
-    """Mark the failed pages for retry; return (pages, shards)."""
+def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[int, int]:
+    """Mark the failed pages, and those read with a quality below ``below``, for retry; return
+    (pages, shards)."""
     results = config["results"]
     failed = failed_pages(results)
-    stores = [s for s in (_store(config, "primary"), _store(config, "recovery")) if s]
-    for shard, rows in failed.items():
-        by_hash: dict[str, set[int]] = defaultdict(set)
+    low = low_quality_pages(results, below) if below is not None else {}
+    primary = _store(config, config["primary"]["engine"])
+    recovery = _store(config, config["recovery"]["engine"])
+    for rows in failed.values():
+        for doc_hash, pages in _by_hash(rows).items():
+            for store in (primary, recovery):
+                if store is not None:
+                    store.invalidate(doc_hash, pages)
+    for rows in low.values():
         for row in rows:
-            by_hash[row["hash"]].add(row["page"])
-        for doc_hash, pages in by_hash.items():
-            for store in stores:
-                store.invalidate(doc_hash, sorted(pages))
+            if row["status"] == "ok":  # recovered: its primary reading failed already
+                store = _store(config, row["engine"])  # the primary's, or the text layer's
+                assert store is not None
+                store.flag_for_reread(row["hash"], {row["page"]: below})
+        if recovery is not None:  # recovery reads each one afresh
+            for doc_hash, pages in _by_hash(rows).items():
+                recovery.invalidate(doc_hash, pages)
+    shards = set(failed) | set(low)
+    for shard in shards:
         for name in SHARD_OUTPUTS:
             (corpus.shard_dir(results, shard) / name).unlink(missing_ok=True)
-    if failed:
+    if shards:
         for name in CORPUS_OUTPUTS:
             (Path(results) / name).unlink(missing_ok=True)
-    return sum(map(len, failed.values())), len(failed)
+    pages = sum(map(len, failed.values())) + sum(map(len, low.values()))
+    return pages, len(shards)
+
+
+def _by_hash(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    pages: dict[str, set[int]] = defaultdict(set)
+    for row in rows:
+        pages[row["hash"]].add(row["page"])
+    return {doc_hash: sorted(numbers) for doc_hash, numbers in pages.items()}

@@ -69,6 +69,13 @@ class PageStore:
             paths.append(target.relative_to(self.dir.parent).as_posix())
         return paths
 
+    def flag_for_reread(self, doc_hash: str, pages: dict[int, float]) -> None:
+        """Ask for pages to be read again: their record stays, marked with the quality they
+        must reach (``reread_below``); detection fails them as low_quality until then."""
+        stored = self.load(doc_hash)
+        self.append(doc_hash, ({**stored[page], "reread_below": below}
+                               for page, below in pages.items() if page in stored))
+
     def invalidate(self, doc_hash: str, pages: Iterable[int]) -> None:
         self.append(doc_hash, ({"page": page, "invalidated": True} for page in pages))
 

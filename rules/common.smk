@@ -11,6 +11,7 @@ from ocrflow import config as ocrflow_config  # noqa: E402
 from ocrflow import corpus  # noqa: E402
 from ocrflow import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES, job_env, job_gpus  # noqa: E402
+from ocrflow.inventory import engine_plan  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
@@ -20,6 +21,9 @@ try:
     if workflow.is_main_process:
         SHARDS = corpus.plan(config["input"], RESULTS, config["shard_size"])
         ocrflow_config.record(config)  # retry-failed acts on the run as it was configured
+        print(engine_plan([corpus.shard_dir(RESULTS, s) / "inventory.counts.json" for s in SHARDS],
+                          config["primary"]["engine"], config["primary"]["trusted_text_layer"]),
+              file=sys.stderr)
     else:
         SHARDS = corpus.existing_shards(RESULTS)
 except (ocrflow_config.ConfigError, corpus.InputError) as error:
@@ -50,6 +54,8 @@ def engine_params(role):
         "store": f"{RESULTS}/page_store",
         "render": config["render"],
         "policy": config["ocr"],
+        # recovery reads failed pages whatever their layer: the switch is the primary's
+        "trusted_text_layer": role == "primary" and config["primary"]["trusted_text_layer"],
     }
 
 

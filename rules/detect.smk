@@ -7,6 +7,7 @@ rule detect:
         verdicts=shard_file("{role}_verdicts.jsonl"),
     params:
         detection=config["detection"],
+        trust=config["trust"],
     log:
         f"{RESULTS}/logs/detect_{{role}}/{{shard}}.log",
     conda:

@@ -4,8 +4,10 @@ rule inventory:
         members=shard_file("inputs.tsv"),
     output:
         inventory=shard_file("inventory.jsonl"),
+        counts=shard_file("inventory.counts.json"),
     params:
         settings=config["inventory"],
+        trust=config["trust"],
     threads: 1
     resources:
         **job_resources("inventory"),

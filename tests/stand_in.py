@@ -66,14 +66,16 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
     pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags))
     members = tmp / "inputs.tsv"
     members.write_text(f"doc\t{pdf}\t1\t1\n")
-    inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1)
+    inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
+                    trust_settings=DEFAULTS["trust"])
     ocr_shard(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
               stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
               settings=engine_settings, store_root=tmp / "store",
               render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
               policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts)
     detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",
-                 output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"])
+                 output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"],
+                 trust_cfg=DEFAULTS["trust"])
     records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}
     verdicts = {v["page"]: v for v in atomic.read_jsonl(tmp / f"{role}_verdicts.jsonl")}
     return {page: (records[page], verdicts[page]) for page in records}

@@ -8,7 +8,8 @@ import json
 from ocrflow import config, detect
 from tests.conftest import EXAMPLES
 
-CFG = config.validate({"input": "x"})["detection"]
+_DEFAULTS = config.validate({"input": "x"})
+CFG, TRUST = _DEFAULTS["detection"], _DEFAULTS["trust"]
 INKED = {"ink": 0.05, "has_text_layer": False, "text_layer": ""}
 BLANK = {"ink": 0.0, "has_text_layer": False, "text_layer": ""}
 # Four different real pages (the corpus holds the annual report twice, as a duplicate).
@@ -17,7 +18,7 @@ GOOD = "\n".join(list(dict.fromkeys(t["text"] for t in _TRUTH if t["text"]))[:4]
 
 
 def reasons(text: str, page: dict | None = None, cfg: dict | None = None, **output) -> list[str]:
-    return detect.judge({"text": text, **output}, page or INKED, cfg or CFG).reasons
+    return detect.judge({"text": text, **output}, page or INKED, cfg or CFG, TRUST).reasons
 
 
 def test_real_pages_pass() -> None:

@@ -28,7 +28,8 @@ def planned(tmp_path: Path, folder: Path) -> dict[str, dict]:
     results = tmp_path / "results"
     (shard,) = corpus.plan(str(folder), results, 100)
     members = corpus.shard_dir(results, shard) / "inputs.tsv"
-    inventory_shard(members, tmp_path / "inventory.jsonl", DEFAULTS["inventory"], workers=1)
+    inventory_shard(members, tmp_path / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
+                    trust_settings=DEFAULTS["trust"])
     return {r["doc_id"]: r for r in atomic.read_jsonl(tmp_path / "inventory.jsonl")}
 
 

@@ -11,6 +11,7 @@ from ocrflow import atomic
 from ocrflow.inventory import InventoryTask, inventory_document, inventory_shard
 from tests import pdfs
 from tests.conftest import REPO
+from tests.stand_in import DEFAULTS
 
 SETTINGS = yaml.safe_load((REPO / "config/config.yaml").read_text())["inventory"]
 
@@ -72,7 +73,8 @@ def test_a_pdf_that_hangs_the_library_is_cut_off_and_the_shard_completes(tmp_pat
     members = tmp_path / "inputs.tsv"
     members.write_text(f"slow\t{slow}\t1\t1\ngood\t{good}\t1\t1\n")
     out = tmp_path / "inventory.jsonl"
-    inventory_shard(members, out, {**SETTINGS, "timeout_s": 2, "ink_dpi": 150}, workers=1)
+    inventory_shard(members, out, {**SETTINGS, "timeout_s": 2, "ink_dpi": 150}, workers=1,
+                    trust_settings=DEFAULTS["trust"])
     records = {r["doc_id"]: r for r in atomic.read_jsonl(out)}
     assert records["slow"]["error"] == "PDF library failed: timed out after 2 s"
     assert records["good"]["error"] == "" and records["good"]["n_pages"] == 1
