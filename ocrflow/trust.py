@@ -11,7 +11,8 @@ The signals are ones a page really gives:
   with no text over it (text that exists only in an image) and of text that lies off the page.
 
 ``quality`` = word share x (1 - bad characters) x a penalty once symbols pass half the
-characters, and for a text layer also x (1 - picture with no text) x (1 - text off the page). The text layer is trusted when no signal crosses its threshold.
+characters, and for a text layer also x (1 - picture with no text) x (1 - text off the page).
+The text layer is trusted when no signal crosses its threshold.
 """
 
 from __future__ import annotations
