@@ -123,7 +123,9 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any],
         fail("repetition", "the engine stopped a generation loop")
     words = _FIGURE.sub("", text)  # a page that is only a figure has no text
     visible = len(words) - words.count(" ") - words.count("\n") - words.count("\t")
-    if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"]:
+    # A trusted text layer is the page's own word for it, however short ("Potato").
+    short_and_true = from_layer and visible > 0 and assessment.trusted
+    if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"] and not short_and_true:
         fail("empty_output", f"{visible} chars on a page with ink {page.get('ink', 0):.4f}")
     if (visible > cfg["max_chars_on_blank"] and page.get("ink", 0) < cfg["min_ink"]
             and not page.get("has_text_layer")):  # a VLM writing prose on an empty page

@@ -102,9 +102,10 @@ def _picture_boxes(page: Any) -> list[tuple[float, float, float, float]]:
 
 
 def layout_signals(page: Any, textpage: Any, dark: Any) -> dict[str, float]:
-    """Where the text layer is, against where the page has pictures: the share of the page
-    that is inked picture with no text over it (text that exists only in an image), and the
-    share of text boxes that lie off the page. Measured on a LAYOUT_GRID x LAYOUT_GRID grid."""
+    """Where the text layer is, against where the page has pictures: the share of the page's
+    ink that is picture with no text over it (a slide's text that exists only in its picture;
+    white margins of a scan do not count), and the share of text boxes that lie off the page.
+    Measured on a LAYOUT_GRID x LAYOUT_GRID grid."""
     import numpy as np
 
     left, bottom, right, top = page.get_cropbox()
@@ -138,7 +139,8 @@ def layout_signals(page: Any, textpage: Any, dark: Any) -> dict[str, float]:
             for c, col in enumerate(cols):
                 if row.size and col.size:
                     inked[r, c] = dark[row[0]:row[-1] + 1, col[0]:col[-1] + 1].mean() > 0.02
-    return {"picture_without_text": round(float((picture & inked & ~text).mean()), 3),
+    uncovered = (picture & inked & ~text).sum() / max(1, inked.sum())
+    return {"picture_without_text": round(float(uncovered), 3),
             "text_off_page": round(off_page / len(rects), 3) if rects else 0.0}
 
 

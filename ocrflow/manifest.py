@@ -86,6 +86,27 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOW_QUALITY = 0.5  # the report counts pages read below this score
+
+
+def quality_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Pages read, by language: how many, their mean quality score, how many score low."""
+    read = [row for row in rows if row["status"] in ("ok", "recovered")
+            and row.get("quality") is not None]
+    if not read:
+        return []
+    by_language: dict[str, list[float]] = {}
+    for row in read:
+        by_language.setdefault(row.get("language") or "(none)", []).append(row["quality"])
+    out = ["| language | pages read | mean quality | below " f"{LOW_QUALITY} |",
+           "| --- | --- | --- | --- |"]
+    for language, scores in sorted(by_language.items(), key=lambda item: -len(item[1])):
+        out.append(f"| {language} | {len(scores)} | {sum(scores) / len(scores):.3f} | "
+                   f"{sum(1 for q in scores if q < LOW_QUALITY)} |")
+    return [*out, "", f"`python -m ocrflow retry-failed --below {LOW_QUALITY}` re-reads the "
+            "low-scoring pages with the recovery engine.", ""]
+
+
 def report_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     out = ["# ocrflow report", "", "| status | count |", "| --- | --- |"]
     out += [f"| {status} | {n} |" for status, n in summary["by_status"].items()]
@@ -96,6 +117,7 @@ def report_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         out += [f"| {name} | {e['pages_read']} | {e['pages_sent']} | {e['seconds']} | "
                 f"{e['pages_per_s'] or '-'} |" for name, e in summary["engines"].items()]
         out.append("")
+    out += quality_table(rows)
     for title, status in (("Unreadable PDFs", "unreadable"), ("Failed pages", "failed")):
         chosen = [row for row in rows if row["status"] == status]
         if not chosen:

@@ -41,8 +41,8 @@ def _read(output: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
 NO_TEXT = {"empty_output"}
 LOOPING = {"repetition", "repeated_tail"}
 # Doubts that a second, independent reading settles when it agrees: the repetition is the
-# document's (filler text, dot leaders), the layer was right after all.
-DOUBTS = LOOPING | {"untrusted_text_layer"}
+# document's (filler text, dot leaders), the layer or the low-scoring reading was right after all.
+DOUBTS = LOOPING | {"untrusted_text_layer", "low_quality"}
 _WORD = re.compile(r"\w+")
 
 
@@ -88,7 +88,9 @@ def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, d
         reasons += _tagged(recovery_verdict)
         # Two independent readings that agree overrule the heuristics: the emptiness is the
         # page's (a picture), the repetition the document's (filler text, dot leaders).
-        if {*primary_verdict["reasons"], *recovery_verdict["reasons"]} <= NO_TEXT:
+        # ... unless the page's own text layer says otherwise
+        if {*primary_verdict["reasons"], *recovery_verdict["reasons"]} <= NO_TEXT \
+                and not page.get("text_layer", "").strip():
             return {"status": "no_text", "engine": None, "reasons": reasons, "error": "",
                     **nothing, "quality": None}
         if agree and set(recovery_verdict["reasons"]) <= LOOPING:

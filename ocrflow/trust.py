@@ -7,8 +7,8 @@ The signals are ones a page really gives:
   "1I1 l" noise score low; words of a script no configured language is written in are not judged.
 - characters: replacement, control and private-use characters, byte-swapped UTF-16 (every code
   point a multiple of 256: "䴀甀氀" for "Mul") and mojibake (``ftfy``'s badness).
-- geometry, for a text layer (measured by the inventory): the share of the page that is picture
-  with no text over it (text that exists only in an image) and of text that lies off the page.
+- geometry, for a text layer (measured by the inventory): the share of the page's ink that is
+  picture with no text over it (text that exists only in an image) and of text off the page.
 
 ``quality`` = word share x (1 - bad characters) x a penalty once symbols pass half the
 characters, and for a text layer also x (1 - picture with no text) x (1 - text off the page).
@@ -202,7 +202,7 @@ def assess(text: str, settings: dict[str, Any], layout: dict[str, Any] | None = 
         picture, off_page = layout.get("picture_without_text", 0), layout.get("text_off_page", 0)
         quality *= (1 - picture) * (1 - off_page)
         if picture > settings["max_picture_without_text"]:
-            reasons.append(f"{picture:.0%} of the page is picture with no text layer over it")
+            reasons.append(f"{picture:.0%} of the page's ink is picture with no text layer over it")
         if off_page > settings["max_text_off_page"]:
             reasons.append(f"{off_page:.0%} of the text lies off the page")
     return Assessment(quality=quality, language=language, reasons=reasons, words=words,

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class Workspace:
         return pq.read_table(self.results / "manifest.parquet").to_pylist()
 
 
-def call_counts(calls: list[dict[str, Any]]) -> Counter[tuple[str, str, int]]:
+def call_counts(calls: Iterable[dict[str, Any]]) -> Counter[tuple[str, str, int]]:
     return Counter((c["role"], c["hash"], c["page"]) for c in calls)
 
 

@@ -110,3 +110,85 @@ def form_pdf(value: str, size: tuple[float, float] = (595, 842)) -> bytes:
     pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def letter_shift(text: str, by: int = -1) -> str:
+    """The letter-shifted gibberish of a broken font map: "Proceedings" -> "Oqnbddchmfr"."""
+    def shifted(c: str) -> str:
+        for first in ("a", "A"):
+            if first <= c <= chr(ord(first) + 25):
+                return chr((ord(c) - ord(first) + by) % 26 + ord(first))
+        return c
+    return "".join(shifted(c) for c in text)
+
+
+def ocr_noise(text: str, share: float, seed: int = 0) -> str:
+    """An old OCR layer: ``share`` of the words mangled as poor OCR mangles them."""
+    import random
+
+    confusions = [("m", "rn"), ("e", "c"), ("l", "1"), ("o", "0"), ("h", "li"), ("a", "u"),
+                  ("s", "5"), ("t", "f")]
+    rng = random.Random(seed)
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        if word and rng.random() < share:
+            for old, new in rng.sample(confusions, 3):
+                word = word.replace(old, new)
+            words[i] = word + rng.choice(["", "~", "'", ""])
+    return " ".join(words)
+
+
+def _page_image(text: str, size: tuple[float, float], font_size: int = 12) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1)
+    y = size[1] - 80
+    for line in text.splitlines():
+        pdf.setFont("Helvetica", font_size)
+        pdf.drawString(60, y, line)
+        y -= font_size * 1.6
+    pdf.showPage()
+    pdf.save()
+    document = pdfium.PdfDocument(out.getvalue())
+    image = document[0].render(scale=150 / 72, grayscale=True).to_pil()
+    document.close()
+    return image
+
+
+def sandwich_pdf(pages: list[tuple[str, str]], size: tuple[float, float] = (595, 842),
+                 font_size: int = 12) -> bytes:
+    """Scanned pages with an OCR text layer, as OCR software writes them: each page is the
+    picture of ``visible`` text with ``hidden`` drawn invisibly (render mode 3) over it."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1)
+    for visible, hidden in pages:
+        data = io.BytesIO()
+        _page_image(visible, size, font_size).save(data, format="PNG")
+        data.seek(0)
+        pdf.drawImage(ImageReader(data), 0, 0, *size)
+        text = pdf.beginText(60, size[1] - 80)
+        text.setTextRenderMode(3)
+        text.setFont("Helvetica", font_size)
+        text.setLeading(font_size * 1.6)
+        for line in hidden.splitlines():
+            text.textLine(line)
+        pdf.drawText(text)
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def slide_pdf(picture_text: str, caption: str, size: tuple[float, float] = (842, 595)) -> bytes:
+    """A slide: one big picture (of text, in large type) and a short real text line under it."""
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1)
+    data = io.BytesIO()
+    _page_image(picture_text, (size[0], size[1] - 60), font_size=28).save(data, format="PNG")
+    data.seek(0)
+    pdf.drawImage(ImageReader(data), 0, 60, size[0], size[1] - 60)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(40, 25, caption)
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

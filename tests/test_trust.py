@@ -1,0 +1,195 @@
+"""Which text to trust: each trust signal on text and on PDFs made here, and what the pipeline
+then does with the page (OCR for a bad layer, the layer kept when it was right)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ocrflow import config, trust
+from ocrflow.inventory import InventoryTask, inventory_document, judge_text_layers
+from tests import pdfs
+from tests.conftest import REPO, Workspace, call_counts
+
+TRUST = config.validate({"input": "x"})["trust"]
+MINUTES = """The committee met on Tuesday to review the annual budget of the harbour.
+Members agreed that the new quay should be finished before the winter storms,
+and asked the engineers for a report on the cost of dredging the channel.
+The chairman thanked the staff for their work during a difficult year."""
+PROCES_VERBAL = """Le conseil municipal s'est réuni mardi pour examiner le budget annuel du port.
+Les membres ont convenu que le nouveau quai devait être achevé avant l'hiver,
+et ont demandé aux ingénieurs un rapport sur le coût du dragage du chenal."""
+SLIDE = "Harbour works 2024\nNew quay: 120 m\nDredging: 40,000 m3\nOpening in May"
+
+
+def assessed(text: str, **changes: object) -> trust.Assessment:
+    return trust.assess(text, {**TRUST, **changes})
+
+
+def test_real_text_is_trusted_with_its_language() -> None:
+    english, french = assessed(MINUTES), assessed(PROCES_VERBAL)
+    assert english.trusted and english.language == "en" and english.quality > 0.95
+    assert french.trusted and french.language == "fr" and french.quality > 0.95
+
+
+def test_letter_shifted_gibberish_is_not_trusted() -> None:
+    shifted = pdfs.letter_shift("Proceedings of the")
+    assert shifted == "Oqnbddchmfr ne sgd"
+    result = assessed(pdfs.letter_shift(MINUTES))
+    assert not result.trusted and result.quality < 0.5
+    assert "words are words of" in result.reasons[0]
+
+
+def test_ocr_noise_and_a_poor_ocr_layer_are_not_trusted() -> None:
+    noise = "1I1 I l1I 1l 11I lI1 I1l l 1I1l"
+    assert not assessed(noise).trusted
+    poor = assessed(pdfs.ocr_noise(MINUTES, 0.9))
+    assert not poor.trusted and poor.quality < 0.7
+    # A fair OCR layer (a tenth of the words wrong) is trusted, its score says how fair.
+    fair = assessed(pdfs.ocr_noise(MINUTES, 0.1))
+    assert fair.trusted and 0.8 < fair.quality < 1
+
+
+def test_mis_decoded_characters_are_not_trusted() -> None:
+    swapped = "Multicolor Black".encode("utf-16-le").decode("utf-16-be")  # "䴀甀氀..."
+    assert not assessed(swapped).trusted
+    assert not assessed("\ue000\ue001\ue002 \ue003").trusted  # private-use glyph codes
+    assert not assessed("Ã©tÃ© Ã  la plage, cafÃ© crÃ¨me, Ã©lÃ¨ve").trusted  # mojibake
+    assert not assessed('"7+%- ;/.$" 3(+%').trusted  # glyph codes read as ASCII
+
+
+def test_what_really_repeats_or_has_no_words_is_trusted() -> None:
+    toc = "Contents\n" + "\n".join(f"{i} Chapter {i} {'.' * 40} {i * 7}" for i in range(1, 20))
+    assert assessed(toc).trusted
+    assert assessed(json.dumps({"items": list(range(40)), "total": 780}, indent=1)).trusted
+    assert assessed("12.5 17.25 1,250 3/4 45% 2024-01-31 +3.5 -7").trusted  # a table of figures
+    # No configured language is written in Japanese script: its words are not judged.
+    japanese = assessed("日本語 テキスト")
+    assert japanese.trusted and japanese.language is None
+
+
+def test_an_unknown_language_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(config.ConfigError, match=r"trust\.languages\.1: no word list .*'xx'"):
+        config.validate({"input": "x", "trust": {"languages": ["fr", "xx"]}})
+
+
+def layer_trust(tmp_path, data: bytes) -> dict:
+    path = pdfs.write(tmp_path / "doc.pdf", data)
+    record = inventory_document(InventoryTask("doc", str(path), 14400, 36, 20))
+    judge_text_layers(record, TRUST)
+    return record["pages"][0]
+
+
+def test_inventory_judges_layers_of_made_pdfs(tmp_path) -> None:
+    born = layer_trust(tmp_path, pdfs.text_pdf([MINUTES]))
+    assert born["trust"]["trusted"] and born["trust"]["language"] == "en"
+    good_scan = layer_trust(tmp_path, pdfs.sandwich_pdf([(MINUTES, MINUTES)]))
+    assert good_scan["trust"]["trusted"]
+    assert good_scan["layout"]["picture_without_text"] < 0.1  # the hidden text covers the scan
+    shifted = layer_trust(tmp_path, pdfs.sandwich_pdf([(MINUTES, pdfs.letter_shift(MINUTES))]))
+    assert not shifted["trust"]["trusted"]
+    # A slide: one big picture whose text is in the image, a caption as its only text layer.
+    slide = layer_trust(tmp_path, pdfs.slide_pdf(SLIDE, "Annual meeting of the harbour board"))
+    assert slide["layout"]["picture_without_text"] > 0.5
+    assert not slide["trust"]["trusted"] and "picture" in slide["trust"]["reasons"][0]
+    scan = layer_trust(tmp_path, pdfs.scanned_pdf(["A scanned line of text"]))
+    assert scan["trust"] is None  # no text layer: nothing to trust
+
+
+@pytest.fixture(scope="module")
+def trust_run(tmp_path_factory) -> Workspace:
+    """The CPU pipeline over pages whose text layer is good, garbled, thin or right to repeat."""
+    workspace = Workspace(tmp_path_factory.mktemp("trust"))
+    corpus = workspace.root / "corpus"
+    filler = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
+              "tempor incididunt ut labore et dolore magna aliqua.\n") * 14
+    outline = "\n".join(f"{i} Section {i} {'.' * 50} {i + 1}" for i in range(1, 30))
+    made = {"born": pdfs.text_pdf([MINUTES, PROCES_VERBAL]),
+            "shifted": pdfs.sandwich_pdf([(MINUTES, pdfs.letter_shift(MINUTES))]),
+            "poor_ocr": pdfs.sandwich_pdf([(MINUTES, pdfs.ocr_noise(MINUTES, 0.9))]),
+            "slide": pdfs.slide_pdf(SLIDE, "Annual meeting of the harbour board"),
+            "filler": pdfs.text_pdf([filler]), "outline": pdfs.text_pdf([outline]),
+            "photo": pdfs.noise_pdf(3)}
+    for name, data in made.items():
+        pdfs.write(corpus / f"{name}.pdf", data)
+    workspace.snakemake()
+    return workspace
+
+
+def page_rows(workspace: Workspace) -> dict[tuple[str, int], dict]:
+    return {(row["doc_id"], row["page"]): row for row in workspace.manifest()}
+
+
+def test_a_bad_layer_goes_to_ocr_and_its_reading_is_kept(trust_run: Workspace) -> None:
+    rows = page_rows(trust_run)
+    for doc in ("shifted", "poor_ocr"):
+        row = rows[(doc, 1)]
+        assert row["status"] == "recovered" and row["engine"] == "rapidocr", doc
+        assert "textlayer:untrusted_text_layer" in row["reasons"]
+        text = (trust_run.results / "markdown" / f"{doc}.md").read_text()
+        assert "harbour" in text and "engineers" in text  # RapidOCR's reading, not the layer's
+        assert row["language"] == "en" and row["quality"] > 0.8
+    slide = rows[("slide", 1)]
+    assert slide["status"] == "recovered" and "Dredging" in (
+        trust_run.results / "markdown" / "slide.md").read_text()
+
+
+def test_a_good_layer_stays_and_real_repetition_is_not_a_failure(trust_run: Workspace) -> None:
+    rows = page_rows(trust_run)
+    assert rows[("born", 1)]["status"] == "ok" and rows[("born", 1)]["engine"] == "textlayer"
+    assert rows[("born", 1)]["language"] == "en" and rows[("born", 2)]["language"] == "fr"
+    for doc in ("filler", "outline"):  # flagged as repeating, settled by the OCR's agreement
+        assert rows[(doc, 1)]["status"] == "ok" and rows[(doc, 1)]["engine"] == "textlayer", doc
+    assert rows[("photo", 1)]["status"] == "no_text"
+    assert "no_text" in (trust_run.results / "summary.txt").read_text()
+    assert all(0 <= row["quality"] <= 1 for row in rows.values() if row["quality"] is not None)
+
+
+def test_retry_below_a_score_rereads_only_those_pages(trust_run: Workspace) -> None:
+    rows = page_rows(trust_run)
+    low = {key for key, row in rows.items() if row["status"] in ("ok", "recovered")
+           and row["quality"] < 0.99}
+    assert low and len(low) < len(rows)  # some pages score lower than others
+    trust_run.reset_calls()
+    result = subprocess.run([sys.executable, "-m", "ocrflow", "retry-failed", "--results",
+                             str(trust_run.results), "--below", "0.99"], cwd=trust_run.root,
+                            capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert f"{len(low)} failed pages or below 0.99" in result.stdout
+    trust_run.snakemake()
+    sent = call_counts(trust_run.calls())
+    assert {role for role, _, _ in sent} == {"recovery"}  # the primary's readings are reused
+    by_hash = {row["content_hash"]: row["doc_id"] for row in trust_run.manifest()}
+    assert {(by_hash[h], page) for _, h, page in sent} == low
+    after = page_rows(trust_run)
+    for key in low:  # read again; the better of the two readings is kept
+        assert after[key]["status"] in ("ok", "recovered")
+        assert after[key]["quality"] >= rows[key]["quality"] - 1e-6
+
+
+def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) -> None:
+    """config/gpu.yaml's switch, with RapidOCR standing in for Chandra as the primary engine."""
+    corpus = workspace.root / "corpus"
+    pdfs.write(corpus / "born.pdf", pdfs.text_pdf([MINUTES, PROCES_VERBAL]))
+    pdfs.write(corpus / "scan.pdf", pdfs.scanned_pdf([MINUTES]))
+    workspace.config.update(primary={"engine": "rapidocr", "trusted_text_layer": True},
+                            recovery={"engine": "none"})
+    first = workspace.snakemake("-n")
+    assert "ocrflow plan: 1 shards, none inventoried yet" in first.stderr
+    workspace.snakemake()
+    sent = call_counts(c for c in workspace.calls() if c["engine"] == "rapidocr")
+    rows = page_rows(workspace)
+    scan_hash = rows[("scan", 1)]["content_hash"]
+    assert set(sent) == {("primary", scan_hash, 1)}  # only the scanned page reached the engine
+    assert rows[("born", 1)]["engine"] == rows[("born", 2)]["engine"] == "textlayer"
+    assert rows[("born", 1)]["status"] == "ok" and rows[("scan", 1)]["engine"] == "rapidocr"
+    plan = workspace.snakemake("-n").stderr
+    assert ("text layer trusted on 2, untrusted on 0, absent on 1; primary: 2 pages from their "
+            "text layer, 1 to rapidocr") in plan
+    stats = json.loads(next((workspace.results / "work" / "shards").glob(
+        "*/primary.stats.json")).read_text())
+    assert stats["pages_sent"] == 1 and stats["pages_from_text_layer"] == 2
