@@ -88,3 +88,36 @@ def test_prose_on_a_page_without_ink_or_text_layer_is_a_hallucination() -> None:
     hidden_text = {**BLANK, "has_text_layer": True, "text_layer": prose}
     assert reasons(prose, page=hidden_text) == []  # an invisible text layer is real text
     assert reasons(prose, page=INKED) == []
+
+
+def test_an_untrusted_text_layer_fails_its_reading_and_only_its_reading() -> None:
+    untrusted = {**INKED, "has_text_layer": True, "text_layer": "Gdd bnllhssdd lds nm",
+                 "trust": {"quality": 0.2, "language": "en", "trusted": False,
+                           "reasons": ["20% of 4 words are words of en"]}}
+    verdict = detect.judge({"engine": "textlayer", "text": "Gdd bnllhssdd lds nm"}, untrusted,
+                           CFG, TRUST)
+    assert verdict.reasons == ["untrusted_text_layer"] and verdict.quality == 0.2
+    assert "20% of 4 words" in verdict.details[0]
+    # An OCR reading is never failed for disagreeing with a layer that is not trusted ...
+    cfg = copy.deepcopy(CFG)
+    cfg["text_layer_agreement"].update(enabled=True, min_text_layer_chars=5)
+    assert reasons(GOOD, page=untrusted, cfg=cfg, engine="rapidocr") == []
+    # ... and the layer's own reading is not compared with itself.
+    trusted = {**untrusted, "text_layer": GOOD, "trust": None}
+    assert reasons(GOOD, page=trusted, cfg=cfg, engine="textlayer") == []
+
+
+def test_each_reading_gets_a_quality_and_a_language() -> None:
+    verdict = detect.judge({"engine": "rapidocr", "text": GOOD}, INKED, CFG, TRUST)
+    assert verdict.quality > 0.9 and verdict.language in ("en", "fr")  # the example pages
+    noise = detect.judge({"engine": "rapidocr", "text": "1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I"},
+                         INKED, CFG, TRUST)
+    assert noise.quality < 0.3
+    assert reasons(GOOD, reread_below=0.5) == []  # retry-failed --below 0.5 flagged it
+    assert reasons("1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I", reread_below=0.5) == ["low_quality"]
+
+
+def test_a_picture_only_answer_is_empty() -> None:
+    assert reasons("![](p1-0.webp)\n\n<img src='p1-1.webp' alt='a harbour'>") == \
+        ["empty_output"]
+    assert reasons("![](p1-0.webp)", page=BLANK) == []  # nothing on the page: fine
