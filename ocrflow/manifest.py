@@ -53,8 +53,10 @@ def summarize(rows: list[dict[str, Any]], stats: list[dict[str, Any]]) -> dict[s
     engines: dict[str, dict[str, float]] = {}
     for item in stats:
         entry = engines.setdefault(f"{item['role']} ({item['engine']})",
-                                   {"pages_read": 0, "pages_sent": 0, "seconds": 0.0})
+                                   {"pages_read": 0, "pages_sent": 0, "seconds": 0.0,
+                                    "from_text_layer": 0})
         entry["pages_read"] += item.get("pages_read", item["pages_sent"])
+        entry["from_text_layer"] += item.get("pages_from_text_layer", 0)
         entry["pages_sent"] += item["pages_sent"]
         entry["seconds"] += item["seconds"] if item["pages_sent"] else 0.0
     for entry in engines.values():
@@ -77,7 +79,9 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         rate_text = f"{rate:.2f} pages/s" if rate else "nothing to do"
         lines.append(f"  {name}: {entry['pages_read']} pages read (page store); the latest job "
                      f"of each shard sent {entry['pages_sent']} in {entry['seconds']} s "
-                     f"({rate_text})")
+                     f"({rate_text})" + (f"; {entry['from_text_layer']} pages taken from their "
+                                         "trusted text layer instead"
+                                         if entry["from_text_layer"] else ""))
     unreadable = [row for row in rows if row["status"] == "unreadable"]
     for row in unreadable[:REPORT_LIST_LIMIT]:
         lines.append(f"  unreadable: {row['source_path']}: {row['error']}")

@@ -193,3 +193,5 @@ def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) ->
     stats = json.loads(next((workspace.results / "work" / "shards").glob(
         "*/primary.stats.json")).read_text())
     assert stats["pages_sent"] == 1 and stats["pages_from_text_layer"] == 2
+    assert "2 pages taken from their trusted text layer" in (
+        workspace.results / "summary.txt").read_text()
