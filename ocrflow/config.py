@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from ocrflow.layout import Layout
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
 
@@ -99,7 +101,6 @@ def engine_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(config["engines"].get(name, {}))
 
 
-RECORD_NAME = "config.yaml"  # the config a results folder was last run with
 
 
 def record(config: dict[str, Any]) -> None:
@@ -107,7 +108,7 @@ def record(config: dict[str, Any]) -> None:
     (retry-failed) use the settings it was run with, whatever the command line was."""
     from ocrflow import atomic
 
-    path = Path(config["results"]) / RECORD_NAME
+    path = Layout.of(config["results"]).recorded_config
     text = yaml.safe_dump(config, sort_keys=True, allow_unicode=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         atomic.write_text(path, text)
@@ -132,10 +133,10 @@ def for_run(results: str | None, configfile: str | None, pairs: list[str]) -> di
             given = yaml.safe_load(handle) or {}
     given = override(given, pairs)
     folder = Path(results or given.get("results", "results"))
-    recorded = folder / RECORD_NAME
+    recorded = Layout.of(folder).recorded_config
     if results is not None and not recorded.exists():
         raise ConfigError(f"config error: results: no run recorded in {folder} "
-                          f"({RECORD_NAME} is missing)")
+                          f"({recorded.name} is missing)")
     base = yaml.safe_load(recorded.read_text(encoding="utf-8")) if recorded.exists() else {}
     return validate(_merged(base, given))
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ocrflow import atomic
+from ocrflow.layout import Layout
 
 SHEET_SUFFIXES = (".tsv", ".txt")
-REGISTRY_NAME = "shards.tsv"
 
 
 class InputError(ValueError):
@@ -181,10 +181,6 @@ def _assign(docs: list[Document], previous: dict[str, str], shard_size: int) -> 
     return assigned
 
 
-def shard_dir(results: str | Path, shard: str) -> Path:
-    return Path(results) / "work" / "shards" / shard
-
-
 def plan(input_path: str, results: str | Path, shard_size: int) -> list[str]:
     """Assign documents to shards and write each shard's member list when it changed.
 
@@ -194,8 +190,8 @@ def plan(input_path: str, results: str | Path, shard_size: int) -> list[str]:
     """
     check_results(results)
     docs = discover(input_path)
-    work = Path(results) / "work"
-    registry = work / REGISTRY_NAME
+    layout = Layout.of(results)
+    registry = layout.registry
     previous = _read_registry(registry, shard_size)
     assigned = _assign(docs, previous, shard_size)
     if assigned != previous:
@@ -206,21 +202,29 @@ def plan(input_path: str, results: str | Path, shard_size: int) -> list[str]:
     for doc in docs:
         members.setdefault(assigned[doc.doc_id], []).append(doc.fields())
     for shard, rows in members.items():
-        path = shard_dir(results, shard) / "inputs.tsv"
+        path = layout.members(shard)
         text = _tsv(rows)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             atomic.write_text(path, text)
     for shard in set(previous.values()) - set(members):  # every member was removed
-        (shard_dir(results, shard) / "inputs.tsv").unlink(missing_ok=True)
+        layout.members(shard).unlink(missing_ok=True)
+    left = sorted(set(previous) - set(assigned))
+    if left:  # the workflow owns its outputs: a document that left the corpus leaves them too
+        from ocrflow.merge import remove_document
+
+        for doc_id in left:
+            remove_document(layout.markdown, doc_id)
+        print(f"ocrflow: {len(left)} documents left the input; their outputs were removed "
+              f"(first: {left[0]})", file=sys.stderr)
     return sorted(members)
 
 
 def existing_shards(results: str | Path) -> list[str]:
     """The shards of the last plan, read back without listing the input (cluster jobs)."""
-    root = Path(results) / "work" / "shards"
-    if not root.is_dir():
+    layout = Layout.of(results)
+    if not layout.shards.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "inputs.tsv").exists())
+    return sorted(p.name for p in layout.shards.iterdir() if layout.members(p.name).exists())
 
 
 def read_members(path: str | Path) -> list[Document]:
@@ -233,9 +237,10 @@ def read_members(path: str | Path) -> list[Document]:
 def check_results(results: str | Path) -> None:
     """The results folder can be made and written, or one line says why not."""
     folder = Path(results)
+    work = Layout.of(results).work
     try:
-        (folder / "work").mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder / "work", prefix=".write-test."):
+        work.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=work, prefix=".write-test."):
             pass
     except OSError as exc:
         raise InputError(f"config error: results: cannot write to {folder}: "

@@ -34,7 +34,7 @@ class Verdict:
     ok: bool
     reasons: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
-    quality: float = 0.0
+    quality: float | None = None  # None: the reading has no text to score
     language: str | None = None
 
 
@@ -123,9 +123,9 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any],
         fail("repetition", "the engine stopped a generation loop")
     words = _FIGURE.sub("", text)  # a page that is only a figure has no text
     visible = len(words) - words.count(" ") - words.count("\n") - words.count("\t")
-    # A trusted text layer is the page's own word for it, however short ("Potato").
-    short_and_true = from_layer and visible > 0 and assessment.trusted
-    if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"] and not short_and_true:
+    if not visible:
+        verdict.quality = None  # nothing to score (a blank page, a picture)
+    if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"]:
         fail("empty_output", f"{visible} chars on a page with ink {page.get('ink', 0):.4f}")
     if (visible > cfg["max_chars_on_blank"] and page.get("ink", 0) < cfg["min_ink"]
             and not page.get("has_text_layer")):  # a VLM writing prose on an empty page
@@ -141,7 +141,7 @@ def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any],
         fail("garbage", f"{garbage:.1%} replacement or control characters")
     # retry-failed --below flags a page's record with the quality it must reach
     min_quality = max(cfg["min_quality"], output.get("reread_below") or 0)
-    if visible and verdict.quality < min_quality:
+    if verdict.quality is not None and verdict.quality < min_quality:
         fail("low_quality", f"quality {verdict.quality:.2f} below {min_quality}")
     # An OCR reading is compared with the text layer only when the layer can be trusted: the
     # layer is not compared with itself, and a bad layer never throws a good reading away.
@@ -168,7 +168,8 @@ def judge_records(records: Iterable[dict[str, Any]], pages: dict[tuple[str, int]
         verdicts.append({"doc_id": record["doc_id"], "page": record["page"],
                          "engine": record["engine"], "ok": verdict.ok,
                          "reasons": verdict.reasons, "details": verdict.details,
-                         "quality": round(verdict.quality, 3), "language": verdict.language})
+                         "quality": None if verdict.quality is None else round(verdict.quality, 3),
+                         "language": verdict.language})
     return verdicts
 
 

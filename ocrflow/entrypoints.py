@@ -6,6 +6,7 @@ scripts/<stage>.py only calls the function of the same name here with the ``snak
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 from ocrflow.engines.base import EngineUnavailable
 from ocrflow.ocr import PagesToRetry
 
+CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
+
 
 def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
@@ -21,6 +24,12 @@ def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
         handlers.append(logging.FileHandler(job.log[0], mode="a", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    calls = logging.getLogger("ocrflow.calls")  # ocr.py's audit lines: in their own file only
+    calls.propagate = False
+    if os.environ.get(CALL_LOG_ENV):
+        audit = logging.FileHandler(os.environ[CALL_LOG_ENV], mode="a", encoding="utf-8")
+        audit.setFormatter(logging.Formatter("%(message)s"))
+        calls.addHandler(audit)
     logging.getLogger("ocrflow").info("==== %s job starts (attempt %s)", job.rule,
                                       getattr(job, "attempt", "?"))
     try:
@@ -70,8 +79,10 @@ def merge(job: Any) -> None:
     _run(job, merge_shard, inventory=Path(job.input.inventory), primary=Path(job.input.primary),
          primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
          recovery_verdicts=_optional(job, "recovery_verdicts"),
-         markdown_dir=Path(job.params.markdown_dir), output=Path(job.output.pages),
-         store_root=Path(job.params.store), min_agreement=job.params.min_agreement)
+         markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
+         output=Path(job.output.pages),
+         documents=Path(job.output.documents), outputs=tuple(job.params.outputs),
+         min_agreement=job.params.min_agreement)
 
 
 def manifest(job: Any) -> None:

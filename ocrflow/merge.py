@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic
+from ocrflow.layout import DOCUMENT_SUFFIXES, document_file, document_images
 
 
 def _keyed(path: Path | None) -> dict[tuple[str, int], dict[str, Any]]:
@@ -73,7 +74,7 @@ def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, d
         agree = (set(primary_verdict["reasons"]) <= DOUBTS
                  and agreement(primary["text"], recovery["text"]) >= min_agreement)
         if recovery_verdict["ok"]:
-            better = primary_verdict.get("quality", 0) >= recovery_verdict.get("quality", 0)
+            better = (primary_verdict.get("quality") or 0) >= (recovery_verdict.get("quality") or 0)
             if agree and better:
                 return {"status": "ok", "engine": primary["engine"],
                         "reasons": [*reasons, "merge:readings_agree"], "error": "",
@@ -96,6 +97,14 @@ def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, d
         if agree and set(recovery_verdict["reasons"]) <= LOOPING:
             return {"status": "ok", "engine": primary["engine"],
                     "reasons": [*reasons, "merge:readings_agree"], "error": "",
+                    **_read(primary, primary_verdict)}
+        # A short text layer ("Potato") the inventory trusts, and an OCR that read nothing more:
+        # the layer is the page's whole text.
+        if (set(primary_verdict["reasons"]) <= NO_TEXT and primary["text"].strip()
+                and (page.get("trust") or {}).get("trusted")
+                and set(recovery_verdict["reasons"]) <= NO_TEXT):
+            return {"status": "ok", "engine": primary["engine"],
+                    "reasons": [*reasons, "merge:trusted_text_layer"], "error": "",
                     **_read(primary, primary_verdict)}
     errors = [r["error"] for r in (primary, stages["recovery"].get(key)) if r and r["error"]]
     return {"status": "failed", "engine": None, "reasons": reasons, "error": "; ".join(errors),
@@ -134,7 +143,7 @@ def document_markdown(pages: list[dict[str, Any]]) -> str:
 def place_images(page: dict[str, Any], markdown_file: Path, store_root: Path) -> None:
     """Copy a page's figures from the page store beside the document's Markdown
     (``<name>_images/p<page>-<figure>``) and point the page's links at them."""
-    folder = markdown_file.with_name(markdown_file.stem + "_images")
+    folder = markdown_file.with_name(markdown_file.stem + "_images")  # Layout.document_images
     for stored in page.pop("images"):
         source = store_root / stored
         target = folder / Path(stored).name  # p<page>-<figure>, unique within the document
@@ -150,18 +159,43 @@ def place_images(page: dict[str, Any], markdown_file: Path, store_root: Path) ->
         page["text"] = page["text"].replace(f"]({figure})", f"]({folder.name}/{target.name})")
 
 
+def remove_document(markdown_dir: Path, doc_id: str, keep: tuple[str, ...] = ()) -> list[Path]:
+    """Remove a document's outputs, except the kinds in ``keep``; return what was removed."""
+    removed = []
+    for kind in DOCUMENT_SUFFIXES:
+        path = document_file(markdown_dir, doc_id, kind)
+        if kind not in keep and path.exists():
+            path.unlink()
+            removed.append(path)
+    images = document_images(markdown_dir, doc_id)
+    if "markdown" not in keep and images.is_dir():
+        shutil.rmtree(images)
+        removed.append(images)
+    return removed
+
+
+PAGE_RECORD_KEYS = ("page", "status", "engine", "reasons", "error", "quality", "language",
+                    "attempts", "blocks", "provenance", "text")
+
+
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
-                recovery_verdicts: Path | None, markdown_dir: Path, output: Path,
-                store_root: Path | None = None, min_agreement: float = 0.8) -> None:
+                recovery_verdicts: Path | None, markdown_dir: Path, store_root: Path,
+                output: Path, documents: Path, outputs: tuple[str, ...] = ("markdown",),
+                min_agreement: float = 0.8) -> None:
+    """Final page rows of a shard (``output``), each document's chosen ``outputs`` and the index
+    of the files written (``documents``: doc_id, then its files); a document's outputs not
+    chosen are removed."""
     stages = {"primary": _keyed(primary), "primary_verdicts": _keyed(primary_verdicts),
               "recovery": _keyed(recovery), "recovery_verdicts": _keyed(recovery_verdicts)}
     rows: list[dict[str, Any]] = []
+    index: list[str] = []
     for doc in atomic.read_jsonl(inventory):
         base = {"doc_id": doc["doc_id"], "source_path": doc["path"], "hash": doc["hash"]}
         if doc["error"]:
             rows.append({**base, "page": None, "status": "unreadable", "engine": None,
                          "reasons": [], "n_chars": 0, "error": doc["error"], "quality": None,
                          "language": None})
+            remove_document(markdown_dir, doc["doc_id"])  # an older readable version's
             continue
         pages = []
         for page in doc["pages"]:
@@ -172,14 +206,22 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
                          "n_chars": len(final["text"]), "error": final["error"],
                          "attempts": final["attempts"], "provenance": final["provenance"],
                          "quality": final["quality"], "language": final["language"]})
-        target = markdown_dir / f"{doc['doc_id']}.md"
-        for page in pages:
-            if page["images"] and store_root is not None:
-                place_images(page, target, store_root)
-        atomic.write_text(target, document_markdown(pages))
-        atomic.write_jsonl(target.with_name(target.name[:-3] + ".pages.jsonl"),
-                           ({k: p.get(k) for k in ("page", "status", "engine", "reasons", "error",
-                                                   "quality", "language", "attempts", "blocks",
-                                                   "provenance", "text")}
-                            for p in pages))
+        remove_document(markdown_dir, doc["doc_id"], keep=outputs)
+        written = []
+        if "markdown" in outputs:
+            target = document_file(markdown_dir, doc["doc_id"], "markdown")
+            for page in pages:
+                if page["images"]:
+                    place_images(page, target, store_root)
+            atomic.write_text(target, document_markdown(pages))
+            written.append(target)
+            if document_images(markdown_dir, doc["doc_id"]).is_dir():
+                written.append(document_images(markdown_dir, doc["doc_id"]))
+        if "page_records" in outputs:
+            target = document_file(markdown_dir, doc["doc_id"], "page_records")
+            atomic.write_jsonl(target, ({k: p.get(k) for k in PAGE_RECORD_KEYS} for p in pages))
+            written.append(target)
+        index.append("\t".join([doc["doc_id"], *(p.relative_to(markdown_dir).as_posix()
+                                                 for p in written)]))
     atomic.write_jsonl(output, rows)
+    atomic.write_text(documents, "".join(f"{line}\n" for line in index))

@@ -15,11 +15,8 @@ non-zero, so a run with the config fixed reads those pages as if for the first t
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,12 +28,14 @@ from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutpu
 from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
+from ocrflow.records import needs_recovery
 from ocrflow.render import RenderTask, render_page
-from ocrflow.store import PageStore
+from ocrflow.store import Claim, PageStore, pending
 
 log = logging.getLogger(__name__)
-
-CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # audit: one line per page sent to an engine
+# One line per page sent to an engine (JSON: role, engine, hash, page), for audits and tests:
+# entrypoints.py writes it to the file named by OCRFLOW_CALL_LOG.
+calls = logging.getLogger("ocrflow.calls")
 
 
 MIN_FAILING_WINDOW = 5  # fewer pages than this never stop a job: one bad page is just a bad page
@@ -48,11 +47,6 @@ class EngineFailing(EngineUnavailable):
 
 class PagesToRetry(RuntimeError):
     """Some pages' requests could not be answered; the job's next attempt tries them again."""
-
-
-def pending(record: dict[str, Any] | None) -> bool:
-    """A page still to read: no record, or an engine error that a later attempt may pass."""
-    return record is None or bool(record.get("error") and record.get("retry"))
 
 
 @dataclass(frozen=True)
@@ -80,7 +74,7 @@ def trusted_layer_pages(inventory: list[dict[str, Any]]) -> set[tuple[str, int]]
 def recovery_work(inventory: list[dict[str, Any]],
                   verdicts: list[dict[str, Any]]) -> list[WorkPage]:
     """The pages whose primary output failed detection: nothing else goes to recovery."""
-    failed = {(v["doc_id"], v["page"]) for v in verdicts if not v["ok"]}
+    failed = {(v["doc_id"], v["page"]) for v in verdicts if needs_recovery(v)}
     return [p for p in primary_work(inventory) if (p.doc_id, p.page) in failed]
 
 
@@ -97,11 +91,7 @@ class ShardRun:
         self._tries: dict[tuple[str, int], int] = {}  # engine-error attempts before this job
         self._recent: collections.deque[bool] = collections.deque()
         self._errors: list[tuple[PageInput, str]] = []  # engine errors recorded by this job
-        self._locks: dict[str, contextlib.ExitStack] = {}
-        self._outstanding: dict[str, int] = {}
-        # Concurrent engines pull pages in one thread and hand results back in another.
-        self._mutex = threading.Lock()
-        self._call_log = os.environ.get(CALL_LOG_ENV)
+        self._claims: dict[str, Claim] = {}
 
     def execute(self, work: list[WorkPage]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         started = time.monotonic()
@@ -129,8 +119,8 @@ class ShardRun:
                 self._ocr(by_hash, todo)
             finally:
                 self.engine.close()
-                for stack in self._locks.values():
-                    stack.close()
+                for claim in self._claims.values():
+                    claim.release()
             self.progress.done()
         stored = {h: self.store.load(h) for h in by_hash}
         retry = [(h, n) for h, pages in stored.items() for n, r in pages.items() if pending(r)
@@ -160,20 +150,14 @@ class ShardRun:
 
     def _inputs(self, by_hash: dict[str, dict[int, WorkPage]],
                 todo: dict[str, list[int]]) -> Iterator[PageInput]:
-        # Sorted by hash in every job: locks are always taken in one order, so no deadlock.
+        # Sorted by hash in every job: documents are always claimed in one order, no deadlock.
         for doc_hash in sorted(todo):
-            stack = contextlib.ExitStack()
-            stack.enter_context(self.store.locked(doc_hash))
-            done = self.store.load(doc_hash)  # another job may have finished it meanwhile
-            pages = [n for n in todo[doc_hash] if pending(done.get(n))]
-            with self._mutex:
-                self.progress.advance(len(todo[doc_hash]) - len(pages))
-                if not pages:
-                    stack.close()
-                    continue
-                self._locks[doc_hash] = stack
-                self._outstanding[doc_hash] = len(pages)
-            for n in pages:
+            claim = self.store.claim(doc_hash, todo[doc_hash])
+            self.progress.advance(len(todo[doc_hash]) - len(claim.pages))
+            if not claim.pages:
+                continue
+            self._claims[doc_hash] = claim
+            for n in claim.pages:
                 page = by_hash[doc_hash][n]
                 yield PageInput(doc_hash, n, page.path, text_layer=page.text_layer)
 
@@ -196,11 +180,8 @@ class ShardRun:
     def _sent(self, inputs: Iterator[PageInput]) -> Iterator[PageInput]:
         for page in inputs:
             self.sent += 1
-            if self._call_log:
-                line = json.dumps({"role": self.role, "engine": self.engine.name,
-                                   "hash": page.doc_hash, "page": page.page})
-                with open(self._call_log, "a", encoding="utf-8") as handle:
-                    handle.write(line + "\n")
+            calls.info("%s", json.dumps({"role": self.role, "engine": self.engine.name,
+                                         "hash": page.doc_hash, "page": page.page}))
             yield page
 
     def _ocr(self, by_hash: dict[str, dict[int, WorkPage]], todo: dict[str, list[int]]) -> None:
@@ -242,11 +223,8 @@ class ShardRun:
             record["images"] = self.store.write_images(page.doc_hash, page.page, output.images)
         self.store.append(page.doc_hash, [record])
         page.image = None
-        with self._mutex:
-            self.progress.advance()
-            self._outstanding[page.doc_hash] -= 1
-            if self._outstanding[page.doc_hash] == 0:
-                self._locks.pop(page.doc_hash).close()
+        self.progress.advance()
+        self._claims[page.doc_hash].page_done()
 
 
 def _result_fields(record: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 log = logging.getLogger("ocrflow.progress")
@@ -13,12 +14,16 @@ class Progress:
         self.label, self.total, self.unit, self.every_s = label, total, unit, every_s
         self.count = 0
         self.start = self._last = time.monotonic()
+        self._mutex = threading.Lock()  # a concurrent engine's pages finish in another thread
 
     def advance(self, n: int = 1) -> None:
-        self.count += n
-        now = time.monotonic()
-        if now - self._last >= self.every_s:
-            self._last = now
+        with self._mutex:
+            self.count += n
+            now = time.monotonic()
+            due = now - self._last >= self.every_s
+            if due:
+                self._last = now
+        if due:
             log.info("%s", self.line())
 
     def rate(self) -> float:

@@ -16,32 +16,29 @@ from typing import Any
 
 from ocrflow import atomic, corpus, engines
 from ocrflow.config import engine_settings
+from ocrflow.layout import Layout
 from ocrflow.store import PageStore
 
 UNRETRYABLE = "inventory:bad_page"  # the page itself is broken: no engine can help
-# Everything a shard makes after its inventory, and the corpus files made from it: Snakemake does
-# not rerun a job for a missing intermediate file while the final outputs are present.
-SHARD_OUTPUTS = ("primary.jsonl", "primary.stats.json", "primary_verdicts.jsonl", "recovery.jsonl",
-                 "recovery.stats.json", "recovery_verdicts.jsonl", "pages.jsonl")
-CORPUS_OUTPUTS = ("manifest.parquet", "report.md", "summary.txt")
 
 
 def _store(config: dict[str, Any], name: str) -> PageStore | None:
     if name == "none":
         return None
     engine = engines.create(name, engine_settings(config, name))
-    return PageStore(Path(config["results"]) / "page_store", engine.name, engine.fingerprint())
+    return PageStore(Layout.of(config["results"]).page_store, engine.name, engine.fingerprint())
 
 
 def low_quality_pages(results: str | Path, below: float) -> dict[str, list[dict[str, Any]]]:
     """Per shard, the rows of pages that were read (ok, recovered) with a quality below."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for shard in corpus.existing_shards(results):
-        pages = corpus.shard_dir(results, shard) / "pages.jsonl"
+        pages = Layout.of(results).pages(shard)
         if not pages.exists():
             continue
         for row in atomic.read_jsonl(pages):
-            if row["status"] in ("ok", "recovered") and (row.get("quality") or 0) < below:
+            quality = row.get("quality")  # None: no text to score (a blank page)
+            if row["status"] in ("ok", "recovered") and quality is not None and quality < below:
                 found[shard].append(row)
     return found
 
@@ -50,7 +47,7 @@ def failed_pages(results: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Per shard, the rows of pages whose final status is failed and an engine could redo."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for shard in corpus.existing_shards(results):
-        pages = corpus.shard_dir(results, shard) / "pages.jsonl"
+        pages = Layout.of(results).pages(shard)
         if not pages.exists():
             continue
         for row in atomic.read_jsonl(pages):
@@ -82,12 +79,13 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
             for doc_hash, pages in _by_hash(rows).items():
                 recovery.invalidate(doc_hash, pages)
     shards = set(failed) | set(low)
+    layout = Layout.of(results)
     for shard in shards:
-        for name in SHARD_OUTPUTS:
-            (corpus.shard_dir(results, shard) / name).unlink(missing_ok=True)
+        for path in layout.after_inventory(shard):
+            path.unlink(missing_ok=True)
     if shards:
-        for name in CORPUS_OUTPUTS:
-            (Path(results) / name).unlink(missing_ok=True)
+        for path in layout.corpus_files():
+            path.unlink(missing_ok=True)
     pages = sum(map(len, failed.values())) + sum(map(len, low.values()))
     return pages, len(shards)
 

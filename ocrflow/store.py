@@ -1,7 +1,8 @@
 """The page store: every finished page attempt, persisted the moment it is done.
 
 One append-only JSON-lines file per (engine settings, PDF content): ``<root>/<engine>-<fingerprint>/
-<hash[:2]>/<hash>.jsonl``, and the figures an engine cropped beside it (``<hash>.images/``).
+<hash[:2]>/<hash>.jsonl``, locked while a job reads the document, and the figures an engine
+cropped beside it (``<hash>.images/``).
 Keyed by content, not by path, so a renamed or duplicated PDF is never
 OCR'd twice, and keyed by the engine's fingerprint, so changed settings never reuse stale text.
 A line cut short by a kill is ignored on reading, so its page is simply done again.
@@ -9,13 +10,13 @@ A line cut short by a kill is ignored on reading, so its page is simply done aga
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ocrflow import atomic
 
@@ -79,14 +80,48 @@ class PageStore:
     def invalidate(self, doc_hash: str, pages: Iterable[int]) -> None:
         self.append(doc_hash, ({"page": page, "invalidated": True} for page in pages))
 
-    @contextlib.contextmanager
-    def locked(self, doc_hash: str) -> Iterator[None]:
-        """Hold the document across jobs, so a PDF present twice in the corpus is OCR'd once."""
-        path = self._path(doc_hash, ".lock")
+    def claim(self, doc_hash: str, wanted: Iterable[int]) -> Claim:
+        """Hold a document across jobs (so a PDF present twice in the corpus is read once) for
+        the pages of ``wanted`` still pending once it is held: another job may have read them
+        meanwhile. The lock is taken on the document's own file (no lock file beside it: one
+        file per document and engine, however large the corpus)."""
+        path = self._path(doc_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        handle = open(path, "a")  # noqa: SIM115  (closed by Claim.release)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        stored = self.load(doc_hash)
+        claim = Claim(handle, [n for n in wanted if pending(stored.get(n))])
+        if not claim.pages:
+            claim.release()
+        return claim
+
+
+def pending(record: dict[str, Any] | None) -> bool:
+    """A page still to read: no record, or an engine error that a later attempt may pass."""
+    return record is None or bool(record.get("error") and record.get("retry"))
+
+
+class Claim:
+    """A document held by this job until each of its claimed pages has been recorded."""
+
+    def __init__(self, handle: IO[str], pages: list[int]) -> None:
+        self.pages = pages
+        self._handle: IO[str] | None = handle
+        self._open = len(pages)
+        self._mutex = threading.Lock()  # pages finish in another thread than they are sent
+
+    def page_done(self) -> None:
+        with self._mutex:
+            self._open -= 1
+            if self._open <= 0:
+                self._release()
+
+    def release(self) -> None:
+        with self._mutex:
+            self._release()
+
+    def _release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None

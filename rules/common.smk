@@ -12,16 +12,18 @@ from ocrflow import corpus  # noqa: E402
 from ocrflow import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES, job_env, job_gpus  # noqa: E402
 from ocrflow.inventory import engine_plan  # noqa: E402
+from ocrflow.layout import Layout  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
     RESULTS = config["results"]
+    LAYOUT = Layout.of(RESULTS)  # every path of the results folder
     # The main process lists the input and (re)writes shard member lists; cluster jobs re-parse
     # this file and only read the member lists back.
     if workflow.is_main_process:
         SHARDS = corpus.plan(config["input"], RESULTS, config["shard_size"])
         ocrflow_config.record(config)  # retry-failed acts on the run as it was configured
-        print(engine_plan([corpus.shard_dir(RESULTS, s) / "inventory.counts.json" for s in SHARDS],
+        print(engine_plan([LAYOUT.inventory_counts(s) for s in SHARDS],
                           config["primary"]["engine"], config["primary"]["trusted_text_layer"]),
               file=sys.stderr)
     else:
@@ -29,7 +31,7 @@ try:
 except (ocrflow_config.ConfigError, corpus.InputError) as error:
     sys.exit(str(error))
 
-SHARD_DIR = f"{RESULTS}/work/shards/{{shard}}"
+SHARD = "{shard}"  # the wildcard, where a layout path takes a shard
 HAS_RECOVERY = config["recovery"]["engine"] != "none"
 
 CPU_ENV = "../envs/ocrflow.yaml"
@@ -40,18 +42,13 @@ wildcard_constraints:
     role="primary|recovery",
 
 
-def shard_file(name):
-    """A file of one shard, as a pattern with the {shard} wildcard."""
-    return f"{SHARD_DIR}/{name}"
-
-
 def engine_params(role):
     engine = config[role]["engine"]
     return {
         "role": role,
         "engine": engine,
         "settings": ocrflow_config.engine_settings(config, engine),
-        "store": f"{RESULTS}/page_store",
+        "store": str(LAYOUT.page_store),
         "render": config["render"],
         "policy": config["ocr"],
         # recovery reads failed pages whatever their layer: the switch is the primary's
@@ -61,13 +58,13 @@ def engine_params(role):
 
 def merge_inputs(wildcards):
     files = {
-        "inventory": shard_file("inventory.jsonl"),
-        "primary": shard_file("primary.jsonl"),
-        "primary_verdicts": shard_file("primary_verdicts.jsonl"),
+        "inventory": LAYOUT.inventory(SHARD),
+        "primary": LAYOUT.records(SHARD, "primary"),
+        "primary_verdicts": LAYOUT.verdicts(SHARD, "primary"),
     }
     if HAS_RECOVERY:
-        files["recovery"] = shard_file("recovery.jsonl")
-        files["recovery_verdicts"] = shard_file("recovery_verdicts.jsonl")
+        files["recovery"] = LAYOUT.records(SHARD, "recovery")
+        files["recovery_verdicts"] = LAYOUT.verdicts(SHARD, "recovery")
     return files
 
 
@@ -102,17 +99,17 @@ def recovery_gpus(wildcards, input):
     return ocrflow_resources.recovery_gpus(gpus, input.verdicts)
 
 
-def all_shards(pattern):
-    return expand(shard_file(pattern), shard=SHARDS)
+def all_shards(path_of):
+    """``path_of(shard)`` for every shard of the plan."""
+    return [path_of(shard) for shard in SHARDS]
 
 
 def ocr_stats():
     roles = ["primary", "recovery"] if HAS_RECOVERY else ["primary"]
-    return [path for role in roles for path in all_shards(f"{role}.stats.json")]
+    return [LAYOUT.stats(shard, role) for role in roles for shard in SHARDS]
 
 
 def print_summary():
-    summary = Path(RESULTS) / "summary.txt"
-    if summary.exists():
-        print(summary.read_text(encoding="utf-8"), end="")
-        print(f"Markdown: {RESULTS}/markdown/  manifest: {RESULTS}/manifest.parquet")
+    if LAYOUT.summary.exists():
+        print(LAYOUT.summary.read_text(encoding="utf-8"), end="")
+        print(f"Markdown: {LAYOUT.markdown}/  manifest: {LAYOUT.manifest}")

@@ -1,15 +1,15 @@
 rule detect:
     """A verdict per page of one engine's output, with the reasons it failed."""
     input:
-        inventory=shard_file("inventory.jsonl"),
-        records=shard_file("{role}.jsonl"),
+        inventory=LAYOUT.inventory(SHARD),
+        records=LAYOUT.records(SHARD, "{role}"),
     output:
-        verdicts=shard_file("{role}_verdicts.jsonl"),
+        verdicts=LAYOUT.verdicts(SHARD, "{role}"),
     params:
         detection=config["detection"],
         trust=config["trust"],
     log:
-        f"{RESULTS}/logs/detect_{{role}}/{{shard}}.log",
+        LAYOUT.log("detect_{role}", SHARD),
     conda:
         "../envs/ocrflow.yaml"
     script:

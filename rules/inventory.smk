@@ -1,10 +1,10 @@
 rule inventory:
     """Per PDF of a shard: content hash, pages, sizes, rotation, text layer, ink, or why unreadable."""
     input:
-        members=shard_file("inputs.tsv"),
+        members=LAYOUT.members(SHARD),
     output:
-        inventory=shard_file("inventory.jsonl"),
-        counts=shard_file("inventory.counts.json"),
+        inventory=LAYOUT.inventory(SHARD),
+        counts=LAYOUT.inventory_counts(SHARD),
     params:
         settings=config["inventory"],
         trust=config["trust"],
@@ -12,9 +12,9 @@ rule inventory:
     resources:
         **job_resources("inventory"),
     log:
-        f"{RESULTS}/logs/inventory/{{shard}}.log",
+        LAYOUT.log("inventory", SHARD),
     benchmark:
-        f"{RESULTS}/benchmarks/inventory/{{shard}}.tsv"
+        LAYOUT.benchmark("inventory", SHARD)
     conda:
         "../envs/ocrflow.yaml"
     script:

@@ -1,16 +1,16 @@
 rule manifest:
     """One row per page and per unreadable PDF, a report, and the summary printed at the end."""
     input:
-        pages=all_shards("pages.jsonl"),
+        pages=all_shards(LAYOUT.pages),
         stats=ocr_stats(),
     output:
-        manifest=f"{RESULTS}/manifest.parquet",
-        report=f"{RESULTS}/report.md",
-        summary=f"{RESULTS}/summary.txt",
+        manifest=LAYOUT.manifest,
+        report=LAYOUT.report,
+        summary=LAYOUT.summary,
     resources:
         **job_resources("manifest"),
     log:
-        f"{RESULTS}/logs/manifest.log",
+        LAYOUT.log("manifest"),
     conda:
         "../envs/ocrflow.yaml"
     script:

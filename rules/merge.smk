@@ -1,15 +1,17 @@
 rule merge:
-    """Final page states; writes <results>/markdown/<doc_id>.md, .pages.jsonl and figures per document."""
+    """Final page states; per document its outputs under <results>/markdown/, indexed in documents.tsv."""
     input:
         unpack(merge_inputs),
     output:
-        pages=shard_file("pages.jsonl"),
+        pages=LAYOUT.pages(SHARD),
+        documents=LAYOUT.documents(SHARD),
     params:
-        markdown_dir=f"{RESULTS}/markdown",
-        store=f"{RESULTS}/page_store",
+        markdown_dir=str(LAYOUT.markdown),
+        store=str(LAYOUT.page_store),
+        outputs=config["outputs"],
         min_agreement=config["detection"]["min_agreement"],
     log:
-        f"{RESULTS}/logs/merge/{{shard}}.log",
+        LAYOUT.log("merge", SHARD),
     conda:
         "../envs/ocrflow.yaml"
     script:

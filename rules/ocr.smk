@@ -1,19 +1,19 @@
 rule ocr_primary:
     """Every readable page of a shard through the primary engine."""
     input:
-        inventory=shard_file("inventory.jsonl"),
+        inventory=LAYOUT.inventory(SHARD),
     output:
-        records=shard_file("primary.jsonl"),
-        stats=shard_file("primary.stats.json"),
+        records=LAYOUT.records(SHARD, "primary"),
+        stats=LAYOUT.stats(SHARD, "primary"),
     params:
         **engine_params("primary"),
     threads: config["render"]["workers"] + 1
     resources:
         **job_resources("ocr", gpu=engine_gpus("primary")),
     log:
-        f"{RESULTS}/logs/ocr_primary/{{shard}}.log",
+        LAYOUT.log("ocr_primary", SHARD),
     benchmark:
-        f"{RESULTS}/benchmarks/ocr_primary/{{shard}}.tsv"
+        LAYOUT.benchmark("ocr_primary", SHARD)
     conda:
         engine_env("primary")
     script:
@@ -23,20 +23,20 @@ rule ocr_primary:
 rule ocr_recovery:
     """Only the pages whose primary output failed detection, through the recovery engine."""
     input:
-        inventory=shard_file("inventory.jsonl"),
-        verdicts=shard_file("primary_verdicts.jsonl"),
+        inventory=LAYOUT.inventory(SHARD),
+        verdicts=LAYOUT.verdicts(SHARD, "primary"),
     output:
-        records=shard_file("recovery.jsonl"),
-        stats=shard_file("recovery.stats.json"),
+        records=LAYOUT.records(SHARD, "recovery"),
+        stats=LAYOUT.stats(SHARD, "recovery"),
     params:
         **engine_params("recovery"),
     threads: config["render"]["workers"] + 1
     resources:
         **job_resources("ocr", gpu=recovery_gpus),
     log:
-        f"{RESULTS}/logs/ocr_recovery/{{shard}}.log",
+        LAYOUT.log("ocr_recovery", SHARD),
     benchmark:
-        f"{RESULTS}/benchmarks/ocr_recovery/{{shard}}.tsv"
+        LAYOUT.benchmark("ocr_recovery", SHARD)
     conda:
         engine_env("recovery")
     script:

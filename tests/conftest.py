@@ -28,6 +28,7 @@ class Workspace:
         self.config: dict[str, Any] = yaml.safe_load((REPO / "config/config.yaml").read_text())
         self.config["input"] = str(root / "corpus")
         self.config["results"] = str(root / "results")
+        self.config["outputs"] = ["markdown", "page_records"]  # the tests read page records
 
     @property
     def results(self) -> Path:

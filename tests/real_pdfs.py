@@ -1,6 +1,7 @@
-"""Real PDFs that no one here made, labelled once by hand (tests/data/real_pdfs/labels.tsv), and
-the figures a user checks on them: false failures, missed failures, no_text precision and
-text-layer trust accuracy, for the CPU pipeline and for stand-in VLM readings.
+"""Real PDFs that no one here made, labelled once by hand (tests/data/real_pdfs/labels.tsv), pages
+made here with known garbling (labelled by construction), and the figures a user checks on them:
+false failures, missed failures, no_text precision and text-layer trust accuracy, for the CPU
+pipeline and for stand-in VLM readings.
 
 The PDFs are the test files of two PyPI source distributions, downloaded on first use into a
 cache folder (``OCRFLOW_PDF_CACHE``, default ``~/.cache/ocrflow/real-pdfs``), never committed.
@@ -28,8 +29,8 @@ NOTHING_TO_READ = ("no_text", "blank")
 
 @dataclass(frozen=True)
 class Label:
-    sdist: str
-    path: str  # inside the source distribution
+    sdist: str  # "made" for the pages made here
+    path: str  # inside the source distribution, or the made file's name
     page: int | None  # None: the file itself (unreadable)
     content: str  # text, no_text, blank, bad_page, unreadable
     layer: str  # trusted, untrusted, none
@@ -46,6 +47,54 @@ def labels() -> list[Label]:
     return [Label(r["sdist"], r["path"], None if r["page"] == "-" else int(r["page"]),
                   r["content"], r["layer"], r["why"])
             for r in csv.DictReader(lines, delimiter="\t")]
+
+
+MINUTES = """The committee met on Tuesday to review the annual budget of the harbour.
+Members agreed that the new quay should be finished before the winter storms,
+and asked the engineers for a report on the cost of dredging the channel.
+The chairman thanked the staff for their work during a difficult year."""
+DECREE = """Le conseil municipal s'est réuni mardi pour examiner le budget annuel du port.
+Les membres ont convenu que le nouveau quai devait être achevé avant l'hiver,
+et ont demandé aux ingénieurs un rapport sur le coût du dragage du chenal."""
+
+
+def made_pdfs() -> dict[str, tuple[bytes, str, str, str]]:
+    """name -> (PDF, content, layer, why): pages with a known garbling, and pages that look
+    suspicious but are right."""
+    import json
+
+    from tests import pdfs
+
+    noise = "\n".join(" ".join(["1I1", "l1I", "I", "11l", "lI1 1l"]) for _ in range(4))
+    filler = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+              "incididunt ut labore et dolore magna aliqua.\n") * 14
+    outline = "Contents\n" + "\n".join(f"{i} Section {i} {'.' * 50} {i + 1}" for i in range(1, 30))
+    listing = json.dumps({"harbour": "north", "berths": list(range(1, 25)), "depth_m": 12.5},
+                         indent=1)
+    return {
+        "shifted.pdf": (pdfs.sandwich_pdf([(MINUTES, pdfs.letter_shift(MINUTES))]), "text",
+                        "untrusted", "scan whose OCR layer is letter-shifted"),
+        "poor_ocr.pdf": (pdfs.sandwich_pdf([(MINUTES, pdfs.ocr_noise(MINUTES, 0.9))]), "text",
+                         "untrusted", "scan with a poor OCR layer (most words mangled)"),
+        "noise_layer.pdf": (pdfs.sandwich_pdf([(MINUTES, noise)]), "text", "untrusted",
+                            "scan whose OCR layer is 1I1 l noise"),
+        "good_ocr.pdf": (pdfs.sandwich_pdf([(MINUTES, MINUTES)]), "text", "trusted",
+                         "scan with an exact OCR layer"),
+        "slide.pdf": (pdfs.slide_pdf("Harbour works 2024\nNew quay: 120 m\nDredging: 40,000 m3",
+                                     "Annual meeting of the harbour board"), "text", "untrusted",
+                      "slide: its text is in the picture, a caption is the layer"),
+        "filler.pdf": (pdfs.text_pdf([filler]), "text", "trusted", "filler text that repeats"),
+        "outline.pdf": (pdfs.text_pdf([outline]), "text", "trusted", "contents with dot leaders"),
+        "listing.pdf": (pdfs.text_pdf([listing]), "text", "trusted", "a JSON listing"),
+        "decree.pdf": (pdfs.text_pdf([DECREE]), "text", "trusted", "born-digital French"),
+        "photo.pdf": (pdfs.noise_pdf(5), "no_text", "none", "blotches, no text"),
+        "blank.pdf": (pdfs.text_pdf([""]), "blank", "none", "an empty page"),
+    }
+
+
+def made_labels() -> list[Label]:
+    return [Label("made", name, 1, content, layer, why)
+            for name, (_, content, layer, why) in made_pdfs().items()]
 
 
 def cache_dir() -> Path:
@@ -82,9 +131,14 @@ def fetch() -> Path:
 
 
 def write_sheet(root: Path, sheet: Path) -> None:
-    """A sample sheet (doc_id, path) of every labelled file."""
+    """A sample sheet (doc_id, path) of every labelled file, the made ones written beside it."""
     rows = {label.doc_id: root / f"{label.sdist}-{SDISTS[label.sdist]}" / label.path
             for label in labels()}
+    made = sheet.parent / "made"
+    made.mkdir(parents=True, exist_ok=True)
+    for name, (data, *_) in made_pdfs().items():
+        (made / name).write_bytes(data)
+        rows[Label("made", name, 1, "", "", "").doc_id] = made / name
     sheet.parent.mkdir(parents=True, exist_ok=True)
     sheet.write_text("doc_id\tpath\n" + "".join(f"{d}\t{p}\n" for d, p in rows.items()),
                      encoding="utf-8")
@@ -97,6 +151,8 @@ def run_pipeline(workdir: Path, repo: Path = REPO, **config: Any) -> Path:
     write_sheet(fetch(), sheet)
     settings = yaml.safe_load((repo / "config" / "config.yaml").read_text())
     settings.update(input=str(sheet), results=str(workdir / "results"), **config)
+    if "page_records" in (repo / "config" / "schema.yaml").read_text():
+        settings["outputs"] = ["markdown", "page_records"]  # the stand-in VLM reads them
     (workdir / "config").mkdir(parents=True, exist_ok=True)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d",
@@ -114,10 +170,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 def outcomes(results: Path) -> tuple[dict[tuple[str, int | None], dict[str, Any]],
                                      dict[tuple[str, int], dict[str, Any]]]:
     """(final page rows, inventory pages), keyed by (doc_id, page)."""
-    shards = sorted((results / "work" / "shards").iterdir())
-    rows = {(r["doc_id"], r["page"]): r for s in shards for r in _read_jsonl(s / "pages.jsonl")}
+    from ocrflow import corpus
+    from ocrflow.layout import Layout
+
+    layout, shards = Layout.of(results), corpus.existing_shards(results)
+    rows = {(r["doc_id"], r["page"]): r for s in shards for r in _read_jsonl(layout.pages(s))}
     pages = {(d["doc_id"], p["page"]): p for s in shards
-             for d in _read_jsonl(s / "inventory.jsonl") for p in d["pages"]}
+             for d in _read_jsonl(layout.inventory(s)) for p in d["pages"]}
     return rows, pages
 
 
@@ -128,14 +187,14 @@ def layer_trusted(page: dict[str, Any]) -> bool:
     return bool(page.get("has_text_layer"))
 
 
-def pipeline_figures(results: Path) -> dict[str, Any]:
-    """What a user checks on the labelled pages after a CPU run."""
+def pipeline_figures(results: Path, chosen: list[Label]) -> dict[str, Any]:
+    """What a user checks on the ``chosen`` labelled pages after a CPU run."""
     rows, pages = outcomes(results)
     false_failures, missed, trust_right, trust_total, true_failures = [], [], 0, 0, []
     trust_wrong: list[str] = []
     no_text_right, no_text_total, read_text = 0, 0, 0
-    text_pages = [label for label in labels() if label.content == "text"]
-    for label in labels():
+    text_pages = [label for label in chosen if label.content == "text"]
+    for label in chosen:
         row = rows.get((label.doc_id, label.page))
         assert row is not None, f"no final row for {label.doc_id} page {label.page}"
         where = f"{label.doc_id} p{label.page}"
@@ -167,7 +226,7 @@ def pipeline_figures(results: Path) -> dict[str, Any]:
                 true_failures.append(where)
             else:
                 missed.append(f"{where}: {status} with {row['n_chars']} chars, labelled text")
-    return {"pages": len([lb for lb in labels() if lb.page is not None]),
+    return {"pages": len([lb for lb in chosen if lb.page is not None]),
             "false_failures": len(false_failures), "missed_failures": len(missed),
             "no_text_precision": round(no_text_right / no_text_total, 3) if no_text_total
             else None, "no_text_pages": no_text_total,
@@ -190,8 +249,8 @@ PROSE = ("The document describes the annual results of the company and the outlo
 PICTURE = "![](p1-0.webp)"
 
 
-def vlm_figures(results: Path) -> dict[str, Any]:
-    """Detection and merge on stand-in VLM readings of every labelled page."""
+def vlm_figures(results: Path, chosen: list[Label]) -> dict[str, Any]:
+    """Detection and merge on stand-in VLM readings of the ``chosen`` labelled pages."""
     from ocrflow import config, detect
     from ocrflow.merge import resolve_page
 
@@ -208,7 +267,7 @@ def vlm_figures(results: Path) -> dict[str, Any]:
         return {"engine": "chandra", "ok": v.ok, "reasons": v.reasons,
                 "quality": getattr(v, "quality", 0)}
 
-    for label in labels():
+    for label in chosen:
         if label.page is None or label.content == "bad_page":
             continue
         page, row = pages[(label.doc_id, label.page)], rows[(label.doc_id, label.page)]

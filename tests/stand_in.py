@@ -13,6 +13,7 @@ from pathlib import Path
 from ocrflow import atomic, config, engines
 from ocrflow.detect import detect_shard
 from ocrflow.inventory import inventory_shard
+from ocrflow.layout import Layout
 from ocrflow.ocr import ocr_shard
 from ocrflow.server import ModelServer, free_port
 from tests import pdfs
@@ -70,7 +71,7 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
                     trust_settings=DEFAULTS["trust"])
     ocr_shard(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
               stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
-              settings=engine_settings, store_root=tmp / "store",
+              settings=engine_settings, store_root=Layout.of(tmp).page_store,
               render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
               policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts)
     detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ocrflow import corpus
+from ocrflow.layout import Layout
 
 
 def touch(root: Path, *names: str) -> None:
@@ -17,8 +18,7 @@ def touch(root: Path, *names: str) -> None:
 
 
 def members(results: Path) -> dict[str, list[str]]:
-    return {shard: [d.doc_id for d in corpus.read_members(corpus.shard_dir(results, shard)
-                                                         / "inputs.tsv")]
+    return {shard: [d.doc_id for d in corpus.read_members(Layout.of(results).members(shard))]
             for shard in corpus.existing_shards(results)}
 
 
@@ -61,7 +61,7 @@ def test_adding_pdfs_changes_only_the_shards_they_land_in(tmp_path: Path) -> Non
     src, results = tmp_path / "in", tmp_path / "results"
     touch(src, *(f"doc{i:03d}.pdf" for i in range(10)))
     assert corpus.plan(str(src), results, shard_size=4) == ["s000000", "s000001", "s000002"]
-    before = {s: (corpus.shard_dir(results, s) / "inputs.tsv").read_text()
+    before = {s: Layout.of(results).members(s).read_text()
               for s in corpus.existing_shards(results)}
     # New names sort before and among the old ones: membership must not shift.
     touch(src, "aaa.pdf", "doc004b.pdf", "zzz.pdf")
@@ -72,16 +72,16 @@ def test_adding_pdfs_changes_only_the_shards_they_land_in(tmp_path: Path) -> Non
     assert sorted(after["s000002"]) == ["aaa", "doc004b", "doc008", "doc009"]
     assert after["s000003"] == ["zzz"]
     for shard in ("s000000", "s000001"):
-        assert (corpus.shard_dir(results, shard) / "inputs.tsv").read_text() == before[shard]
+        assert Layout.of(results).members(shard).read_text() == before[shard]
 
 
 def test_modified_pdf_changes_its_member_list(tmp_path: Path) -> None:
     src, results = tmp_path / "in", tmp_path / "results"
     touch(src, "a.pdf", "b.pdf")
     corpus.plan(str(src), results, shard_size=1)
-    listing = corpus.shard_dir(results, "s000001") / "inputs.tsv"
+    listing = Layout.of(results).members("s000001")
     first = listing.read_text()
     (src / "b.pdf").write_bytes(b"%PDF-1.4 changed and longer")
     corpus.plan(str(src), results, shard_size=1)
     assert listing.read_text() != first
-    assert (corpus.shard_dir(results, "s000000") / "inputs.tsv").read_text().startswith("a\t")
+    assert Layout.of(results).members("s000000").read_text().startswith("a\t")

@@ -16,6 +16,7 @@ import yaml
 
 from ocrflow import atomic, corpus, entrypoints
 from ocrflow.inventory import InventoryTask, inventory_document, inventory_shard
+from ocrflow.layout import Layout
 from ocrflow.manifest import summarize, summary_text
 from ocrflow.merge import document_markdown
 from tests import pdfs
@@ -27,7 +28,7 @@ def planned(tmp_path: Path, folder: Path) -> dict[str, dict]:
     """Plan the folder and inventory its one shard, as the workflow's first job does."""
     results = tmp_path / "results"
     (shard,) = corpus.plan(str(folder), results, 100)
-    members = corpus.shard_dir(results, shard) / "inputs.tsv"
+    members = Layout.of(results).members(shard)
     inventory_shard(members, tmp_path / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
                     trust_settings=DEFAULTS["trust"])
     return {r["doc_id"]: r for r in atomic.read_jsonl(tmp_path / "inventory.jsonl")}
@@ -158,9 +159,9 @@ def test_counts_come_from_the_page_store_and_logs_are_kept(tmp_path: Path,
     first, second = tmp_path / "first", tmp_path / "second"
     for workdir in (first, second):
         workdir.mkdir()
-        (workdir / "store").mkdir(exist_ok=True)
-    (second / "store").rmdir()
-    (second / "store").symlink_to(first / "store")  # one results folder, two working folders
+    # one page store shared by two working folders
+    Layout.of(first).page_store.mkdir()
+    Layout.of(second).page_store.symlink_to(Layout.of(first).page_store)
     run_job(first, "textlayer", {}, [1, 2, 3])
     run_job(second, "textlayer", {}, [1, 2, 3])
     stats = json.loads((second / "primary.stats.json").read_text())

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from rapidfuzz.distance import Levenshtein
 
+from ocrflow.layout import Layout
 from tests import pdfs
 from tests.conftest import EXAMPLES, REPO, Workspace, call_counts, jobs_run
 
@@ -168,8 +169,8 @@ def test_killed_run_resumes_without_redoing_finished_pages(workspace: Workspace)
     process.wait()
     done_before = stored_pages(ws.results)
     assert 2 <= len(done_before) < 8
-    shard = ws.results / "work" / "shards" / "s000000"
-    assert not (shard / "primary.jsonl").exists()  # no half-written output under its name
+    # no half-written output under its name
+    assert not Layout.of(ws.results).records("s000000", "primary").exists()
     ws.reset_calls()
 
     ws.snakemake("--unlock")  # a killed Snakemake leaves its lock, as documented

@@ -32,7 +32,7 @@ def test_every_labelled_file_is_found_and_every_page_ends_in_a_known_state(
 
 
 def test_cpu_pipeline_floors(labelled_run: Path) -> None:
-    figures = real_pdfs.pipeline_figures(labelled_run)
+    figures = real_pdfs.pipeline_figures(labelled_run, real_pdfs.labels())
     details = figures["details"]
     assert figures["false_failures"] == 0, details["false"]
     assert figures["missed_failures"] <= 1, details["missed"]  # a tiny-print page at no ink
@@ -42,7 +42,18 @@ def test_cpu_pipeline_floors(labelled_run: Path) -> None:
 
 
 def test_stand_in_vlm_floors(labelled_run: Path) -> None:
-    figures = real_pdfs.vlm_figures(labelled_run)
+    figures = real_pdfs.vlm_figures(labelled_run, real_pdfs.labels())
     assert figures["false_failures"] == 0, figures["details"]["false"]
     assert figures["missed_failures"] == 0, figures["details"]["missed"]
     assert figures["no_text_precision"] == 1.0 and figures["no_text_recall"] == 1.0
+
+
+def test_made_pages_with_known_garbling(labelled_run: Path) -> None:
+    figures = real_pdfs.pipeline_figures(labelled_run, real_pdfs.made_labels())
+    details = figures["details"]
+    assert figures["trust_accuracy"] == 1.0, details["trust"]
+    assert figures["false_failures"] == 0 and figures["missed_failures"] == 0, details
+    assert figures["text_pages_read"] == figures["text_pages"]
+    assert figures["no_text_precision"] == 1.0
+    vlm = real_pdfs.vlm_figures(labelled_run, real_pdfs.made_labels())
+    assert vlm["false_failures"] == 0 and vlm["missed_failures"] == 0, vlm["details"]

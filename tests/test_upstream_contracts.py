@@ -16,6 +16,7 @@ import pytest
 from ocrflow import atomic, engines
 from ocrflow.engines.chandra import server_sizes
 from ocrflow.engines.deepseek import capture_generate, finish_reason
+from ocrflow.layout import Layout
 from ocrflow.merge import merge_shard
 from ocrflow.ocr import EngineFailing, PagesToRetry
 from ocrflow.render import RenderTask, _close_open_document, render_page
@@ -147,8 +148,9 @@ def test_prose_on_a_blank_page_is_a_hallucination_that_recovery_must_confirm(
 def merged(tmp: Path) -> tuple[str, list[dict]]:
     merge_shard(inventory=tmp / "inventory.jsonl", primary=tmp / "primary.jsonl",
                 primary_verdicts=tmp / "primary_verdicts.jsonl", recovery=None,
-                recovery_verdicts=None, markdown_dir=tmp / "markdown", output=tmp / "pages.jsonl",
-                store_root=tmp / "store")
+                recovery_verdicts=None, markdown_dir=tmp / "markdown",
+                store_root=Layout.of(tmp).page_store, output=tmp / "pages.jsonl",
+                documents=tmp / "documents.tsv", outputs=("markdown", "page_records"))
     return ((tmp / "markdown" / "doc.md").read_text(),
             list(atomic.read_jsonl(tmp / "markdown" / "doc.pages.jsonl")))
 

@@ -1,0 +1,144 @@
+"""Every path of a results folder, named once. The rules, the stages and the commands all ask
+this module where a file lives; a shard may be given as the wildcard ``"{shard}"``.
+
+    <results>/
+      config.yaml                         the config the folder was last run with
+      work/shards.tsv                     doc_id -> shard (the plan's registry)
+      work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage (SHARD_FILES)
+      page_store/<engine>-<fingerprint>/  every finished page, per engine settings (store.py)
+      markdown/<doc_id>.md                per document (.pages.jsonl if asked for, <doc_id>_images/)
+      manifest.parquet, report.md, summary.txt
+      logs/<rule>/<shard>.log, benchmarks/<rule>/<shard>.tsv
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("primary", "recovery")
+MEMBERS = "inputs.tsv"
+INVENTORY = "inventory.jsonl"
+INVENTORY_COUNTS = "inventory.counts.json"
+PAGES = "pages.jsonl"
+DOCUMENTS = "documents.tsv"
+
+
+def records_name(role: str) -> str:
+    return f"{role}.jsonl"
+
+
+def stats_name(role: str) -> str:
+    return f"{role}.stats.json"
+
+
+def verdicts_name(role: str) -> str:
+    return f"{role}_verdicts.jsonl"
+
+
+# What a shard makes after its inventory: removing them makes Snakemake redo the OCR, detection
+# and merge of the shard (it does not rerun a job for a missing intermediate while the final
+# outputs are present, so the corpus outputs go too: CORPUS_FILES).
+AFTER_INVENTORY = (*(f(r) for r in ROLES for f in (records_name, stats_name, verdicts_name)),
+                   PAGES, DOCUMENTS)
+# Per document, by output kind (the config's ``outputs``): files under <results>/markdown/.
+DOCUMENT_SUFFIXES = {"markdown": ".md", "page_records": ".pages.jsonl"}
+CORPUS_FILES = ("manifest.parquet", "report.md", "summary.txt")
+
+
+def document_file(markdown: Path, doc_id: str, kind: str) -> Path:
+    """A document's output of ``kind`` (one of DOCUMENT_SUFFIXES) in the ``markdown`` folder."""
+    return markdown / f"{doc_id}{DOCUMENT_SUFFIXES[kind]}"
+
+
+def document_images(markdown: Path, doc_id: str) -> Path:
+    """The folder of a document's figures, beside its Markdown."""
+    return markdown / f"{doc_id}_images"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @classmethod
+    def of(cls, results: str | Path) -> Layout:
+        return cls(Path(results))
+
+    # the plan
+    @property
+    def recorded_config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def registry(self) -> Path:
+        return self.work / "shards.tsv"
+
+    @property
+    def shards(self) -> Path:
+        return self.work / "shards"
+
+    def shard_dir(self, shard: str) -> Path:
+        return self.shards / shard
+
+    # one shard's files
+    def members(self, shard: str) -> Path:
+        return self.shard_dir(shard) / MEMBERS
+
+    def inventory(self, shard: str) -> Path:
+        return self.shard_dir(shard) / INVENTORY
+
+    def inventory_counts(self, shard: str) -> Path:
+        return self.shard_dir(shard) / INVENTORY_COUNTS
+
+    def records(self, shard: str, role: str) -> Path:
+        return self.shard_dir(shard) / records_name(role)
+
+    def stats(self, shard: str, role: str) -> Path:
+        return self.shard_dir(shard) / stats_name(role)
+
+    def verdicts(self, shard: str, role: str) -> Path:
+        return self.shard_dir(shard) / verdicts_name(role)
+
+    def pages(self, shard: str) -> Path:
+        return self.shard_dir(shard) / PAGES
+
+    def documents(self, shard: str) -> Path:
+        """The index merge writes of the per-document files it made for the shard."""
+        return self.shard_dir(shard) / DOCUMENTS
+
+    def after_inventory(self, shard: str) -> list[Path]:
+        return [self.shard_dir(shard) / name for name in AFTER_INVENTORY]
+
+    # shared by every shard
+    @property
+    def page_store(self) -> Path:
+        return self.root / "page_store"
+
+    @property
+    def markdown(self) -> Path:
+        return self.root / "markdown"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.parquet"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.txt"
+
+    def corpus_files(self) -> list[Path]:
+        return [self.root / name for name in CORPUS_FILES]
+
+    def log(self, rule: str, shard: str | None = None) -> Path:
+        return self.root / "logs" / (f"{rule}.log" if shard is None else f"{rule}/{shard}.log")
+
+    def benchmark(self, rule: str, shard: str) -> Path:
+        return self.root / "benchmarks" / rule / f"{shard}.tsv"

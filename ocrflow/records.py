@@ -1,0 +1,10 @@
+"""What the stages write about pages, and the predicates every stage reads them by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def needs_recovery(verdict: dict[str, Any]) -> bool:
+    """The one "page failed" predicate: its reading failed detection, recovery reads it."""
+    return not verdict["ok"]
