@@ -35,6 +35,7 @@ scheduler:
 test: $(VENV)/.dev scheduler  ## lint, then every test
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
+	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 	$(BIN)/pytest
 
 # ARGS: the --configfile/--config of the run, e.g. ARGS="--config input=/data results=/out"

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ocrflow.records import error_line
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -78,7 +80,7 @@ class ChatClient:
                 try:
                     response = await self._http.post(f"{url}/chat/completions", json=body)
                 except (httpx.TransportError, httpx.TimeoutException) as exc:
-                    last_error = (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0]
+                    last_error = error_line(exc)
                     lost = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
                     if self.recover and isinstance(exc, lost):
                         await self.recover(url)

@@ -18,6 +18,7 @@ from typing import Any
 from ocrflow import atomic, corpus, trust
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
+from ocrflow.records import error_line
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,7 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> dict[str, Any]
         info["text_layer"] = clean_text_layer(text)
         info["has_text_layer"] = usable_text(text, task.text_layer_min_chars)
     except Exception as exc:  # one bad page must not sink the document
-        info["error"] = f"cannot read page: {type(exc).__name__}: {exc}"
+        info["error"] = f"cannot read page: {error_line(exc)}"
     finally:
         page.close()
     return info

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ocrflow.records import error_line
+
 # spawn, not fork: the parent may hold threads and PDFium state that a fork would copy broken.
 _CONTEXT = mp.get_context("spawn")
 
@@ -39,7 +41,7 @@ def _serve(conn: Connection, func: Callable[[Any], Any]) -> None:
         try:
             conn.send((True, func(task)))
         except Exception as exc:  # reported to the parent as this task's failure
-            conn.send((False, f"{type(exc).__name__}: {exc}".splitlines()[0][:500]))
+            conn.send((False, error_line(exc)))
 
 
 class _Worker:

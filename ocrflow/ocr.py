@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic, engines
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
+from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
 from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
@@ -82,8 +82,9 @@ class ShardRun:
     """One engine over one shard's work pages."""
 
     def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any],
-                 policy: dict[str, Any]):
+                 policy: dict[str, Any], job: JobContext | None = None):
         self.engine, self.store, self.role, self.render = engine, store, role, render
+        self.job = job
         self.policy = policy  # the config's `ocr` section
         self.sent = 0
         self.render_failures = 0
@@ -113,7 +114,7 @@ class ShardRun:
             # A shard smaller than the window is judged on all its pages (five at least).
             window = min(self.policy["failing_window"], max(n_todo, MIN_FAILING_WINDOW))
             self._recent = collections.deque(maxlen=window)
-            self.engine.start()
+            self.engine.start(self.job)
             try:
                 self.provenance = self.engine.provenance()
                 self._ocr(by_hash, todo)
@@ -259,10 +260,9 @@ def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_n
         log.info("%s: %d pages read from their trusted text layer, %d sent to %s", role,
                  len(from_layer), len(work), engine_name)
     engine = engines.create(engine_name, settings, threads)
-    if hasattr(engine, "log_path"):  # server engines write their server's log beside the rule's
-        engine.log_path = log_path
     store = PageStore(store_root, engine.name, engine.fingerprint())
-    engine_records, run_stats = ShardRun(engine, store, role, render, policy).execute(work)
+    job = JobContext(log_path=log_path)  # a model server's log goes beside the rule's
+    engine_records, run_stats = ShardRun(engine, store, role, render, policy, job).execute(work)
     run_stats["pages_from_text_layer"] = len(from_layer)
     records += engine_records
     records.sort(key=lambda r: order[(r["doc_id"], r["page"])])

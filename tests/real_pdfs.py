@@ -149,7 +149,10 @@ def run_pipeline(workdir: Path, repo: Path = REPO, **config: Any) -> Path:
     results folder."""
     sheet = workdir / "labelled.tsv"
     write_sheet(fetch(), sheet)
-    settings = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    # The tests' own CPU config; an older checkout (--repo) has none: its default config.
+    own = repo / ".test" / "config" / "cpu.yaml"
+    settings = yaml.safe_load((own if own.exists() else repo / "config" / "config.yaml")
+                              .read_text())
     settings.update(input=str(sheet), results=str(workdir / "results"), **config)
     if "page_records" in (repo / "config" / "schema.yaml").read_text():
         settings["outputs"] = ["markdown", "page_records"]  # the stand-in VLM reads them

@@ -142,8 +142,7 @@ def test_job_killed_for_memory_is_resubmitted_with_more(workspace):
     ws = workspace
     pdfs.write(ws.root / "corpus" / "a.pdf", pdfs.text_pdf(["A page of text to inventory."]))
     # Far too little memory for the first attempt: Slurm kills it; each retry asks 30 times more.
-    ws.config["resources"]["inventory"] = {"mem_mb": 100, "runtime": 10}
-    ws.config["resources"]["retry_scale"] = 30
+    ws.config["resources"] = {"inventory": {"mem_mb": 100, "runtime": 10}, "retry_scale": 30}
     run(ws, pbs_profile(ws))
     attempts = [j for j in jobs() if j["JobName"] == "ocrflow.inventory.s000000"]
     assert [(j["JobState"], j["MinMemoryNode"]) for j in attempts] == [

@@ -55,7 +55,7 @@ def test_same_engine_twice_is_refused() -> None:
 
 def test_snakemake_stops_at_start_on_a_bad_value(workspace) -> None:
     (workspace.root / "corpus").mkdir()
-    workspace.config["detection"]["min_ink"] = 5
+    workspace.config["detection"] = {"min_ink": 5}
     result = workspace.snakemake("-n", check=False)
     assert result.returncode != 0
     assert "config error: detection.min_ink: 5 is greater than the maximum of 1" in result.stderr

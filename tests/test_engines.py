@@ -6,17 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from rapidfuzz.distance import Levenshtein
 
-from ocrflow import engines
+from ocrflow import config, engines
 from ocrflow.engines import EngineUnavailable, PageInput
 from ocrflow.reading_order import Line, from_quads, reading_order
 from ocrflow.render import RenderTask, _close_open_document, render_page
 from tests import pdfs
-from tests.conftest import REPO
 
-SETTINGS = yaml.safe_load((REPO / "config/config.yaml").read_text())["engines"]
+SETTINGS = config.validate({"input": "x"})["engines"]
 TEXT = "Le présent arrêté sera publié au Bulletin officiel.\nFait à Rabat, le 12 février 2024."
 
 

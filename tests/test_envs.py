@@ -82,9 +82,8 @@ def test_cpu_stages_env_has_what_they_import() -> None:
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 def test_each_engine_env_has_what_its_ocr_jobs_import(engine: str) -> None:
     spec = ENGINES[engine]
-    module = spec.target.split(":")[0]
-    needed = imports(["ocrflow.ocr", module])  # what scripts/ocr.py runs
-    for env in [spec.env, *dict(spec.backend_envs).values()]:
+    for target, env in [(spec.target, spec.env), *((t, e) for _, t, e in spec.backends)]:
+        needed = imports(["ocrflow.ocr", target.split(":")[0]])  # what scripts/ocr.py runs
         path = (REPO / "rules" / env).resolve()
         assert missing(needed, env_packages(path)) == set(), path
 

@@ -32,7 +32,7 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
     server = f"{sys.executable} {FAKE}"
     ws.config.update(shard_size=1, primary={"engine": "chandra"},
                      recovery={"engine": "deepseek"})
-    ws.config["engines"].update(
+    ws.config.setdefault("engines", {}).update(
         chandra={"server_command": server, "startup_timeout_s": 60, "retry_backoff_s": 0.1},
         deepseek={"server_command": server, "startup_timeout_s": 60})
     result = ws.snakemake("--resources", "gpu=2", "--cores", "4")

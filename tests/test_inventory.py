@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ocrflow import atomic
 from ocrflow.inventory import InventoryTask, inventory_document, inventory_shard
 from tests import pdfs
-from tests.conftest import REPO
 from tests.stand_in import DEFAULTS
 
-SETTINGS = yaml.safe_load((REPO / "config/config.yaml").read_text())["inventory"]
+SETTINGS = DEFAULTS["inventory"]
 
 
 def inventory(path: Path) -> dict:

@@ -101,7 +101,7 @@ def test_demo_end_to_end_then_rerun_and_threshold_change(example_workspace: Work
     assert ws.calls() == []
 
     # A detection threshold changed: detection, recovery and merge rerun, primary OCR does not.
-    ws.config["detection"]["min_chars"] = 300
+    ws.config["detection"] = {"min_chars": 300}
     rerun = ws.snakemake()
     jobs = jobs_run(rerun)
     assert jobs["detect"] == 2 and jobs["ocr_recovery"] == 1 and jobs["merge"] == 1

@@ -15,7 +15,7 @@ import pytest
 
 from ocrflow import atomic, engines
 from ocrflow.engines.chandra import server_sizes
-from ocrflow.engines.deepseek import capture_generate, finish_reason
+from ocrflow.engines.deepseek_transformers import capture_generate, finish_reason
 from ocrflow.layout import Layout
 from ocrflow.merge import merge_shard
 from ocrflow.ocr import EngineFailing, PagesToRetry
@@ -195,8 +195,7 @@ def test_chandra_server_sizes_follow_the_gpu_memory(tmp_path: Path, monkeypatch)
     for name in ("SLURM_JOB_ID", "PBS_JOBID"):
         monkeypatch.delenv(name, raising=False)
     engine = engines.create("chandra", settings("chandra", server_command=fake_command()))
-    engine.log_path = tmp_path / "job.log"
-    engine.start()
+    engine.start(engines.JobContext(log_path=tmp_path / "job.log"))
     try:
         started = (tmp_path / "job.server-0.log").read_text().splitlines()[0]
     finally:

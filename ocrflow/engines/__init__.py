@@ -6,10 +6,10 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
+from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
 
-__all__ = ["ENGINES", "Engine", "EngineSpec", "EngineUnavailable", "PageInput", "PageOutput",
-           "create", "job_env", "job_gpus"]
+__all__ = ["ENGINES", "Engine", "EngineSpec", "EngineUnavailable", "JobContext", "PageInput",
+           "PageOutput", "create", "job_env", "job_gpus"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,15 @@ class EngineSpec:
     target: str  # "module:Class"; a GPU engine's heavy imports stay out of CPU jobs
     env: str  # conda env file of its OCR jobs, relative to rules/
     uses_gpu: bool = False  # its jobs ask for engines.<name>.gpus GPUs (none with an endpoint)
-    backend_envs: tuple[tuple[str, str], ...] = ()  # (backend setting, env) where it differs
+    # (backend setting, "module:Class", env): a backend with its own module and env
+    backends: tuple[tuple[str, str, str], ...] = ()
+
+    def backend(self, settings: dict[str, Any]) -> tuple[str, str]:
+        """(target, env) for these settings."""
+        for backend, target, env in self.backends:
+            if settings.get("backend") == backend:
+                return target, env
+        return self.target, self.env
 
 
 ENGINES = {
@@ -25,15 +33,16 @@ ENGINES = {
     "textlayer": EngineSpec("ocrflow.engines.textlayer:TextLayerEngine", "../envs/ocrflow.yaml"),
     "chandra": EngineSpec("ocrflow.engines.chandra:ChandraEngine", "../envs/chandra.yaml", True),
     "deepseek": EngineSpec("ocrflow.engines.deepseek:DeepSeekEngine", "../envs/deepseek.yaml",
-                           True, (("transformers", "../envs/deepseek-transformers.yaml"),)),
+                           True, (("transformers",
+                                   "ocrflow.engines.deepseek_transformers:DeepSeekTransformersEngine",
+                                   "../envs/deepseek-transformers.yaml"),)),
     "nougat": EngineSpec("ocrflow.engines.nougat:NougatEngine", "../envs/nougat.yaml", True),
 }
 
 
 def job_env(name: str, settings: dict[str, Any]) -> str:
     """The conda env of this engine's OCR jobs, relative to rules/."""
-    spec = ENGINES[name]
-    return dict(spec.backend_envs).get(settings.get("backend", ""), spec.env)
+    return ENGINES[name].backend(settings)[1]
 
 
 def job_gpus(name: str, settings: dict[str, Any]) -> int:
@@ -48,6 +57,6 @@ def job_gpus(name: str, settings: dict[str, Any]) -> int:
 def create(name: str, settings: dict[str, Any], threads: int = 1) -> Engine:
     if name not in ENGINES:
         raise EngineUnavailable(f"unknown engine {name!r}; known: {', '.join(sorted(ENGINES))}")
-    module_name, class_name = ENGINES[name].target.split(":")
+    module_name, class_name = ENGINES[name].backend(settings)[0].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(settings, threads)

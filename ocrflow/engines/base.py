@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ocrflow.gpus import GpuSlots
+from ocrflow.records import error_line
 from ocrflow.render import RenderedPage, RenderSpec
+
+__all__ = ["Engine", "EngineUnavailable", "JobContext", "PageInput", "PageOutput",
+           "check_model_path", "error_line"]
 
 
 class EngineUnavailable(RuntimeError):
@@ -46,20 +51,30 @@ class PageOutput:
     images: dict[str, bytes] = field(default_factory=dict)  # figure crops the text links to
 
 
-def error_line(exc: BaseException) -> str:
-    """An exception as the one line a page record or a log keeps."""
-    return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:500]
+@dataclass
+class JobContext:
+    """What an OCR job hands its engine at start: the rule's log (a model server's log goes
+    beside it) and the GPU slots of this machine the engine takes its GPUs from."""
+
+    log_path: Path | None = None
+    slots: GpuSlots = field(default_factory=GpuSlots)
 
 
 class Engine(ABC):
-    """One OCR engine. ``run`` may reorder pages (concurrent engines) but answers each once."""
+    """One OCR engine. A page-at-a-time engine implements ``recognize``; an engine that batches
+    or keeps requests in flight implements ``run`` instead. ``run`` may reorder pages but
+    answers each once."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the same settings would give other text
+    # Settings that never change the text (threads, timeouts, where the server is): left out of
+    # the fingerprint, so changing them never re-reads a page.
+    OPERATIONAL: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         self.settings = settings
         self.threads = threads  # CPU cores the job was given
+        self.job = JobContext()
 
     @property
     def render_spec(self) -> RenderSpec | None:
@@ -68,12 +83,18 @@ class Engine(ABC):
 
     def fingerprint(self) -> str:
         """Identifies the engine and every setting that changes its output: the page-store key."""
-        blob = json.dumps([self.name, self.version, self.output_settings()], sort_keys=True)
+        blob = json.dumps([self.name, self.version, self.text_settings()], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
-    def output_settings(self) -> dict[str, Any]:
-        """The settings that change the text; others (threads, timeouts) are left out."""
-        return self.settings
+    def text_settings(self) -> dict[str, Any]:
+        """The settings that change the text: all but OPERATIONAL, and what the engine derives
+        from them (derived_text_settings)."""
+        kept = {k: v for k, v in self.settings.items() if k not in self.OPERATIONAL}
+        return {**kept, **self.derived_text_settings()}
+
+    def derived_text_settings(self) -> dict[str, Any]:
+        """Text-changing values an engine derives from its settings (a server's options)."""
+        return {}
 
     def provenance(self) -> dict[str, Any]:
         """What produced a page's text, kept with every page record: engine, settings key, and
@@ -81,18 +102,22 @@ class Engine(ABC):
         return {"engine": self.name, "engine_version": self.version,
                 "fingerprint": self.fingerprint()}
 
-    def start(self) -> None:  # noqa: B027  (optional hook: most engines need no set-up)
-        """Load models or connect; raise EngineUnavailable with a fix when that cannot work."""
+    def start(self, job: JobContext | None = None) -> None:
+        """Load models or connect; raise EngineUnavailable with a fix when that cannot work.
+        Engines that need set-up extend this (and call it first)."""
+        self.job = job or JobContext()
 
-    def close(self) -> None:  # noqa: B027
-        """Free what start() took."""
+    def close(self) -> None:
+        """Free what start() took: the GPU slots the engine holds."""
+        self.job.slots.release()
 
-    @abstractmethod
     def recognize(self, page: PageInput) -> PageOutput:
-        """OCR one page."""
+        """OCR one page (page-at-a-time engines)."""
+        raise NotImplementedError(f"engine {self.name}: implements run(), not recognize()")
 
     def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
-        """OCR pages one by one; engines with batching or concurrency override this."""
+        """OCR pages one by one with recognize(); engines that batch or keep requests in
+        flight override this instead."""
         for page in pages:
             try:
                 output = self.recognize(page)

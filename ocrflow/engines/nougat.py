@@ -21,15 +21,15 @@ from typing import Any
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
+    JobContext,
     PageInput,
     PageOutput,
     check_model_path,
     error_line,
 )
-from ocrflow.gpus import GpuSlots, assign, cuda_index
+from ocrflow.gpus import assign, cuda_index
 from ocrflow.render import RenderSpec
 
-OPERATIONAL = {"batch_size", "device", "gpus"}
 LOGIT_WINDOW = 15  # RunningVarTorch's default L in StoppingCriteriaScores
 MAX_STOP_INDEX = 4095
 REPEAT_VARVAR, REPEAT_MIN_LEN, REPEAT_SCALE = 0.045, 120, 1.08  # NougatModel.inference
@@ -112,10 +112,10 @@ def repetition_start(max_logits: list[float], ended: bool) -> int | None:
 
 class NougatEngine(Engine):
     name = "nougat"
+    OPERATIONAL = frozenset({"batch_size", "device", "gpus"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         super().__init__(settings, threads)
-        self.slots = GpuSlots()
         self.processor: Any = None
         self.model: Any = None
         self.device = "cpu"
@@ -126,14 +126,12 @@ class NougatEngine(Engine):
         # Nougat reads pages rendered at 96 dpi and resizes them to 896x672 itself.
         return RenderSpec(dpi=self.settings["dpi"], max_pixels=self.settings["max_pixels"])
 
-    def output_settings(self) -> dict[str, Any]:
-        return {k: v for k, v in self.settings.items() if k not in OPERATIONAL}
-
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "model": self.settings["model"],
                 "dtype": str(self.dtype).removeprefix("torch.")}
 
-    def start(self) -> None:
+    def start(self, job: JobContext | None = None) -> None:
+        super().start(job)
         model_id = self.settings["model"]
         check_model_path(self.name, model_id)
         try:
@@ -146,7 +144,7 @@ class NougatEngine(Engine):
             if not torch.cuda.is_available():
                 raise EngineUnavailable("engine nougat: no CUDA GPU visible; run it on a GPU "
                                         "node (or set engines.nougat.device: cpu, slowly)")
-            self.device = f"cuda:{cuda_index(assign(self.settings['gpus'], self.slots))}"
+            self.device = f"cuda:{cuda_index(assign(self.settings['gpus'], self.job.slots))}"
         else:
             self.device = "cpu"
         # Upstream runs in bf16 on a GPU; on the CPU it keeps fp32 (half is slow or missing).
@@ -157,10 +155,7 @@ class NougatEngine(Engine):
 
     def close(self) -> None:
         self.model = self.processor = None
-        self.slots.release()
-
-    def recognize(self, page: PageInput) -> PageOutput:
-        return self.generate([page])[0]
+        super().close()
 
     def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
         batch: list[PageInput] = []

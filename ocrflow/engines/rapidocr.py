@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from ocrflow.engines.base import Engine, EngineUnavailable, PageInput, PageOutput
+from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
 from ocrflow.reading_order import from_quads, reading_order
 from ocrflow.render import RenderSpec
 
@@ -13,6 +13,7 @@ from ocrflow.render import RenderSpec
 class RapidOCREngine(Engine):
     name = "rapidocr"
     version = "2"  # lines in column-aware reading order (ocrflow.reading_order)
+    OPERATIONAL = frozenset({"threads"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         super().__init__(settings, threads)
@@ -22,10 +23,8 @@ class RapidOCREngine(Engine):
     def render_spec(self) -> RenderSpec:
         return RenderSpec(dpi=self.settings["dpi"], max_pixels=self.settings["max_pixels"])
 
-    def output_settings(self) -> dict[str, Any]:
-        return {k: v for k, v in self.settings.items() if k != "threads"}
-
-    def start(self) -> None:
+    def start(self, job: JobContext | None = None) -> None:
+        super().start(job)
         try:
             from rapidocr import RapidOCR
         except ImportError as exc:

@@ -23,20 +23,17 @@ from ocrflow.client import ChatClient, RequestFailed, server_version
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
+    JobContext,
     PageInput,
     PageOutput,
     check_model_path,
     error_line,
 )
-from ocrflow.gpus import GpuSlots, assign, memory_mib
+from ocrflow.gpus import assign, memory_mib
 from ocrflow.server import ModelServer, ServerGroup
 
 log = logging.getLogger(__name__)
 
-# Settings that change how pages are fed, not what text comes back: not in the page-store key.
-OPERATIONAL = {"endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
-               "retry_backoff_s", "gpus", "server_command", "server_args", "startup_timeout_s",
-               "max_restarts", "max_num_seqs", "max_num_batched_tokens"}
 # `vllm serve` options that change the text a model returns (context length, image sizes, the
 # weights' precision or revision, logits processors): part of the page-store key wherever they
 # are given, server_args included.
@@ -74,22 +71,25 @@ class ServerEngine(Engine):
     """Subclasses say how to serve the model, build a request, and read the answer."""
 
     package: str = ""  # import name of the engine's own package, checked at start
+    # How pages are fed and where the server is, not what text comes back. The server's own
+    # options count through derived_text_settings (TEXT_FLAGS).
+    OPERATIONAL = frozenset({
+        "endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
+        "retry_backoff_s", "gpus", "server_command", "server_args", "startup_timeout_s",
+        "max_restarts", "max_num_seqs", "max_num_batched_tokens"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         super().__init__(settings, threads)
         self.servers: ServerGroup | None = None
-        self.slots = GpuSlots()
         self.base_urls: list[str] = []
         self.server_version = ""
-        self.log_path: Path | None = None  # the rule's log; server logs go beside it
         self._stop = threading.Event()
 
-    def output_settings(self) -> dict[str, Any]:
-        kept = {k: v for k, v in self.settings.items() if k not in OPERATIONAL}
-        if not self.settings.get("endpoint"):  # a server this job starts: its text options
-            options = option_values(self.serve_command()[1:])
-            kept["server"] = {k: v for k, v in sorted(options.items()) if k in TEXT_FLAGS}
-        return kept
+    def derived_text_settings(self) -> dict[str, Any]:
+        if self.settings.get("endpoint"):
+            return {}
+        options = option_values(self.serve_command()[1:])  # a server this job starts
+        return {"server": {k: v for k, v in sorted(options.items()) if k in TEXT_FLAGS}}
 
     def server_args(self, gpu_memory_mib: int | None) -> list[str]:
         """The engine's own `vllm serve` options for a GPU of this much memory (None: unknown)."""
@@ -122,7 +122,8 @@ class ServerEngine(Engine):
                 f"engine {self.name}: cannot import {exc.name}; run with '--sdm conda' "
                 f"(envs/{self.name}.yaml) or install it in this environment") from exc
 
-    def start(self) -> None:
+    def start(self, job: JobContext | None = None) -> None:
+        super().start(job)
         self.check_packages()
         endpoint = self.settings.get("endpoint")
         if endpoint:
@@ -139,7 +140,7 @@ class ServerEngine(Engine):
                 f"(envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a running server")
         check_model_path(self.name, self.settings["model"])
         try:
-            gpus = assign(self.settings["gpus"], self.slots)
+            gpus = assign(self.settings["gpus"], self.job.slots)
         except RuntimeError as exc:  # more GPUs asked for than this job sees
             raise EngineUnavailable(f"engine {self.name}: {exc} (engines.{self.name}.gpus)") \
                 from exc
@@ -147,7 +148,7 @@ class ServerEngine(Engine):
             raise EngineUnavailable(
                 f"engine {self.name}: no GPU visible to this job (CUDA_VISIBLE_DEVICES, "
                 f"nvidia-smi); run it on a GPU node, or set engines.{self.name}.endpoint")
-        base = self.log_path or Path("logs") / f"{self.name}.log"
+        base = self.job.log_path or Path("logs") / f"{self.name}.log"
         servers = []
         for gpu in gpus:
             memory = memory_mib(gpu)
@@ -171,7 +172,7 @@ class ServerEngine(Engine):
             for server in self.servers.servers:
                 _copy_log(server.log_path)
             self.servers = None
-        self.slots.release()
+        super().close()
 
     def api_key(self) -> str | None:
         name = self.settings.get("api_key_env")
@@ -195,9 +196,6 @@ class ServerEngine(Engine):
     @abstractmethod
     async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
         """One page: request(s) to the server and the parsed answer."""
-
-    def recognize(self, page: PageInput) -> PageOutput:
-        return next(iter(self.run([page])))[1]
 
     def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
         """Keep up to max_in_flight requests per server open; pull the next rendered page as one

@@ -1,0 +1,65 @@
+"""The pure functions that decide shards, manifest rows and which pages are retried, tested
+without a Snakemake run (the pipeline tests hold them end to end)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocrflow import atomic
+from ocrflow.corpus import Document, _assign
+from ocrflow.layout import Layout
+from ocrflow.manifest import collect_rows
+from ocrflow.retry import failed_pages, low_quality_pages
+
+
+def docs(*ids: str) -> list[Document]:
+    return [Document(doc_id, f"/in/{doc_id}.pdf", 1, 1) for doc_id in ids]
+
+
+def test_shards_keep_their_members_and_fill_up_before_new_ones() -> None:
+    first = _assign(docs("a", "b", "c"), {}, shard_size=2)
+    assert first == {"a": "s000000", "b": "s000000", "c": "s000001"}
+    # b leaves, d and e arrive: a stays, d fills the open shard s000001, e opens s000002
+    second = _assign(docs("a", "c", "d", "e"), first, shard_size=2)
+    assert second == {"a": "s000000", "c": "s000001", "d": "s000001", "e": "s000002"}
+    # a shard whose members all left is not filled again (only the last one is open)
+    third = _assign(docs("y", "f", "g"), {"x": "s000001", "y": "s000002"}, shard_size=2)
+    assert third == {"y": "s000002", "f": "s000002", "g": "s000003"}
+
+
+def row(doc_id: str, page: int | None, status: str, content_hash: str | None, **extra) -> dict:
+    return {"doc_id": doc_id, "source_path": f"/in/{doc_id}.pdf", "hash": content_hash,
+            "page": page, "status": status, "engine": "textlayer", "reasons": [],
+            "n_chars": 10, "error": "", "quality": 1.0, "language": "en", **extra}
+
+
+def test_manifest_rows_are_sorted_and_name_the_first_copy(tmp_path: Path) -> None:
+    shard_a, shard_b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    atomic.write_jsonl(shard_a, [row("z_copy", 2, "ok", "h1"), row("z_copy", 1, "ok", "h1"),
+                                 row("broken", None, "unreadable", None)])
+    atomic.write_jsonl(shard_b, [row("a_original", 1, "ok", "h1", provenance={"engine": "x"})])
+    rows = collect_rows([shard_a, shard_b])
+    assert [(r["doc_id"], r["page"]) for r in rows] == [
+        ("a_original", 1), ("broken", None), ("z_copy", 1), ("z_copy", 2)]
+    by_key = {(r["doc_id"], r["page"]): r for r in rows}
+    assert by_key[("z_copy", 1)]["duplicate_of"] == "a_original"
+    assert by_key[("a_original", 1)]["duplicate_of"] is None
+    assert by_key[("broken", None)]["duplicate_of"] is None  # no content hash: no duplicate
+    assert by_key[("a_original", 1)]["provenance"] == '{"engine": "x"}'  # one JSON column
+    assert "hash" not in by_key[("z_copy", 1)] and by_key[("z_copy", 1)]["content_hash"] == "h1"
+
+
+def test_retry_selects_failed_pages_an_engine_can_redo_and_low_scores(tmp_path: Path) -> None:
+    layout = Layout.of(tmp_path)
+    layout.members("s000000").parent.mkdir(parents=True)
+    layout.members("s000000").write_text("")
+    atomic.write_jsonl(layout.pages("s000000"), [
+        row("a", 1, "failed", "h", reasons=["textlayer:empty_output"]),
+        row("a", 2, "failed", "h", reasons=["inventory:bad_page"]),  # no engine can help
+        row("a", 3, "ok", "h", quality=0.4),
+        row("a", 4, "recovered", "h", quality=0.9),
+        row("a", 5, "ok", "h", quality=None),  # a blank page: nothing to score
+        row("a", 6, "no_text", "h", quality=None)])
+    assert [r["page"] for r in failed_pages(tmp_path)["s000000"]] == [1]
+    assert [r["page"] for r in low_quality_pages(tmp_path, 0.95)["s000000"]] == [3, 4]
+    assert low_quality_pages(tmp_path, 0.1) == {}
