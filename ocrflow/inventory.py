@@ -171,7 +171,7 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
     import pypdfium2 as pdfium
 
     record: dict[str, Any] = {"doc_id": task.doc_id, "path": task.path, "hash": None,
-                              "n_pages": 0, "error": "", "pages": []}
+                              "error": "", "pages": []}
     try:
         problem = open_problem(task.path)
         record["hash"] = content_hash(task.path)
@@ -196,8 +196,7 @@ def inventory_document(task: InventoryTask) -> dict[str, Any]:
     with contextlib.suppress(pdfium.PdfiumError):  # forms that cannot load: pages still can
         pdf.init_forms()  # a page whose only ink is filled form fields is not blank
     try:
-        record["n_pages"] = len(pdf)
-        if record["n_pages"] == 0:
+        if len(pdf) == 0:
             record["error"] = "PDF has no pages"
         for index in range(len(pdf)):
             record["pages"].append(_inventory_page(pdf, index, task))
@@ -287,7 +286,7 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
     for doc in docs:
         if doc.problem:  # known when the input was listed (a broken symbolic link)
             records[doc.doc_id] = {"doc_id": doc.doc_id, "path": doc.path, "hash": None,
-                                   "n_pages": 0, "error": doc.problem, "pages": []}
+                                   "error": doc.problem, "pages": []}
             log.warning("unreadable: %s: %s", doc.path, doc.problem)
     tasks = [InventoryTask(d.doc_id, d.path, settings["max_page_points"], settings["ink_dpi"],
                            settings["text_layer_min_chars"]) for d in docs if not d.problem]
@@ -298,7 +297,7 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
             if outcome.ok:
                 record = outcome.value
             else:
-                record = {"doc_id": task.doc_id, "path": task.path, "hash": None, "n_pages": 0,
+                record = {"doc_id": task.doc_id, "path": task.path, "hash": None,
                           "error": f"PDF library failed: {outcome.error}", "pages": []}
             if record["error"]:
                 log.warning("unreadable: %s: %s", task.path, record["error"])

@@ -87,7 +87,6 @@ class ShardRun:
         self.job = job
         self.policy = policy  # the config's `ocr` section
         self.sent = 0
-        self.render_failures = 0
         self.provenance: dict[str, Any] = {}
         self._tries: dict[tuple[str, int], int] = {}  # engine-error attempts before this job
         self._recent: collections.deque[bool] = collections.deque()
@@ -145,7 +144,6 @@ class ShardRun:
         read = sum(1 for page in work if page.page in stored[page.doc_hash])
         stats = {"role": self.role, "engine": self.engine.name, "pages": len(work),
                  "pages_read": read, "pages_sent": self.sent,
-                 "render_failures": self.render_failures,
                  "seconds": round(time.monotonic() - started, 3)}
         return records, stats
 
@@ -175,7 +173,6 @@ class ShardRun:
                     page.image = outcome.value
                     yield page
                 else:
-                    self.render_failures += 1
                     self._finish(page, PageOutput(error=f"render failed: {outcome.error}"))
 
     def _sent(self, inputs: Iterator[PageInput]) -> Iterator[PageInput]:

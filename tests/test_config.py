@@ -68,3 +68,25 @@ def test_snakemake_names_a_missing_input(workspace) -> None:
     assert result.returncode != 0
     assert "config error: input:" in result.stderr
     assert "no-such-folder" in result.stderr
+
+
+def test_config_readme_documents_every_schema_key() -> None:
+    """Each key of config/schema.yaml has its row in config/README.md: by its full name, a
+    `section.*` row, or its name in its section's table."""
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    readme = (REPO / "config/README.md").read_text()
+
+    def leaves(node: dict, prefix: str = ""):
+        properties = node.get("properties")
+        if not properties or "$ref" in node:
+            yield prefix
+            return
+        for key, sub in properties.items():
+            yield from leaves(sub, f"{prefix}.{key}" if prefix else key)
+
+    keys = list(leaves(schema))
+    assert len(keys) > 100
+    missing = [key for key in keys if not any(
+        name in readme for name in (f"`{key}`", f"`{key.rsplit('.', 1)[0]}.*`",
+                                    f"`{key.rsplit('.', 1)[-1]}`"))]
+    assert missing == []

@@ -52,7 +52,7 @@ def test_symbolic_link_loops_and_dangling_links_are_unreadable_inputs(tmp_path: 
         "pong": "symbolic link loop", "gone": "dangling symbolic link (to missing.pdf)",
         "sub/up": "symbolic link loop (a folder that contains itself)",
         "sub/d1": "symbolic link loop", "sub/d2": "symbolic link loop"}
-    assert records["good"]["n_pages"] == 1
+    assert len(records["good"]["pages"]) == 1
 
 
 def test_tabs_and_newlines_in_file_names_are_kept(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_tabs_and_newlines_in_file_names_are_kept(tmp_path: Path) -> None:
         pdfs.write(folder / name, pdfs.text_pdf([name]))
     records = planned(tmp_path, folder)
     assert sorted(records) == ["new\nline", 'quote"', "tab\there"]
-    assert all(r["error"] == "" and r["n_pages"] == 1 for r in records.values())
+    assert all(r["error"] == "" and len(r["pages"]) == 1 for r in records.values())
     # planned again: the registry and member lists read back as written, nothing moves
     assert corpus.plan(str(folder), tmp_path / "results", 100) == ["s000000"]
 

@@ -22,7 +22,7 @@ def inventory(path: Path) -> dict:
 def test_born_digital_and_scanned_pages(tmp_path: Path) -> None:
     text = "A page with a real text layer, long enough to count."
     record = inventory(pdfs.write(tmp_path / "t.pdf", pdfs.text_pdf([text, ""], size=(612, 792))))
-    assert record["error"] == "" and record["n_pages"] == 2 and len(record["hash"]) == 32
+    assert record["error"] == "" and len(record["pages"]) == 2 and len(record["hash"]) == 32
     first, blank = record["pages"]
     assert (first["width"], first["height"], first["rotation"]) == (612, 792, 0)
     assert first["has_text_layer"] and text in first["text_layer"]
@@ -46,7 +46,7 @@ def test_unreadable_pdfs_get_a_one_line_reason(tmp_path: Path, data: bytes, reas
 
 def test_repairable_xref_is_read(tmp_path: Path) -> None:
     record = inventory(pdfs.write(tmp_path / "xref.pdf", pdfs.corrupt_xref_pdf()))
-    assert record["error"] == "" and record["n_pages"] == 1
+    assert record["error"] == "" and len(record["pages"]) == 1
     assert "broken xref" in record["pages"][0]["text_layer"]
 
 
@@ -75,7 +75,7 @@ def test_a_pdf_that_hangs_the_library_is_cut_off_and_the_shard_completes(tmp_pat
                     trust_settings=DEFAULTS["trust"])
     records = {r["doc_id"]: r for r in atomic.read_jsonl(out)}
     assert records["slow"]["error"] == "PDF library failed: timed out after 2 s"
-    assert records["good"]["error"] == "" and records["good"]["n_pages"] == 1
+    assert records["good"]["error"] == "" and len(records["good"]["pages"]) == 1
 
 
 def test_the_text_layer_joins_words_hyphenated_at_a_line_end(tmp_path: Path) -> None:
