@@ -11,6 +11,7 @@ flagged so that detection fails it as low_quality: it goes to recovery, which re
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +30,28 @@ def _store(config: dict[str, Any], name: str) -> PageStore | None:
     return PageStore(Layout.of(config["results"]).page_store, engine.name, engine.fingerprint())
 
 
-def low_quality_pages(results: str | Path, below: float) -> dict[str, list[dict[str, Any]]]:
-    """Per shard, the rows of pages that were read (ok, recovered) with a quality below."""
+def _rows_where(results: str | Path,
+                chosen: Callable[[dict[str, Any]], bool]) -> dict[str, list[dict[str, Any]]]:
+    """Per shard, the final page rows (merge's pages.jsonl) that ``chosen`` picks."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    layout = Layout.of(results)
     for shard in corpus.existing_shards(results):
-        pages = Layout.of(results).pages(shard)
-        if not pages.exists():
-            continue
-        for row in atomic.read_jsonl(pages):
-            quality = row.get("quality")  # None: no text to score (a blank page)
-            if row["status"] in ("ok", "recovered") and quality is not None and quality < below:
-                found[shard].append(row)
-    return found
+        if layout.pages(shard).exists():
+            found[shard] += [row for row in atomic.read_jsonl(layout.pages(shard)) if chosen(row)]
+    return {shard: rows for shard, rows in found.items() if rows}
+
+
+def low_quality_pages(results: str | Path, below: float) -> dict[str, list[dict[str, Any]]]:
+    """Per shard, the rows of pages that were read (ok, recovered) with a quality below
+    (a quality of None: no text to score, a blank page)."""
+    return _rows_where(results, lambda row: row["status"] in ("ok", "recovered")
+                       and row.get("quality") is not None and row["quality"] < below)
 
 
 def failed_pages(results: str | Path) -> dict[str, list[dict[str, Any]]]:
     """Per shard, the rows of pages whose final status is failed and an engine could redo."""
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for shard in corpus.existing_shards(results):
-        pages = Layout.of(results).pages(shard)
-        if not pages.exists():
-            continue
-        for row in atomic.read_jsonl(pages):
-            if row["status"] == "failed" and UNRETRYABLE not in row["reasons"]:
-                found[shard].append(row)
-    return found
+    return _rows_where(results, lambda row: row["status"] == "failed"
+                       and UNRETRYABLE not in row["reasons"])
 
 
 def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[int, int]:

@@ -15,15 +15,10 @@ from ocrflow.inventory import InventoryTask, inventory_document, judge_text_laye
 from ocrflow.layout import Layout
 from tests import pdfs
 from tests.conftest import REPO, Workspace, call_counts
+from tests.real_pdfs import DECREE as PROCES_VERBAL
+from tests.real_pdfs import MINUTES
 
 TRUST = config.validate({"input": "x"})["trust"]
-MINUTES = """The committee met on Tuesday to review the annual budget of the harbour.
-Members agreed that the new quay should be finished before the winter storms,
-and asked the engineers for a report on the cost of dredging the channel.
-The chairman thanked the staff for their work during a difficult year."""
-PROCES_VERBAL = """Le conseil municipal s'est réuni mardi pour examiner le budget annuel du port.
-Les membres ont convenu que le nouveau quai devait être achevé avant l'hiver,
-et ont demandé aux ingénieurs un rapport sur le coût du dragage du chenal."""
 SLIDE = "Harbour works 2024\nNew quay: 120 m\nDredging: 40,000 m3\nOpening in May"
 
 
