@@ -67,15 +67,22 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
             for store in (primary, recovery):
                 if store is not None:
                     store.invalidate(doc_hash, pages)
+    # The reading each ok page was taken from (the primary's, or the text layer's) is flagged,
+    # one store and one read of each document's file per engine; recovered pages' primary
+    # readings failed already.
+    taken_from: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rows in low.values():
         for row in rows:
-            if row["status"] == "ok":  # recovered: its primary reading failed already
-                store = _store(config, row["engine"])  # the primary's, or the text layer's
-                assert store is not None
-                store.flag_for_reread(row["hash"], {row["page"]: below})
+            if row["status"] == "ok":
+                taken_from[row["engine"]].append(row)
         if recovery is not None:  # recovery reads each one afresh
             for doc_hash, pages in _by_hash(rows).items():
                 recovery.invalidate(doc_hash, pages)
+    for engine, rows in taken_from.items():
+        store = _store(config, engine)
+        assert store is not None and below is not None
+        for doc_hash, pages in _by_hash(rows).items():
+            store.flag_for_reread(doc_hash, dict.fromkeys(pages, below))
     shards = set(failed) | set(low)
     layout = Layout.of(results)
     for shard in shards:
