@@ -39,7 +39,7 @@ def time_render(pages: list[tuple[str, int]], spec: RenderSpec, rounds: int = 5)
     for _ in range(rounds):
         for path, page in pages:
             started = time.perf_counter()
-            render_page(RenderTask(None, path, page, spec))
+            render_page(RenderTask(PageInput("h", page, path), spec))
             times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
 
@@ -54,7 +54,7 @@ def main() -> None:
     }
     for label, spec in specs.items():
         print(f"render+encode, {label}: {time_render(pages, spec):.1f} ms/page (median)")
-    images = [render_page(RenderTask(None, p, n, engine.render_spec)) for p, n in pages]
+    images = [render_page(RenderTask(PageInput("h", n, p), engine.render_spec)) for p, n in pages]
     engine.start()
     engine.recognize(PageInput("warm-up", 1, pages[0][0], image=images[0]))
     started = time.perf_counter()

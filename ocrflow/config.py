@@ -21,22 +21,37 @@ def _key_path(path: Any) -> str:
     return ".".join(str(part) for part in path) or "<top level>"
 
 
-def _fill_defaults(value: Any, schema: dict[str, Any]) -> None:
+def _resolved(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` over the ``$defs`` entry its ``$ref`` names ("#/$defs/<name>", the only kind of
+    reference the schema uses): its own keywords win, and so do its own property schemas, key by
+    key (an engine declares ``max_in_flight: {default: 64}`` over the shared definition)."""
+    if "$ref" not in schema:
+        return schema
+    target = _resolved(root["$defs"][schema["$ref"].rsplit("/", 1)[1]], root)
+    merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    properties = dict(target.get("properties", {}))
+    for key, sub in schema.get("properties", {}).items():
+        properties[key] = {**properties.get(key, {}), **sub}
+    if properties:
+        merged["properties"] = properties
+    return merged
+
+
+def _fill_defaults(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> None:
     if not isinstance(value, dict):
         return
-    for key, sub in schema.get("properties", {}).items():
+    for key, sub in _resolved(schema, root).get("properties", {}).items():
         if key not in value and "default" in sub:
             default = sub["default"]
             value[key] = dict(default) if isinstance(default, dict) else default
         if key in value:
-            _fill_defaults(value[key], sub)
+            _fill_defaults(value[key], sub, root)
 
 
 def _coerce(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> Any:
     """Strings where the schema wants numbers or booleans, converted: `--config` hands nested
     values over as strings ("{min_chars: 5}" gives min_chars "5")."""
-    if "$ref" in schema:  # "#/$defs/<name>", the only kind of reference the schema uses
-        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    schema = _resolved(schema, root)
     if isinstance(value, dict):
         properties = schema.get("properties", {})
         return {k: _coerce(v, properties[k], root) if k in properties else v
@@ -76,7 +91,7 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
     if not isinstance(config, dict):
         raise ConfigError("config: expected a mapping of keys to values")
     config.update(_coerce(config, schema, schema))
-    _fill_defaults(config, schema)
+    _fill_defaults(config, schema, schema)
     for message in _errors(config, schema):
         raise ConfigError(f"config error: {message}")
     for index, language in enumerate(config["trust"]["languages"]):

@@ -28,13 +28,13 @@ class InputError(ValueError):
 @dataclass(frozen=True)
 class Document:
     doc_id: str
-    path: str
+    source_path: str
     size: int = -1
     mtime_ns: int = -1
     problem: str = ""  # why it cannot be read, when that is known before opening it
 
     def fields(self) -> list[str]:
-        return [self.doc_id, self.path, str(self.size), str(self.mtime_ns), self.problem]
+        return [self.doc_id, self.source_path, str(self.size), str(self.mtime_ns), self.problem]
 
 
 def _stat(path: str) -> tuple[int, int]:

@@ -11,12 +11,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic, trust
+from ocrflow import trust
+from ocrflow.records import (
+    InventoryDocument,
+    InventoryPage,
+    Reading,
+    Verdict,
+    read_records,
+    write_records,
+)
 
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -27,15 +33,6 @@ MAX_PERIOD = 200  # longest repeating unit looked for
 TEXT_LAYER = "textlayer"  # the engine whose output is the PDF's own text layer
 # Figures in a VLM's Markdown: a link to a crop and its alt text are no text of the page.
 _FIGURE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
-
-
-@dataclass
-class Verdict:
-    ok: bool
-    reasons: list[str] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    quality: float | None = None  # None: the reading has no text to score
-    language: str | None = None
 
 
 def tokens(text: str) -> list[str]:
@@ -86,94 +83,73 @@ def word_similarity(a: str, b: str) -> float:
     return 2 * common / (sum(wa.values()) + sum(wb.values()))
 
 
-def reading_quality(output: dict[str, Any], page: dict[str, Any],
-                    trust_cfg: dict[str, Any]) -> trust.Assessment:
-    """The quality and language of one reading: a text layer's come from the inventory, which
-    also measured where its text lies; any other reading is scored on its text."""
-    if output.get("engine") == TEXT_LAYER and page.get("trust"):
-        record = page["trust"]
-        return trust.Assessment(quality=record["quality"], language=record["language"],
-                                reasons=record["reasons"])
-    return trust.assess(_FIGURE.sub("", output.get("text") or ""), trust_cfg)
+def reading_quality(reading: Reading, page: InventoryPage,
+                    trust_cfg: dict[str, Any]) -> tuple[float, str | None, list[str]]:
+    """The quality, language and distrust reasons of one reading: a text layer's come from
+    the inventory, which also measured where its text lies; any other reading is scored on its
+    text."""
+    if reading.engine == TEXT_LAYER and page.trust is not None:
+        return page.trust.quality, page.trust.language, page.trust.reasons
+    assessment = trust.assess(_FIGURE.sub("", reading.text), trust_cfg)
+    return assessment.quality, assessment.language, assessment.reasons
 
 
-def judge(output: dict[str, Any], page: dict[str, Any], cfg: dict[str, Any],
+def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
           trust_cfg: dict[str, Any]) -> Verdict:
-    """``output``: a stage record (engine, text, error, finish_reason); ``page``: its inventory
-    record; ``cfg``, ``trust_cfg``: the config's detection and trust sections."""
-    verdict = Verdict(ok=True)
+    """``page``: the reading's inventory page; ``cfg``, ``trust_cfg``: the config's detection
+    and trust sections."""
+    verdict = Verdict(reading.doc_id, reading.page, reading.engine)
 
-    def fail(reason: str, detail: str) -> None:
+    def fail(reason: str) -> None:
         verdict.ok = False
         if reason not in verdict.reasons:  # the engine and the n-gram count may both see a loop
             verdict.reasons.append(reason)
-        verdict.details.append(detail)
 
-    text = output.get("text") or ""
-    from_layer = output.get("engine") == TEXT_LAYER
-    assessment = reading_quality(output, page, trust_cfg)
-    verdict.quality, verdict.language = assessment.quality, assessment.language
-    if from_layer and not assessment.trusted:
-        fail("untrusted_text_layer", "; ".join(assessment.reasons))
-    if output.get("error"):
-        fail("engine_error", output["error"])
-    if output.get("finish_reason") == "length":
-        fail("truncated", "output stopped at the engine's length limit")
-    if output.get("finish_reason") == "repetition":
-        fail("repetition", "the engine stopped a generation loop")
+    text = reading.text
+    from_layer = reading.engine == TEXT_LAYER
+    quality, verdict.language, distrust = reading_quality(reading, page, trust_cfg)
+    if from_layer and distrust:
+        fail("untrusted_text_layer")
+    if reading.error:
+        fail("engine_error")
+    if reading.finish_reason == "length":  # stopped at the engine's length limit
+        fail("truncated")
+    if reading.finish_reason == "repetition":  # the engine stopped a generation loop
+        fail("repetition")
     words = _FIGURE.sub("", text)  # a page that is only a figure has no text
     visible = len(words) - words.count(" ") - words.count("\n") - words.count("\t")
-    if not visible:
-        verdict.quality = None  # nothing to score (a blank page, a picture)
-    if visible < cfg["min_chars"] and page.get("ink", 0) >= cfg["min_ink"]:
-        fail("empty_output", f"{visible} chars on a page with ink {page.get('ink', 0):.4f}")
-    if (visible > cfg["max_chars_on_blank"] and page.get("ink", 0) < cfg["min_ink"]
-            and not page.get("has_text_layer")):  # a VLM writing prose on an empty page
-        fail("hallucination", f"{visible} chars on a page with no ink and no text layer")
+    # nothing to score on a blank page or a picture
+    verdict.quality = round(quality, 3) if visible else None
+    if visible < cfg["min_chars"] and page.ink >= cfg["min_ink"]:
+        fail("empty_output")
+    if (visible > cfg["max_chars_on_blank"] and page.ink < cfg["min_ink"]
+            and not page.has_text_layer):  # a VLM writing prose on an empty page
+        fail("hallucination")
     ratio, total = repeated_ngram_ratio(text, cfg["ngram_size"])
     if total >= cfg["min_ngrams"] and ratio > cfg["max_repeated_ngram_ratio"]:
-        fail("repetition", f"{ratio:.0%} of {cfg['ngram_size']}-grams repeat")
-    period, length = repeated_tail(text, cfg["tail_min_chars"], cfg["tail_min_repeats"])
-    if period:
-        fail("repeated_tail", f"last {length} chars repeat a {period}-char unit")
-    garbage = garbage_ratio(text)
-    if garbage > cfg["max_garbage_ratio"]:
-        fail("garbage", f"{garbage:.1%} replacement or control characters")
+        fail("repetition")
+    if repeated_tail(text, cfg["tail_min_chars"], cfg["tail_min_repeats"])[0]:
+        fail("repeated_tail")
+    if garbage_ratio(text) > cfg["max_garbage_ratio"]:
+        fail("garbage")
     # retry-failed --below flags a page's record with the quality it must reach
-    min_quality = max(cfg["min_quality"], output.get("reread_below") or 0)
-    if verdict.quality is not None and verdict.quality < min_quality:
-        fail("low_quality", f"quality {verdict.quality:.2f} below {min_quality}")
+    min_quality = max(cfg["min_quality"], reading.reread_below or 0)
+    if verdict.quality is not None and quality < min_quality:
+        fail("low_quality")
     # An OCR reading is compared with the text layer only when the layer can be trusted: the
     # layer is not compared with itself, and a bad layer never throws a good reading away.
     agreement = cfg["text_layer_agreement"]
-    layer = page.get("text_layer", "")
-    if (agreement["enabled"] and page.get("has_text_layer") and not from_layer
-            and (page.get("trust") or {}).get("trusted", True)
-            and len(layer) >= agreement["min_text_layer_chars"] and text):
-        similarity = word_similarity(text, layer)
-        if similarity < agreement["min_similarity"]:
-            fail("text_layer_disagreement", f"word similarity {similarity:.2f} with the text layer")
+    if (agreement["enabled"] and page.has_text_layer and not from_layer
+            and (page.trust is None or page.trust.trusted)
+            and len(page.text_layer) >= agreement["min_text_layer_chars"] and text
+            and word_similarity(text, page.text_layer) < agreement["min_similarity"]):
+        fail("text_layer_disagreement")
     return verdict
-
-
-def page_index(inventory: Iterable[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
-    return {(doc["doc_id"], page["page"]): page for doc in inventory for page in doc["pages"]}
-
-
-def judge_records(records: Iterable[dict[str, Any]], pages: dict[tuple[str, int], dict[str, Any]],
-                  cfg: dict[str, Any], trust_cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    verdicts = []
-    for record in records:
-        verdict = judge(record, pages[(record["doc_id"], record["page"])], cfg, trust_cfg)
-        verdicts.append({"doc_id": record["doc_id"], "page": record["page"],
-                         "engine": record["engine"], "ok": verdict.ok,
-                         "reasons": verdict.reasons, "details": verdict.details,
-                         "quality": None if verdict.quality is None else round(verdict.quality, 3),
-                         "language": verdict.language})
-    return verdicts
 
 
 def detect_shard(*, inventory: Path, records: Path, output: Path, cfg: dict[str, Any],
                  trust_cfg: dict[str, Any]) -> None:
-    pages = page_index(atomic.read_jsonl(inventory))
-    atomic.write_jsonl(output, judge_records(atomic.read_jsonl(records), pages, cfg, trust_cfg))
+    pages = {(doc.doc_id, page.page): page
+             for doc in read_records(inventory, InventoryDocument) for page in doc.pages}
+    write_records(output, (judge(reading, pages[(reading.doc_id, reading.page)], cfg, trust_cfg)
+                           for reading in read_records(records, Reading)))

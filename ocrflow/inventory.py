@@ -18,7 +18,7 @@ from typing import Any
 from ocrflow import atomic, corpus, trust
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
-from ocrflow.records import error_line
+from ocrflow.records import InventoryDocument, InventoryPage, error_line, write_records
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ PDF_MAGIC_WINDOW = 1024  # the spec allows junk before %PDF-; readers accept it 
 @dataclass(frozen=True)
 class InventoryTask:
     doc_id: str
-    path: str
+    source_path: str
     max_page_points: float
     ink_dpi: float
     text_layer_min_chars: int
@@ -165,93 +165,88 @@ def open_problem(path: str) -> str:
     return ""
 
 
-def inventory_document(task: InventoryTask) -> dict[str, Any]:
+def inventory_document(task: InventoryTask) -> InventoryDocument:
     import pypdfium2 as pdfium
 
-    record: dict[str, Any] = {"doc_id": task.doc_id, "path": task.path, "hash": None,
-                              "error": "", "pages": []}
+    doc = InventoryDocument(task.doc_id, task.source_path)
     try:
-        problem = open_problem(task.path)
-        record["hash"] = content_hash(task.path)
+        problem = open_problem(task.source_path)
+        doc.content_hash = content_hash(task.source_path)
     except OSError as exc:
-        record["error"] = (corpus.broken_link(task.path)
-                           or f"cannot read file: {exc.strerror or exc}")
-        return record
+        doc.error = (corpus.broken_link(task.source_path)
+                     or f"cannot read file: {exc.strerror or exc}")
+        return doc
     if problem:
-        record["error"] = problem
-        return record
+        doc.error = problem
+        return doc
     try:
-        pdf = pdfium.PdfDocument(task.path)
+        pdf = pdfium.PdfDocument(task.source_path)
     except pdfium.PdfiumError as exc:
         message = str(exc)
         if "password" in message.lower():
-            record["error"] = "encrypted (a password is required)"
-        elif has_no_pages(task.path):
-            record["error"] = "PDF has no pages"
+            doc.error = "encrypted (a password is required)"
+        elif has_no_pages(task.source_path):
+            doc.error = "PDF has no pages"
         else:
-            record["error"] = f"corrupt PDF: {message}"
-        return record
+            doc.error = f"corrupt PDF: {message}"
+        return doc
     with contextlib.suppress(pdfium.PdfiumError):  # forms that cannot load: pages still can
         pdf.init_forms()  # a page whose only ink is filled form fields is not blank
     try:
         if len(pdf) == 0:
-            record["error"] = "PDF has no pages"
-        for index in range(len(pdf)):
-            record["pages"].append(_inventory_page(pdf, index, task))
+            doc.error = "PDF has no pages"
+        doc.pages = [_inventory_page(pdf, index, task) for index in range(len(pdf))]
     finally:
         pdf.close()
-    return record
+    return doc
 
 
-def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> dict[str, Any]:
-    info: dict[str, Any] = {"page": index + 1, "width": 0.0, "height": 0.0, "rotation": 0,
-                            "text_layer": "", "has_text_layer": False, "ink": 0.0, "error": ""}
+def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> InventoryPage:
+    info = InventoryPage(page=index + 1)
     try:
         page = pdf[index]
     except Exception as exc:  # PDFium reports a broken page object as a generic error
-        info["error"] = f"cannot load page: {exc}"
+        info.error = f"cannot load page: {exc}"
         return info
     try:
         width, height = page.get_size()
-        info.update(width=round(width, 2), height=round(height, 2), rotation=page.get_rotation())
-        info["error"] = page_size_problem(width, height, task.max_page_points)
-        if info["error"]:
+        info.width, info.height = round(width, 2), round(height, 2)
+        info.rotation = page.get_rotation()
+        info.error = page_size_problem(width, height, task.max_page_points)
+        if info.error:
             return info
         dark = dark_pixels(page, task.ink_dpi)
-        info["ink"] = round(ink_fraction(dark), 5)
+        info.ink = round(ink_fraction(dark), 5)
         textpage = page.get_textpage()
         try:
             text = textpage.get_text_bounded()
-            info["layout"] = layout_signals(page, textpage, dark) if text.strip() else {}
+            info.layout = layout_signals(page, textpage, dark) if text.strip() else {}
         finally:
             textpage.close()
-        info["text_layer"] = clean_text_layer(text)
-        info["has_text_layer"] = usable_text(text, task.text_layer_min_chars)
+        info.text_layer = clean_text_layer(text)
+        info.has_text_layer = usable_text(text, task.text_layer_min_chars)
     except Exception as exc:  # one bad page must not sink the document
-        info["error"] = f"cannot read page: {error_line(exc)}"
+        info.error = f"cannot read page: {error_line(exc)}"
     finally:
         page.close()
     return info
 
 
-def judge_text_layers(record: dict[str, Any], settings: dict[str, Any]) -> None:
+def judge_text_layers(doc: InventoryDocument, settings: dict[str, Any]) -> None:
     """Each page's text-layer trust (see trust.py), judged here in the parent process: the
     word lists are loaded once per job, not once per isolated worker."""
-    for page in record["pages"]:
-        if page["text_layer"].strip():
-            page["trust"] = trust.assess(page["text_layer"], settings,
-                                         page.get("layout")).to_record()
-        else:
-            page["trust"] = None
+    for page in doc.pages:
+        page.trust = (trust.assess(page.text_layer, settings, page.layout).layer_trust()
+                      if page.text_layer.strip() else None)
 
 
-def layer_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+def layer_counts(docs: list[InventoryDocument]) -> dict[str, int]:
     """What the planner needs to say where pages will go, without reading the inventory."""
-    pages = [page for record in records for page in record["pages"]]
-    trusted = sum(1 for page in pages if (page.get("trust") or {}).get("trusted"))
-    with_layer = sum(1 for page in pages if page.get("trust"))
-    return {"pdfs": len(records), "unreadable": sum(1 for r in records if r["error"]),
-            "pages": len(pages), "bad_pages": sum(1 for page in pages if page["error"]),
+    pages = [page for doc in docs for page in doc.pages]
+    trusted = sum(1 for page in pages if page.trusted_layer)
+    with_layer = sum(1 for page in pages if page.trust is not None)
+    return {"pdfs": len(docs), "unreadable": sum(1 for doc in docs if doc.error),
+            "pages": len(pages), "bad_pages": sum(1 for page in pages if page.error),
             "trusted_text_layer": trusted, "untrusted_text_layer": with_layer - trusted,
             "no_text_layer": len(pages) - with_layer}
 
@@ -279,34 +274,35 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
                     workers: int, trust_settings: dict[str, Any],
                     counts: Path | None = None) -> None:
     """Inventory a shard's PDFs; one that hangs or crashes the library is recorded, not fatal."""
-    docs = corpus.read_members(members)
-    records: dict[str, dict[str, Any]] = {}
-    for doc in docs:
-        if doc.problem:  # known when the input was listed (a broken symbolic link)
-            records[doc.doc_id] = {"doc_id": doc.doc_id, "path": doc.path, "hash": None,
-                                   "error": doc.problem, "pages": []}
-            log.warning("unreadable: %s: %s", doc.path, doc.problem)
-    tasks = [InventoryTask(d.doc_id, d.path, settings["max_page_points"], settings["ink_dpi"],
-                           settings["text_layer_min_chars"]) for d in docs if not d.problem]
+    listed = corpus.read_members(members)
+    docs: dict[str, InventoryDocument] = {}
+    for member in listed:
+        if member.problem:  # known when the input was listed (a broken symbolic link)
+            docs[member.doc_id] = InventoryDocument(member.doc_id, member.source_path,
+                                                    error=member.problem)
+            log.warning("unreadable: %s: %s", member.source_path, member.problem)
+    tasks = [InventoryTask(m.doc_id, m.source_path, settings["max_page_points"],
+                           settings["ink_dpi"], settings["text_layer_min_chars"])
+             for m in listed if not m.problem]
     progress = Progress("inventory", len(tasks), unit="PDFs")
     with IsolatedPool(inventory_document, workers, settings["timeout_s"]) as pool:
         for outcome in pool.imap_unordered(tasks):
             task: InventoryTask = outcome.task
             if outcome.ok:
-                record = outcome.value
+                doc = outcome.value
             else:
-                record = {"doc_id": task.doc_id, "path": task.path, "hash": None,
-                          "error": f"PDF library failed: {outcome.error}", "pages": []}
-            if record["error"]:
-                log.warning("unreadable: %s: %s", task.path, record["error"])
-            judge_text_layers(record, trust_settings)
-            records[task.doc_id] = record
+                doc = InventoryDocument(task.doc_id, task.source_path,
+                                        error=f"PDF library failed: {outcome.error}")
+            if doc.error:
+                log.warning("unreadable: %s: %s", task.source_path, doc.error)
+            judge_text_layers(doc, trust_settings)
+            docs[task.doc_id] = doc
             progress.advance()
     progress.done()
-    ordered = [records[d.doc_id] for d in docs]
+    ordered = [docs[m.doc_id] for m in listed]
     summary = layer_counts(ordered)
     log.info("%(pdfs)d PDFs, %(pages)d pages: %(trusted_text_layer)d with a trusted text layer, "
              "%(untrusted_text_layer)d with an untrusted one, %(no_text_layer)d with none", summary)
-    atomic.write_jsonl(output, ordered)
+    write_records(output, ordered)
     if counts is not None:
         atomic.write_text(counts, json.dumps(summary) + "\n")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic
+from ocrflow.records import PageRow, read_records
 
 STATUSES = ("ok", "recovered", "no_text", "failed", "unreadable")
 REPORT_LIST_LIMIT = 200
@@ -26,13 +28,15 @@ def _schema() -> Any:
 
 
 def collect_rows(shard_pages: list[Path]) -> list[dict[str, Any]]:
-    rows = [row for path in shard_pages for row in atomic.read_jsonl(path)]
+    """The manifest's rows: every shard's final page rows, sorted, each naming the document
+    whose copy it is (``duplicate_of``: the first document with the same content)."""
+    rows = [row.to_json() for path in shard_pages for row in read_records(path, PageRow)]
     rows.sort(key=lambda r: (r["doc_id"], r["page"] or 0))
     first_with_hash: dict[str, str] = {}
     for row in rows:
-        doc_hash = row.pop("hash")
-        row["content_hash"] = doc_hash
-        original = first_with_hash.setdefault(doc_hash, row["doc_id"]) if doc_hash else None
+        content_hash = row["content_hash"]
+        original = (first_with_hash.setdefault(content_hash, row["doc_id"]) if content_hash
+                    else None)
         row["duplicate_of"] = original if original not in (None, row["doc_id"]) else None
         if row.get("provenance") is not None:  # one JSON column: engines record different keys
             row["provenance"] = json.dumps(row["provenance"], sort_keys=True)
@@ -93,49 +97,74 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 LOW_QUALITY = 0.5  # the report counts pages read below this score
 
 
-def quality_table(rows: list[dict[str, Any]]) -> list[str]:
+@dataclass
+class Table:
+    """One part of the report: a title, columns, rows, and a line said after the rows."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    note: str = ""
+
+
+def quality_by_language(rows: list[dict[str, Any]]) -> Table | None:
     """Pages read, by language: how many, their mean quality score, how many score low."""
-    read = [row for row in rows if row["status"] in ("ok", "recovered")
-            and row.get("quality") is not None]
-    if not read:
-        return []
     by_language: dict[str, list[float]] = {}
-    for row in read:
-        by_language.setdefault(row.get("language") or "(none)", []).append(row["quality"])
-    out = ["| language | pages read | mean quality | below " f"{LOW_QUALITY} |",
-           "| --- | --- | --- | --- |"]
-    for language, scores in sorted(by_language.items(), key=lambda item: -len(item[1])):
-        out.append(f"| {language} | {len(scores)} | {sum(scores) / len(scores):.3f} | "
-                   f"{sum(1 for q in scores if q < LOW_QUALITY)} |")
-    return [*out, "", f"`python -m ocrflow retry-failed --below {LOW_QUALITY}` re-reads the "
-            "low-scoring pages with the recovery engine.", ""]
+    for row in rows:
+        if row["status"] in ("ok", "recovered") and row.get("quality") is not None:
+            by_language.setdefault(row.get("language") or "(none)", []).append(row["quality"])
+    if not by_language:
+        return None
+    return Table("Quality of the pages read", ["language", "pages read", "mean quality",
+                                                f"below {LOW_QUALITY}"],
+                 [[language, len(scores), f"{sum(scores) / len(scores):.3f}",
+                   sum(1 for q in scores if q < LOW_QUALITY)]
+                  for language, scores in sorted(by_language.items(), key=lambda i: -len(i[1]))],
+                 f"`python -m ocrflow retry-failed --below {LOW_QUALITY}` re-reads the "
+                 "low-scoring pages with the recovery engine.")
 
 
-def report_markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    out = ["# ocrflow report", "", "| status | count |", "| --- | --- |"]
-    out += [f"| {status} | {n} |" for status, n in summary["by_status"].items()]
-    out += ["", f"{summary['documents']} documents, {summary['pages']} pages.", ""]
+def problems(rows: list[dict[str, Any]], status: str, title: str) -> Table | None:
+    """The rows of one status (unreadable PDFs, failed pages) with why, the first
+    REPORT_LIST_LIMIT of them."""
+    chosen = [row for row in rows if row["status"] == status]
+    if not chosen:
+        return None
+    more = len(chosen) - REPORT_LIST_LIMIT
+    return Table(f"{title} ({len(chosen)})", ["document", "page", "reasons", "error"],
+                 [[row["doc_id"], row["page"] or "", ", ".join(row["reasons"]), row["error"]]
+                  for row in chosen[:REPORT_LIST_LIMIT]],
+                 f"... {more} more in the manifest" if more > 0 else "")
+
+
+def report_tables(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[Table]:
+    """The report as data: what each part says, before any rendering."""
+    tables = [Table("Pages by status", ["status", "count"],
+                    [[status, n] for status, n in summary["by_status"].items()],
+                    f"{summary['documents']} documents, {summary['pages']} pages.")]
     if summary["engines"]:
-        out += ["| stage | pages read | sent by the latest jobs | seconds | pages/s |",
-                "| --- | --- | --- | --- | --- |"]
-        out += [f"| {name} | {e['pages_read']} | {e['pages_sent']} | {e['seconds']} | "
-                f"{e['pages_per_s'] or '-'} |" for name, e in summary["engines"].items()]
-        out.append("")
-    out += quality_table(rows)
-    for title, status in (("Unreadable PDFs", "unreadable"), ("Failed pages", "failed")):
-        chosen = [row for row in rows if row["status"] == status]
-        if not chosen:
-            continue
-        out += [f"## {title} ({len(chosen)})", ""]
-        for row in chosen[:REPORT_LIST_LIMIT]:
-            where = row["doc_id"] if row["page"] is None else f"{row['doc_id']} page {row['page']}"
-            why = row["error"] or ", ".join(row["reasons"])
-            if row["reasons"] and row["error"]:
-                why = f"{', '.join(row['reasons'])} ({row['error']})"
-            out.append(f"- {where}: {why}")
-        if len(chosen) > REPORT_LIST_LIMIT:
-            out.append(f"- ... {len(chosen) - REPORT_LIST_LIMIT} more in the manifest")
-        out.append("")
+        tables.append(Table("Engines", ["stage", "pages read", "sent by the latest jobs",
+                                        "seconds", "pages/s"],
+                            [[name, e["pages_read"], e["pages_sent"], e["seconds"],
+                              e["pages_per_s"] or "-"]
+                             for name, e in summary["engines"].items()]))
+    tables += [quality_by_language(rows), problems(rows, "unreadable", "Unreadable PDFs"),
+               problems(rows, "failed", "Failed pages")]
+    return [table for table in tables if table is not None]
+
+
+def _cell(value: Any) -> str:
+    """A value as a Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def markdown_tables(title: str, tables: list[Table]) -> str:
+    out = [f"# {title}", ""]
+    for table in tables:
+        out += [f"## {table.title}", "", "| " + " | ".join(table.columns) + " |",
+                "|" + " --- |" * len(table.columns)]
+        out += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in table.rows]
+        out += ["", table.note, ""] if table.note else [""]
     return "\n".join(out)
 
 
@@ -144,7 +173,7 @@ def build(*, shard_pages: list[Path], stats: list[Path], manifest: Path, report:
     rows = collect_rows(shard_pages)
     summary = summarize(rows, [json.loads(Path(p).read_text()) for p in stats])
     write_parquet(rows, manifest)
-    atomic.write_text(report, report_markdown(summary, rows))
+    atomic.write_text(report, markdown_tables("ocrflow report", report_tables(summary, rows)))
     text = summary_text(summary, rows)
     atomic.write_text(summary_path, text)
     return text

@@ -15,28 +15,41 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from ocrflow import atomic
 from ocrflow.layout import DOCUMENT_SUFFIXES, document_file, document_images
+from ocrflow.records import (
+    FinalPage,
+    InventoryDocument,
+    InventoryPage,
+    PageRow,
+    Reading,
+    Verdict,
+    read_records,
+    write_records,
+)
+
+Judged = tuple[Reading, Verdict]  # a reading and detection's verdict on it
 
 
-def _keyed(path: Path | None) -> dict[tuple[str, int], dict[str, Any]]:
-    if path is None:
+def _judged(readings: Path | None, verdicts: Path | None) -> dict[tuple[str, int], Judged]:
+    if readings is None or verdicts is None:
         return {}
-    return {(r["doc_id"], r["page"]): r for r in atomic.read_jsonl(path)}
+    judged = {(v.doc_id, v.page): v for v in read_records(verdicts, Verdict)}
+    return {(r.doc_id, r.page): (r, judged[(r.doc_id, r.page)])
+            for r in read_records(readings, Reading)}
 
 
-def _tagged(verdict: dict[str, Any]) -> list[str]:
-    return [f"{verdict['engine']}:{reason}" for reason in verdict["reasons"]]
+def _tagged(verdict: Verdict) -> list[str]:
+    return [f"{verdict.engine}:{reason}" for reason in verdict.reasons]
 
 
-def _read(output: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
-    """What a page record keeps of the engine output it was taken from."""
-    return {"text": output["text"], "attempts": output.get("attempts"),
-            "blocks": (output.get("meta") or {}).get("blocks"),
-            "images": output.get("images") or [], "provenance": output.get("provenance"),
-            "quality": verdict.get("quality"), "language": verdict.get("language")}
+def _taken(page: int, status: str, judged: Judged, reasons: list[str]) -> FinalPage:
+    """A page's final state taken from one reading."""
+    reading, verdict = judged
+    return FinalPage(page, status, reading.engine, reasons, "", verdict.quality,
+                     verdict.language, reading.attempts, (reading.meta or {}).get("blocks"),
+                     reading.provenance, reading.text, list(reading.images or []))
 
 
 NO_TEXT = {"empty_output"}
@@ -55,60 +68,46 @@ def agreement(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
 
-def resolve_page(page: dict[str, Any], key: tuple[str, int], stages: dict[str, dict],
-                 min_agreement: float = 0.8) -> dict:
-    """The final record of one page from its inventory entry and each stage's output."""
-    nothing = {"text": "", "attempts": None, "blocks": None, "images": [], "provenance": None,
-               "quality": 0.0, "language": None}
-    if page["error"]:
-        return {"status": "failed", "engine": None, "reasons": ["inventory:bad_page"],
-                "error": page["error"], **nothing}
-    primary, primary_verdict = stages["primary"][key], stages["primary_verdicts"][key]
-    if primary_verdict["ok"]:
-        return {"status": "ok", "engine": primary["engine"], "reasons": [], "error": "",
-                **_read(primary, primary_verdict)}
-    reasons = _tagged(primary_verdict)
-    recovery_verdict = stages["recovery_verdicts"].get(key)
-    if recovery_verdict is not None:
-        recovery = stages["recovery"][key]
-        agree = (set(primary_verdict["reasons"]) <= DOUBTS
-                 and agreement(primary["text"], recovery["text"]) >= min_agreement)
-        if recovery_verdict["ok"]:
-            better = (primary_verdict.get("quality") or 0) >= (recovery_verdict.get("quality") or 0)
+def resolve_page(page: InventoryPage, primary: Judged | None, recovery: Judged | None,
+                 min_agreement: float = 0.8) -> FinalPage:
+    """The final state of one page from its inventory entry and its readings: the primary's
+    (None only for a page the inventory could not read) and the recovery's (None when the
+    primary passed or there is no recovery)."""
+    number = page.page
+    if page.error or primary is None:
+        return FinalPage(number, "failed", reasons=["inventory:bad_page"],
+                         error=page.error or "no reading recorded", quality=0.0)
+    first, first_verdict = primary
+    if first_verdict.ok:
+        return _taken(number, "ok", primary, [])
+    reasons = _tagged(first_verdict)
+    doubted = set(first_verdict.reasons)
+    if recovery is not None:
+        second, second_verdict = recovery
+        agree = doubted <= DOUBTS and agreement(first.text, second.text) >= min_agreement
+        if second_verdict.ok:
+            better = (first_verdict.quality or 0) >= (second_verdict.quality or 0)
             if agree and better:
-                return {"status": "ok", "engine": primary["engine"],
-                        "reasons": [*reasons, "merge:readings_agree"], "error": "",
-                        **_read(primary, primary_verdict)}
-            if set(primary_verdict["reasons"]) == {"low_quality"} and better:
+                return _taken(number, "ok", primary, [*reasons, "merge:readings_agree"])
+            if doubted == {"low_quality"} and better:
                 # re-read on request (retry-failed --below) and read no better: keep the first
-                return {"status": "ok", "engine": primary["engine"],
-                        "reasons": [*reasons, "merge:kept_better_reading"], "error": "",
-                        **_read(primary, primary_verdict)}
-            return {"status": "recovered", "engine": recovery_verdict["engine"],
-                    "reasons": reasons, "error": "", **_read(recovery, recovery_verdict)}
-        reasons += _tagged(recovery_verdict)
+                return _taken(number, "ok", primary, [*reasons, "merge:kept_better_reading"])
+            return _taken(number, "recovered", recovery, reasons)
+        reasons += _tagged(second_verdict)
         # Two independent readings that agree overrule the heuristics: the emptiness is the
         # page's (a picture), the repetition the document's (filler text, dot leaders).
         # ... unless the page's own text layer says otherwise
-        if {*primary_verdict["reasons"], *recovery_verdict["reasons"]} <= NO_TEXT \
-                and not page.get("text_layer", "").strip():
-            return {"status": "no_text", "engine": None, "reasons": reasons, "error": "",
-                    **nothing, "quality": None}
-        if agree and set(recovery_verdict["reasons"]) <= LOOPING:
-            return {"status": "ok", "engine": primary["engine"],
-                    "reasons": [*reasons, "merge:readings_agree"], "error": "",
-                    **_read(primary, primary_verdict)}
+        if {*doubted, *second_verdict.reasons} <= NO_TEXT and not page.text_layer.strip():
+            return FinalPage(number, "no_text", reasons=reasons)
+        if agree and set(second_verdict.reasons) <= LOOPING:
+            return _taken(number, "ok", primary, [*reasons, "merge:readings_agree"])
         # A short text layer ("Potato") the inventory trusts, and an OCR that read nothing more:
         # the layer is the page's whole text.
-        if (set(primary_verdict["reasons"]) <= NO_TEXT and primary["text"].strip()
-                and (page.get("trust") or {}).get("trusted")
-                and set(recovery_verdict["reasons"]) <= NO_TEXT):
-            return {"status": "ok", "engine": primary["engine"],
-                    "reasons": [*reasons, "merge:trusted_text_layer"], "error": "",
-                    **_read(primary, primary_verdict)}
-    errors = [r["error"] for r in (primary, stages["recovery"].get(key)) if r and r["error"]]
-    return {"status": "failed", "engine": None, "reasons": reasons, "error": "; ".join(errors),
-            **nothing}
+        if (doubted <= NO_TEXT and first.text.strip() and page.trusted_layer
+                and set(second_verdict.reasons) <= NO_TEXT):
+            return _taken(number, "ok", primary, [*reasons, "merge:trusted_text_layer"])
+    errors = [r.error for r, _ in filter(None, (primary, recovery)) if r.error]
+    return FinalPage(number, "failed", reasons=reasons, error="; ".join(errors), quality=0.0)
 
 
 def placeholder(page: int, reasons: list[str]) -> str:
@@ -127,24 +126,24 @@ def escape_markers(text: str) -> str:
     return _MARKER.sub(r"&lt;!--\1--&gt;", text)
 
 
-def document_markdown(pages: list[dict[str, Any]]) -> str:
+def document_markdown(pages: list[FinalPage]) -> str:
     parts = []
     for page in pages:
-        if page["status"] == "failed":
-            body = placeholder(page["page"], page["reasons"])
-        elif page["status"] == "no_text":
-            body = no_text_marker(page["page"])
+        if page.status == "failed":
+            body = placeholder(page.page, page.reasons)
+        elif page.status == "no_text":
+            body = no_text_marker(page.page)
         else:
-            body = escape_markers(page["text"])
-        parts.append(f"<!-- page {page['page']} -->\n{body}".rstrip() + "\n")
+            body = escape_markers(page.text)
+        parts.append(f"<!-- page {page.page} -->\n{body}".rstrip() + "\n")
     return "\n".join(parts)
 
 
-def place_images(page: dict[str, Any], markdown_file: Path, store_root: Path) -> None:
+def place_images(page: FinalPage, markdown_file: Path, store_root: Path) -> None:
     """Copy a page's figures from the page store beside the document's Markdown
     (``<name>_images/p<page>-<figure>``) and point the page's links at them."""
     folder = markdown_file.with_name(markdown_file.stem + "_images")  # Layout.document_images
-    for stored in page.pop("images"):
+    for stored in page.images:
         source = store_root / stored
         target = folder / Path(stored).name  # p<page>-<figure>, unique within the document
         if not target.exists():
@@ -156,7 +155,8 @@ def place_images(page: dict[str, Any], markdown_file: Path, store_root: Path) ->
                 shutil.copyfile(source, tmp)
             os.replace(tmp, target)
         figure = target.name.split("-", 1)[1]
-        page["text"] = page["text"].replace(f"]({figure})", f"]({folder.name}/{target.name})")
+        page.text = page.text.replace(f"]({figure})", f"]({folder.name}/{target.name})")
+    page.images = []  # the page's figures are now beside the Markdown
 
 
 def remove_document(markdown_dir: Path, doc_id: str, keep: tuple[str, ...] = ()) -> list[Path]:
@@ -174,10 +174,6 @@ def remove_document(markdown_dir: Path, doc_id: str, keep: tuple[str, ...] = ())
     return removed
 
 
-PAGE_RECORD_KEYS = ("page", "status", "engine", "reasons", "error", "quality", "language",
-                    "attempts", "blocks", "provenance", "text")
-
-
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
                 recovery_verdicts: Path | None, markdown_dir: Path, store_root: Path,
                 output: Path, documents: Path, outputs: tuple[str, ...] = ("markdown",),
@@ -185,43 +181,41 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
     """Final page rows of a shard (``output``), each document's chosen ``outputs`` and the index
     of the files written (``documents``: doc_id, then its files); a document's outputs not
     chosen are removed."""
-    stages = {"primary": _keyed(primary), "primary_verdicts": _keyed(primary_verdicts),
-              "recovery": _keyed(recovery), "recovery_verdicts": _keyed(recovery_verdicts)}
-    rows: list[dict[str, Any]] = []
+    primaries = _judged(primary, primary_verdicts)
+    recoveries = _judged(recovery, recovery_verdicts)
+    rows: list[PageRow] = []
     index: list[str] = []
-    for doc in atomic.read_jsonl(inventory):
-        base = {"doc_id": doc["doc_id"], "source_path": doc["path"], "hash": doc["hash"]}
-        if doc["error"]:
-            rows.append({**base, "page": None, "status": "unreadable", "engine": None,
-                         "reasons": [], "n_chars": 0, "error": doc["error"], "quality": None,
-                         "language": None})
-            remove_document(markdown_dir, doc["doc_id"])  # an older readable version's
+    for doc in read_records(inventory, InventoryDocument):
+        if doc.error:
+            rows.append(PageRow(doc.doc_id, doc.source_path, doc.content_hash, None,
+                                "unreadable", error=doc.error))
+            remove_document(markdown_dir, doc.doc_id)  # an older readable version's
             continue
-        pages = []
-        for page in doc["pages"]:
-            final = resolve_page(page, (doc["doc_id"], page["page"]), stages, min_agreement)
-            pages.append({"page": page["page"], **final})
-            rows.append({**base, "page": page["page"], "status": final["status"],
-                         "engine": final["engine"], "reasons": final["reasons"],
-                         "n_chars": len(final["text"]), "error": final["error"],
-                         "attempts": final["attempts"], "provenance": final["provenance"],
-                         "quality": final["quality"], "language": final["language"]})
-        remove_document(markdown_dir, doc["doc_id"], keep=outputs)
+        pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
+                              recoveries.get((doc.doc_id, page.page)), min_agreement)
+                 for page in doc.pages]
+        rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
+                         final.status, final.engine, final.reasons, len(final.text),
+                         final.error, final.attempts, final.provenance, final.quality,
+                         final.language) for final in pages]
+        remove_document(markdown_dir, doc.doc_id, keep=outputs)
         written = []
         if "markdown" in outputs:
-            target = document_file(markdown_dir, doc["doc_id"], "markdown")
-            for page in pages:
-                if page["images"]:
-                    place_images(page, target, store_root)
+            target = document_file(markdown_dir, doc.doc_id, "markdown")
+            for final in pages:
+                if final.images:
+                    place_images(final, target, store_root)
             atomic.write_text(target, document_markdown(pages))
             written.append(target)
-            if document_images(markdown_dir, doc["doc_id"]).is_dir():
-                written.append(document_images(markdown_dir, doc["doc_id"]))
+            if document_images(markdown_dir, doc.doc_id).is_dir():
+                written.append(document_images(markdown_dir, doc.doc_id))
         if "page_records" in outputs:
-            target = document_file(markdown_dir, doc["doc_id"], "page_records")
-            atomic.write_jsonl(target, ({k: p.get(k) for k in PAGE_RECORD_KEYS} for p in pages))
+            target = document_file(markdown_dir, doc.doc_id, "page_records")
+            # figures are linked from the text; their store paths are no part of the record
+            atomic.write_jsonl(target, ({k: v for k, v in final.to_json().items()
+                                         if k != "images"} for final in pages))
             written.append(target)
-        index.append("\t".join([doc["doc_id"], *(p.relative_to(markdown_dir).as_posix()
-                                                 for p in written)]))
-    atomic.write_jsonl(output, rows)
+        index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
+                                              for p in written)]))
+    write_records(output, rows)
     atomic.write_text(documents, "".join(f"{line}\n" for line in index))

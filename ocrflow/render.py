@@ -12,7 +12,10 @@ import importlib
 import io
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ocrflow.records import PageInput
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,7 @@ class RenderSpec:
 
 @dataclass(frozen=True)
 class RenderTask:
-    key: Any
-    path: str
-    page: int  # 1-based
+    page: PageInput
     spec: RenderSpec
 
 
@@ -106,8 +107,8 @@ def _document(path: str) -> Any:
 
 
 def render_page(task: RenderTask) -> RenderedPage:
-    pdf = _document(task.path)
-    page = pdf[task.page - 1]
+    pdf = _document(task.page.source_path)
+    page = pdf[task.page.page - 1]
     try:
         width, height = page.get_size()
         grid = task.spec.grid

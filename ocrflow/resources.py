@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ocrflow.records import needs_recovery
+from ocrflow.records import Verdict, needs_recovery
 
 
 def has_failed_pages(verdicts: str | Path) -> bool:
     with open(verdicts, encoding="utf-8") as handle:
-        return any(needs_recovery(json.loads(line)) for line in handle if line.strip())
+        return any(needs_recovery(Verdict.from_json(json.loads(line)))
+                   for line in handle if line.strip())
 
 
 def recovery_gpus(engine_gpus: int, verdicts: str | Path) -> int:

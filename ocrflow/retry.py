@@ -15,9 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic, corpus, engines
+from ocrflow import corpus, engines
 from ocrflow.config import engine_settings
 from ocrflow.layout import Layout
+from ocrflow.records import PageRow, read_records
 from ocrflow.store import PageStore
 
 UNRETRYABLE = "inventory:bad_page"  # the page itself is broken: no engine can help
@@ -31,27 +32,28 @@ def _store(config: dict[str, Any], name: str) -> PageStore | None:
 
 
 def _rows_where(results: str | Path,
-                chosen: Callable[[dict[str, Any]], bool]) -> dict[str, list[dict[str, Any]]]:
+                chosen: Callable[[PageRow], bool]) -> dict[str, list[PageRow]]:
     """Per shard, the final page rows (merge's pages.jsonl) that ``chosen`` picks."""
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    found: dict[str, list[PageRow]] = defaultdict(list)
     layout = Layout.of(results)
     for shard in corpus.existing_shards(results):
         if layout.pages(shard).exists():
-            found[shard] += [row for row in atomic.read_jsonl(layout.pages(shard)) if chosen(row)]
+            found[shard] += [row for row in read_records(layout.pages(shard), PageRow)
+                             if chosen(row)]
     return {shard: rows for shard, rows in found.items() if rows}
 
 
-def low_quality_pages(results: str | Path, below: float) -> dict[str, list[dict[str, Any]]]:
+def low_quality_pages(results: str | Path, below: float) -> dict[str, list[PageRow]]:
     """Per shard, the rows of pages that were read (ok, recovered) with a quality below
     (a quality of None: no text to score, a blank page)."""
-    return _rows_where(results, lambda row: row["status"] in ("ok", "recovered")
-                       and row.get("quality") is not None and row["quality"] < below)
+    return _rows_where(results, lambda row: row.status in ("ok", "recovered")
+                       and row.quality is not None and row.quality < below)
 
 
-def failed_pages(results: str | Path) -> dict[str, list[dict[str, Any]]]:
+def failed_pages(results: str | Path) -> dict[str, list[PageRow]]:
     """Per shard, the rows of pages whose final status is failed and an engine could redo."""
-    return _rows_where(results, lambda row: row["status"] == "failed"
-                       and UNRETRYABLE not in row["reasons"])
+    return _rows_where(results, lambda row: row.status == "failed"
+                       and UNRETRYABLE not in row.reasons)
 
 
 def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[int, int]:
@@ -63,26 +65,26 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
     primary = _store(config, config["primary"]["engine"])
     recovery = _store(config, config["recovery"]["engine"])
     for rows in failed.values():
-        for doc_hash, pages in _by_hash(rows).items():
+        for content_hash, pages in _by_hash(rows).items():
             for store in (primary, recovery):
                 if store is not None:
-                    store.invalidate(doc_hash, pages)
+                    store.invalidate(content_hash, pages)
     # The reading each ok page was taken from (the primary's, or the text layer's) is flagged,
     # one store and one read of each document's file per engine; recovered pages' primary
     # readings failed already.
-    taken_from: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    taken_from: dict[str, list[PageRow]] = defaultdict(list)
     for rows in low.values():
         for row in rows:
-            if row["status"] == "ok":
-                taken_from[row["engine"]].append(row)
+            if row.status == "ok" and row.engine:
+                taken_from[row.engine].append(row)
         if recovery is not None:  # recovery reads each one afresh
-            for doc_hash, pages in _by_hash(rows).items():
-                recovery.invalidate(doc_hash, pages)
+            for content_hash, pages in _by_hash(rows).items():
+                recovery.invalidate(content_hash, pages)
     for engine, rows in taken_from.items():
         store = _store(config, engine)
         assert store is not None and below is not None
-        for doc_hash, pages in _by_hash(rows).items():
-            store.flag_for_reread(doc_hash, dict.fromkeys(pages, below))
+        for content_hash, pages in _by_hash(rows).items():
+            store.flag_for_reread(content_hash, dict.fromkeys(pages, below))
     shards = set(failed) | set(low)
     layout = Layout.of(results)
     for shard in shards:
@@ -95,8 +97,9 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
     return pages, len(shards)
 
 
-def _by_hash(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+def _by_hash(rows: list[PageRow]) -> dict[str, list[int]]:
     pages: dict[str, set[int]] = defaultdict(set)
     for row in rows:
-        pages[row["hash"]].add(row["page"])
-    return {doc_hash: sorted(numbers) for doc_hash, numbers in pages.items()}
+        if row.content_hash and row.page is not None:
+            pages[row.content_hash].add(row.page)
+    return {content_hash: sorted(numbers) for content_hash, numbers in pages.items()}

@@ -25,14 +25,14 @@ class PageStore:
     def __init__(self, root: str | Path, engine: str, fingerprint: str) -> None:
         self.dir = Path(root) / f"{engine}-{fingerprint}"
 
-    def _path(self, doc_hash: str, suffix: str = ".jsonl") -> Path:
-        return self.dir / doc_hash[:2] / f"{doc_hash}{suffix}"
+    def _path(self, content_hash: str, suffix: str = ".jsonl") -> Path:
+        return self.dir / content_hash[:2] / f"{content_hash}{suffix}"
 
-    def load(self, doc_hash: str) -> dict[int, dict[str, Any]]:
+    def load(self, content_hash: str) -> dict[int, dict[str, Any]]:
         """The latest record of each page; a page invalidated for retry is absent."""
         pages: dict[int, dict[str, Any]] = {}
         try:
-            lines = self._path(doc_hash).read_text(encoding="utf-8").splitlines()
+            lines = self._path(content_hash).read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return pages
         for line in lines:
@@ -46,8 +46,8 @@ class PageStore:
                 pages[record["page"]] = record
         return pages
 
-    def append(self, doc_hash: str, records: Iterable[dict[str, Any]]) -> None:
-        path = self._path(doc_hash)
+    def append(self, content_hash: str, records: Iterable[dict[str, Any]]) -> None:
+        path = self._path(content_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a+b") as handle:
             if handle.tell() > 0:
@@ -59,10 +59,10 @@ class PageStore:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def write_images(self, doc_hash: str, page: int, images: dict[str, bytes]) -> list[str]:
+    def write_images(self, content_hash: str, page: int, images: dict[str, bytes]) -> list[str]:
         """Store a page's figure files (before its record, so a record never names a missing
         file); return their paths relative to the store's root."""
-        folder = self._path(doc_hash, ".images")
+        folder = self._path(content_hash, ".images")
         paths = []
         for name, data in images.items():
             target = folder / f"p{page}-{name}"
@@ -70,26 +70,26 @@ class PageStore:
             paths.append(target.relative_to(self.dir.parent).as_posix())
         return paths
 
-    def flag_for_reread(self, doc_hash: str, pages: dict[int, float]) -> None:
+    def flag_for_reread(self, content_hash: str, pages: dict[int, float]) -> None:
         """Ask for pages to be read again: their record stays, marked with the quality they
         must reach (``reread_below``); detection fails them as low_quality until then."""
-        stored = self.load(doc_hash)
-        self.append(doc_hash, ({**stored[page], "reread_below": below}
+        stored = self.load(content_hash)
+        self.append(content_hash, ({**stored[page], "reread_below": below}
                                for page, below in pages.items() if page in stored))
 
-    def invalidate(self, doc_hash: str, pages: Iterable[int]) -> None:
-        self.append(doc_hash, ({"page": page, "invalidated": True} for page in pages))
+    def invalidate(self, content_hash: str, pages: Iterable[int]) -> None:
+        self.append(content_hash, ({"page": page, "invalidated": True} for page in pages))
 
-    def claim(self, doc_hash: str, wanted: Iterable[int]) -> Claim:
+    def claim(self, content_hash: str, wanted: Iterable[int]) -> Claim:
         """Hold a document across jobs (so a PDF present twice in the corpus is read once) for
         the pages of ``wanted`` still pending once it is held: another job may have read them
         meanwhile. The lock is taken on the document's own file (no lock file beside it: one
         file per document and engine, however large the corpus)."""
-        path = self._path(doc_hash)
+        path = self._path(content_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a")  # noqa: SIM115  (closed by Claim.release)
         fcntl.flock(handle, fcntl.LOCK_EX)
-        stored = self.load(doc_hash)
+        stored = self.load(content_hash)
         claim = Claim(handle, [n for n in wanted if pending(stored.get(n))])
         if not claim.pages:
             claim.release()

@@ -24,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocrflow.records import LayerTrust
+
 # A word is "known" when its language's list gives it at least this frequency (Zipf 1.5: once in
 # 30 million words). Lower, the large lists' crawl noise ("sgd", "bUc") makes gibberish pass.
 MIN_FREQUENCY = 10 ** (1.5 - 9)
@@ -46,11 +48,10 @@ class Assessment:
     def trusted(self) -> bool:
         return not self.reasons
 
-    def to_record(self) -> dict[str, Any]:
-        return {"quality": round(self.quality, 3), "language": self.language,
-                "trusted": self.trusted, "reasons": self.reasons, "words": self.words,
-                "word_share": None if self.word_share is None else round(self.word_share, 3),
-                "bad_chars": round(self.bad_chars, 4)}
+    def layer_trust(self) -> LayerTrust:
+        """What the inventory keeps of a text layer's assessment."""
+        return LayerTrust(trusted=self.trusted, quality=round(self.quality, 3),
+                          language=self.language, reasons=self.reasons)
 
 
 def _script(char: str) -> str:

@@ -70,7 +70,7 @@ class Workspace:
 
 
 def call_counts(calls: Iterable[dict[str, Any]]) -> Counter[tuple[str, str, int]]:
-    return Counter((c["role"], c["hash"], c["page"]) for c in calls)
+    return Counter((c["role"], c["content_hash"], c["page"]) for c in calls)
 
 
 @pytest.fixture

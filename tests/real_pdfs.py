@@ -257,48 +257,39 @@ def vlm_figures(results: Path, chosen: list[Label]) -> dict[str, Any]:
     from ocrflow import config, detect
     from ocrflow.merge import resolve_page
 
+    # ImportError in a checkout older than the typed records: trust_labels.py says so
+    from ocrflow.records import InventoryPage, Reading, Verdict
+
     defaults = config.validate({"input": "x"})
     rows, pages = outcomes(results)
     false_failures, missed, no_text_right, no_text_total, no_text_expected = [], [], 0, 0, 0
 
-    # An older checkout (benchmarks/trust_labels.py --repo) judged without trust settings.
-    extra = [defaults["trust"]] if "trust" in defaults else []
-
-    def verdict(text: str, page: dict[str, Any]) -> dict[str, Any]:
-        v = detect.judge({"engine": "chandra", "text": text}, page, defaults["detection"],
-                         *extra)
-        return {"engine": "chandra", "ok": v.ok, "reasons": v.reasons,
-                "quality": getattr(v, "quality", 0)}
+    def judged(engine: str, text: str, page: InventoryPage) -> tuple[Reading, Verdict]:
+        reading = Reading("doc", "h", 1, engine, text)
+        return reading, detect.judge(reading, page, defaults["detection"], defaults["trust"])
 
     for label in chosen:
         if label.page is None or label.content == "bad_page":
             continue
         page, row = pages[(label.doc_id, label.page)], rows[(label.doc_id, label.page)]
+        inventoried = InventoryPage.from_json(page)
         where = f"{label.doc_id} p{label.page}"
         if label.content == "text" and row["status"] in READ and row["n_chars"] >= 20:
             good = _page_text(results, label.doc_id, label.page)
             # Chandra and DeepSeek-OCR both read the page right (what really repeats is
             # flagged by each, and settled by their agreement): it must not end failed.
-            key = ("doc", 1)
-            stages = {"primary": {key: {"engine": "chandra", "text": good, "error": ""}},
-                      "primary_verdicts": {key: verdict(good, page)},
-                      "recovery": {key: {"engine": "deepseek", "text": good, "error": ""}},
-                      "recovery_verdicts": {key: {**verdict(good, page), "engine": "deepseek"}}}
-            if resolve_page(page, key, stages)["status"] == "failed":
+            if resolve_page(inventoried, judged("chandra", good, inventoried),
+                            judged("deepseek", good, inventoried)).status == "failed":
                 false_failures.append(f"{where}: a good reading failed")
-            if verdict(_loop(good), page)["ok"]:
+            if judged("chandra", _loop(good), inventoried)[1].ok:
                 missed.append(f"{where}: a generation loop passed")
         empty = page["ink"] < defaults["detection"]["min_ink"] and not page["has_text_layer"]
-        if label.content == "blank" and empty and verdict(PROSE, page)["ok"]:
+        if label.content == "blank" and empty and judged("chandra", PROSE, inventoried)[1].ok:
             missed.append(f"{where}: prose on an empty page passed")
         if label.content in NOTHING_TO_READ or page["text_layer"].strip():
             # Chandra answers a picture block, DeepSeek-OCR (recovery) answers nothing.
-            key = ("doc", 1)
-            stages = {"primary": {key: {"engine": "chandra", "text": PICTURE, "error": ""}},
-                      "primary_verdicts": {key: verdict(PICTURE, page)},
-                      "recovery": {key: {"engine": "deepseek", "text": "", "error": ""}},
-                      "recovery_verdicts": {key: {**verdict("", page), "engine": "deepseek"}}}
-            final = resolve_page(page, key, stages)["status"]
+            final = resolve_page(inventoried, judged("chandra", PICTURE, inventoried),
+                                 judged("deepseek", "", inventoried)).status
             if label.content == "no_text":
                 no_text_expected += 1
             if final == "no_text":

@@ -11,6 +11,7 @@ from ocrflow import config as ocrflow_config
 from tests.conftest import REPO
 
 BASE = yaml.safe_load((REPO / "config/config.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "config/schema.yaml").read_text())
 
 
 def with_change(path: str, value: object) -> dict:
@@ -18,7 +19,7 @@ def with_change(path: str, value: object) -> dict:
     *parents, last = path.split(".")
     node = cfg
     for key in parents:
-        node = node[key]
+        node = node.setdefault(key, {})
     node[last] = value
     return cfg
 
@@ -31,6 +32,30 @@ def test_shipped_config_is_valid_and_schema_fills_defaults() -> None:
     assert minimal["engines"]["rapidocr"]["dpi"] == 150
 
 
+def test_vllm_engines_share_their_server_keys_and_keep_their_own_defaults() -> None:
+    """engines.chandra and engines.deepseek take their server and client keys from $defs.vllm;
+    an engine's own default of a shared key (max_in_flight, served_model_name) still wins."""
+    engines = ocrflow_config.validate({"input": "somewhere"})["engines"]
+    for name, served, in_flight in (("chandra", "chandra", 96), ("deepseek", "deepseek-ocr", 64)):
+        assert engines[name]["served_model_name"] == served
+        assert engines[name]["max_in_flight"] == in_flight
+        assert engines[name]["request_timeout_s"] == 900  # from $defs.vllm
+        assert engines[name]["endpoint"] == ""
+    assert engines["chandra"]["server_args"][:2] == ["--max-model-len", "18000"]
+    assert "--logits_processors" in engines["deepseek"]["server_args"]
+    coerced = ocrflow_config.validate({"input": "somewhere",
+                                       "engines": {"deepseek": {"max_in_flight": "8"}}})
+    assert coerced["engines"]["deepseek"]["max_in_flight"] == 8
+
+
+@pytest.mark.parametrize("engine", ["chandra", "deepseek"])
+def test_unknown_engine_key_is_named(engine: str) -> None:
+    with pytest.raises(ocrflow_config.ConfigError) as error:
+        ocrflow_config.validate(with_change(f"engines.{engine}.endpont", "http://x/v1"))
+    assert str(error.value).startswith(f"config error: engines.{engine}:")
+    assert "'endpont'" in str(error.value)
+
+
 @pytest.mark.parametrize(("path", "value", "named"), [
     ("detection.min_chars", -1, "detection.min_chars"),
     ("shard_size", 0, "shard_size"),
@@ -38,6 +63,9 @@ def test_shipped_config_is_valid_and_schema_fills_defaults() -> None:
     ("engines.rapidocr.dpi", "high", "engines.rapidocr.dpi"),
     ("detection.max_garbage_ratio", 2, "detection.max_garbage_ratio"),
     ("detection.no_such_threshold", 3, "detection"),
+    ("engines.deepseek.max_in_flight", 0, "engines.deepseek.max_in_flight"),  # via $defs.vllm
+    ("engines.chandra.retries", "many", "engines.chandra.retries"),
+    ("engines.deepseek.max_num_seqs", 4, "engines.deepseek"),  # a chandra key only
 ])
 def test_bad_value_names_the_key(path: str, value: object, named: str) -> None:
     with pytest.raises(ocrflow_config.ConfigError) as error:
@@ -70,21 +98,47 @@ def test_snakemake_names_a_missing_input(workspace) -> None:
     assert "no-such-folder" in result.stderr
 
 
+def _resolved(node: dict) -> dict:
+    """``node`` over the $defs entry its $ref names, property schemas merged key by key."""
+    if "$ref" not in node:
+        return node
+    target = _resolved(SCHEMA["$defs"][node["$ref"].removeprefix("#/$defs/")])
+    properties = dict(target.get("properties", {}))
+    for key, sub in node.get("properties", {}).items():
+        properties[key] = {**properties.get(key, {}), **sub}
+    return {**target, **{k: v for k, v in node.items() if k != "$ref"}, "properties": properties}
+
+
+def schema_keys(node: dict = SCHEMA, prefix: str = ""):
+    """(dotted name, schema) of every key of config/schema.yaml, those reached through $ref
+    included: engines.chandra.endpoint is defined once in $defs.vllm."""
+    for key, sub in _resolved(node).get("properties", {}).items():
+        name = f"{prefix}.{key}" if prefix else key
+        sub = _resolved(sub)
+        yield name, sub
+        yield from schema_keys(sub, name)
+
+
+def test_schema_walk_reaches_shared_keys() -> None:
+    keys = dict(schema_keys())
+    for engine in ("chandra", "deepseek"):
+        for key in SCHEMA["$defs"]["vllm"]["properties"]:
+            assert f"engines.{engine}.{key}" in keys
+    assert keys["engines.deepseek.max_in_flight"]["default"] == 64
+    assert keys["resources.ocr.mem_mb"]["type"] == "integer"
+
+
+def test_every_schema_key_has_a_description() -> None:
+    undescribed = [name for name, sub in schema_keys()
+                   if not str(sub.get("description", "")).strip()]
+    assert undescribed == []
+
+
 def test_config_readme_documents_every_schema_key() -> None:
-    """Each key of config/schema.yaml has its row in config/README.md: by its full name, a
-    `section.*` row, or its name in its section's table."""
-    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    """Each key of config/schema.yaml (through $ref too) has its row in config/README.md: by its
+    full name, a `section.*` row, or its name in its section's table."""
     readme = (REPO / "config/README.md").read_text()
-
-    def leaves(node: dict, prefix: str = ""):
-        properties = node.get("properties")
-        if not properties or "$ref" in node:
-            yield prefix
-            return
-        for key, sub in properties.items():
-            yield from leaves(sub, f"{prefix}.{key}" if prefix else key)
-
-    keys = list(leaves(schema))
+    keys = [name for name, sub in schema_keys() if not sub.get("properties")]
     assert len(keys) > 100
     missing = [key for key in keys if not any(
         name in readme for name in (f"`{key}`", f"`{key.rsplit('.', 1)[0]}.*`",

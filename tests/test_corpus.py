@@ -26,7 +26,7 @@ def test_folder_is_searched_recursively_and_case_insensitively(tmp_path: Path) -
     touch(tmp_path, "a.pdf", "sub/B.PDF", "sub/deeper/c.Pdf", "notes.txt", "sub/d.pdf.bak")
     docs = corpus.discover(str(tmp_path))
     assert [d.doc_id for d in docs] == ["a", "sub/B", "sub/deeper/c"]
-    assert all(Path(d.path).is_file() for d in docs)
+    assert all(Path(d.source_path).is_file() for d in docs)
 
 
 def test_same_stem_with_two_extensions_keeps_both(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_sample_sheet(tmp_path: Path) -> None:
     sheet.write_text("doc_id\tpath\ngazette/2024/001\tfiles/one.pdf\nmissing\tfiles/none.pdf\n")
     docs = corpus.discover(str(sheet))
     assert [d.doc_id for d in docs] == ["gazette/2024/001", "missing"]
-    assert docs[0].path == str(tmp_path / "files/one.pdf")
+    assert docs[0].source_path == str(tmp_path / "files/one.pdf")
     assert docs[1].size == -1  # kept: the inventory records it as unreadable
 
 

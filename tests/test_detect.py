@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 from ocrflow import config, detect
+from ocrflow.records import InventoryPage, LayerTrust, Reading
 from tests.conftest import EXAMPLES
 
 _DEFAULTS = config.validate({"input": "x"})
 CFG, TRUST = _DEFAULTS["detection"], _DEFAULTS["trust"]
-INKED = {"ink": 0.05, "has_text_layer": False, "text_layer": ""}
-BLANK = {"ink": 0.0, "has_text_layer": False, "text_layer": ""}
+INKED = InventoryPage(1, ink=0.05)
+BLANK = InventoryPage(1, ink=0.0)
 # Four different real pages (the corpus holds the annual report twice, as a duplicate).
 _TRUTH = [json.loads(line) for line in (EXAMPLES / "ground_truth.jsonl").read_text().splitlines()]
 GOOD = "\n".join(list(dict.fromkeys(t["text"] for t in _TRUTH if t["text"]))[:4])
 
 
-def reasons(text: str, page: dict | None = None, cfg: dict | None = None, **output) -> list[str]:
-    return detect.judge({"text": text, **output}, page or INKED, cfg or CFG, TRUST).reasons
+def reading(text: str, engine: str = "chandra", **fields) -> Reading:
+    return Reading("doc", "h", 1, engine, text, **fields)
+
+
+def reasons(text: str, page: InventoryPage | None = None, cfg: dict | None = None,
+            **fields) -> list[str]:
+    return detect.judge(reading(text, **fields), page or INKED, cfg or CFG, TRUST).reasons
 
 
 def test_real_pages_pass() -> None:
@@ -55,7 +62,7 @@ def test_garbage_characters() -> None:
 
 
 def test_text_layer_agreement_is_optional() -> None:
-    page = {"ink": 0.05, "has_text_layer": True, "text_layer": GOOD}
+    page = replace(INKED, has_text_layer=True, text_layer=GOOD)
     wrong = "Lorem ipsum dolor sit amet " * 3 + "consectetur adipiscing elit sed do eiusmod"
     assert reasons(wrong, page=page) == []
     cfg = copy.deepcopy(CFG)
@@ -85,33 +92,30 @@ def test_prose_on_a_page_without_ink_or_text_layer_is_a_hallucination() -> None:
     prose = GOOD[:400]
     assert reasons(prose, page=BLANK) == ["hallucination"]
     assert reasons(prose[:80], page=BLANK) == []  # a few characters (a stray mark read) pass
-    hidden_text = {**BLANK, "has_text_layer": True, "text_layer": prose}
+    hidden_text = replace(BLANK, has_text_layer=True, text_layer=prose)
     assert reasons(prose, page=hidden_text) == []  # an invisible text layer is real text
     assert reasons(prose, page=INKED) == []
 
 
 def test_an_untrusted_text_layer_fails_its_reading_and_only_its_reading() -> None:
-    untrusted = {**INKED, "has_text_layer": True, "text_layer": "Gdd bnllhssdd lds nm",
-                 "trust": {"quality": 0.2, "language": "en", "trusted": False,
-                           "reasons": ["20% of 4 words are words of en"]}}
-    verdict = detect.judge({"engine": "textlayer", "text": "Gdd bnllhssdd lds nm"}, untrusted,
-                           CFG, TRUST)
+    untrusted = replace(INKED, has_text_layer=True, text_layer="Gdd bnllhssdd lds nm",
+                        trust=LayerTrust(False, 0.2, "en", ["20% of 4 words are words of en"]))
+    verdict = detect.judge(reading("Gdd bnllhssdd lds nm", "textlayer"), untrusted, CFG, TRUST)
     assert verdict.reasons == ["untrusted_text_layer"] and verdict.quality == 0.2
-    assert "20% of 4 words" in verdict.details[0]
     # An OCR reading is never failed for disagreeing with a layer that is not trusted ...
     cfg = copy.deepcopy(CFG)
     cfg["text_layer_agreement"].update(enabled=True, min_text_layer_chars=5)
     assert reasons(GOOD, page=untrusted, cfg=cfg, engine="rapidocr") == []
     # ... and the layer's own reading is not compared with itself.
-    trusted = {**untrusted, "text_layer": GOOD, "trust": None}
+    trusted = replace(untrusted, text_layer=GOOD, trust=None)
     assert reasons(GOOD, page=trusted, cfg=cfg, engine="textlayer") == []
 
 
 def test_each_reading_gets_a_quality_and_a_language() -> None:
-    verdict = detect.judge({"engine": "rapidocr", "text": GOOD}, INKED, CFG, TRUST)
+    verdict = detect.judge(reading(GOOD, "rapidocr"), INKED, CFG, TRUST)
     assert verdict.quality > 0.9 and verdict.language in ("en", "fr")  # the example pages
-    noise = detect.judge({"engine": "rapidocr", "text": "1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I"},
-                         INKED, CFG, TRUST)
+    noise = detect.judge(reading("1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I", "rapidocr"), INKED, CFG,
+                         TRUST)
     assert noise.quality < 0.3
     assert reasons(GOOD, reread_below=0.5) == []  # retry-failed --below 0.5 flagged it
     assert reasons("1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I", reread_below=0.5) == ["low_quality"]

@@ -22,7 +22,7 @@ def test_rapidocr_reads_an_image_only_page(tmp_path: Path) -> None:
     path = pdfs.write(tmp_path / "scan.pdf", pdfs.scanned_pdf([TEXT]))
     engine = engines.create("rapidocr", SETTINGS["rapidocr"])
     page = PageInput("h", 1, str(path))
-    page.image = render_page(RenderTask(None, str(path), 1, engine.render_spec))
+    page.image = render_page(RenderTask(page, engine.render_spec))
     engine.start()
     output = engine.recognize(page)
     engine.close()
@@ -101,7 +101,7 @@ def test_rapidocr_reads_a_two_column_scan_column_by_column(tmp_path: Path) -> No
     path = pdfs.write(tmp_path / "columns.pdf", pdfs.image_pdf([rendered.to_pil()]))
     engine = engines.create("rapidocr", SETTINGS["rapidocr"])
     scan = PageInput("h", 1, str(path))
-    scan.image = render_page(RenderTask(None, str(path), 1, engine.render_spec))
+    scan.image = render_page(RenderTask(scan, engine.render_spec))
     _close_open_document()  # render_page keeps its last PDF open in a worker; here, in the test
     engine.start()
     text = engine.recognize(scan).text

@@ -19,6 +19,7 @@ from ocrflow.inventory import InventoryTask, inventory_document, inventory_shard
 from ocrflow.layout import Layout
 from ocrflow.manifest import summarize, summary_text
 from ocrflow.merge import document_markdown
+from ocrflow.records import FinalPage
 from tests import pdfs
 from tests.conftest import REPO, Workspace
 from tests.stand_in import DEFAULTS, run_job
@@ -139,15 +140,15 @@ def test_a_pdf_with_no_pages_says_so(tmp_path: Path) -> None:
     path = tmp_path / "empty-book.pdf"
     pdfium.PdfDocument.new().save(path)
     record = inventory_document(InventoryTask("empty-book", str(path), 14400, 36, 20))
-    assert record["error"] == "PDF has no pages"
+    assert record.error == "PDF has no pages"
     corrupt = pdfs.write(tmp_path / "corrupt.pdf", pdfs.garbage_body_pdf())
-    assert inventory_document(InventoryTask("c", str(corrupt), 14400, 36, 20))["error"] \
+    assert inventory_document(InventoryTask("c", str(corrupt), 14400, 36, 20)).error \
         .startswith("corrupt PDF")
 
 
 def test_a_page_marker_inside_page_text_is_escaped() -> None:
-    pages = [{"page": 1, "status": "ok", "text": "See <!-- page 7 --> below", "reasons": []},
-             {"page": 2, "status": "ok", "text": "Second", "reasons": []}]
+    pages = [FinalPage(1, "ok", text="See <!-- page 7 --> below"),
+             FinalPage(2, "ok", text="Second")]
     markdown = document_markdown(pages)
     markers = [line for line in markdown.splitlines() if line.startswith("<!-- page")]
     assert markers == ["<!-- page 1 -->", "<!-- page 2 -->"]

@@ -15,14 +15,16 @@ SETTINGS = DEFAULTS["inventory"]
 
 
 def inventory(path: Path) -> dict:
+    """The document's inventory record, as the inventory file holds it."""
     return inventory_document(InventoryTask("doc", str(path), SETTINGS["max_page_points"],
-                                            SETTINGS["ink_dpi"], SETTINGS["text_layer_min_chars"]))
+                                            SETTINGS["ink_dpi"], SETTINGS["text_layer_min_chars"])
+                              ).to_json()
 
 
 def test_born_digital_and_scanned_pages(tmp_path: Path) -> None:
     text = "A page with a real text layer, long enough to count."
     record = inventory(pdfs.write(tmp_path / "t.pdf", pdfs.text_pdf([text, ""], size=(612, 792))))
-    assert record["error"] == "" and len(record["pages"]) == 2 and len(record["hash"]) == 32
+    assert record["error"] == "" and len(record["pages"]) == 2 and len(record["content_hash"]) == 32
     first, blank = record["pages"]
     assert (first["width"], first["height"], first["rotation"]) == (612, 792, 0)
     assert first["has_text_layer"] and text in first["text_layer"]

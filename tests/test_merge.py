@@ -2,51 +2,48 @@
 
 from __future__ import annotations
 
-from ocrflow.merge import resolve_page
+from dataclasses import replace
 
-PAGE = {"page": 1, "error": ""}
-KEY = ("doc", 1)
+from ocrflow.merge import resolve_page
+from ocrflow.records import FinalPage, InventoryPage, Reading, Verdict
+
+PAGE = InventoryPage(1)
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 10
 
 
 def final(primary: tuple[str, list[str]], recovery: tuple[str, list[str]] | None,
-          quality: tuple[float, float] = (1.0, 1.0), page: dict | None = None) -> dict:
-    def stage(engine: str, text: str) -> dict:
-        return {"engine": engine, "text": text, "error": "", "meta": {}}
+          quality: tuple[float, float] = (1.0, 1.0),
+          page: InventoryPage | None = None) -> FinalPage:
+    def judged(engine: str, text: str, reasons: list[str],
+               score: float) -> tuple[Reading, Verdict]:
+        return (Reading("doc", "h", 1, engine, text),
+                Verdict("doc", 1, engine, not reasons, reasons, score, "en"))
 
-    def verdict(engine: str, reasons: list[str], score: float) -> dict:
-        return {"engine": engine, "ok": not reasons, "reasons": reasons, "quality": score,
-                "language": "en"}
-
-    stages = {"primary": {KEY: stage("textlayer", primary[0])},
-              "primary_verdicts": {KEY: verdict("textlayer", primary[1], quality[0])},
-              "recovery": {}, "recovery_verdicts": {}}
-    if recovery is not None:
-        stages["recovery"][KEY] = stage("rapidocr", recovery[0])
-        stages["recovery_verdicts"][KEY] = verdict("rapidocr", recovery[1], quality[1])
-    return resolve_page(page or PAGE, KEY, stages, min_agreement=0.8)
+    second = None if recovery is None else judged("rapidocr", *recovery, quality[1])
+    return resolve_page(page or PAGE, judged("textlayer", *primary, quality[0]), second,
+                        min_agreement=0.8)
 
 
 def test_two_empty_readings_of_an_inked_page_are_no_text() -> None:
-    assert final(("", ["empty_output"]), ("", ["empty_output"]))["status"] == "no_text"
-    assert final(("", ["empty_output"]), None)["status"] == "failed"  # one reading proves nothing
-    assert final(("", ["empty_output"]), ("x" * 400, ["repetition"]))["status"] == "failed"
+    assert final(("", ["empty_output"]), ("", ["empty_output"])).status == "no_text"
+    assert final(("", ["empty_output"]), None).status == "failed"  # one reading proves nothing
+    assert final(("", ["empty_output"]), ("x" * 400, ["repetition"])).status == "failed"
 
 
 def test_agreeing_readings_overrule_the_repetition_flags() -> None:
     agreed = final((FILLER, ["repetition"]), (FILLER.replace("elit", "elít"), ["repeated_tail"]))
-    assert (agreed["status"], agreed["engine"], agreed["text"]) == ("ok", "textlayer", FILLER)
-    assert agreed["reasons"] == ["textlayer:repetition", "rapidocr:repeated_tail",
+    assert (agreed.status, agreed.engine, agreed.text) == ("ok", "textlayer", FILLER)
+    assert agreed.reasons == ["textlayer:repetition", "rapidocr:repeated_tail",
                                  "merge:readings_agree"]
     other = "The same words again. " * 40
-    assert final((FILLER, ["repetition"]), (other, ["repetition"]))["status"] == "failed"
-    assert final((FILLER, ["repetition", "garbage"]), (FILLER, ["repetition"]))["status"] \
+    assert final((FILLER, ["repetition"]), (other, ["repetition"])).status == "failed"
+    assert final((FILLER, ["repetition", "garbage"]), (FILLER, ["repetition"])).status \
         == "failed"  # agreement answers repetition, not other failures
 
 
 def test_a_page_with_a_text_layer_is_not_no_text() -> None:
-    layered = {**PAGE, "text_layer": "1I1 lI1"}
-    assert final(("", ["empty_output"]), ("", ["empty_output"]), page=layered)["status"] == \
+    layered = replace(PAGE, text_layer="1I1 lI1")
+    assert final(("", ["empty_output"]), ("", ["empty_output"]), page=layered).status == \
         "failed"
 
 
@@ -57,23 +54,23 @@ LETTER = ("The committee met on Tuesday to review the annual budget of the harbo
 def test_an_untrusted_layer_gives_way_to_ocr_unless_the_ocr_agrees() -> None:
     recovered = final(("Gdd bnllhssdd lds nm Sttdrczx", ["untrusted_text_layer"]), (LETTER, []),
                       quality=(0.3, 0.98))
-    assert (recovered["status"], recovered["engine"], recovered["text"]) == \
+    assert (recovered.status, recovered.engine, recovered.text) == \
         ("recovered", "rapidocr", LETTER)
-    assert recovered["quality"] == 0.98 and recovered["language"] == "en"
+    assert recovered.quality == 0.98 and recovered.language == "en"
     # The OCR reads what the layer says (a drawing with a caption): the exact layer is kept.
     near = LETTER.replace("quay", "guay")
     kept = final((LETTER, ["untrusted_text_layer"]), (near, []), quality=(1.0, 0.97))
-    assert (kept["status"], kept["engine"], kept["text"]) == ("ok", "textlayer", LETTER)
-    assert kept["reasons"][-1] == "merge:readings_agree"
+    assert (kept.status, kept.engine, kept.text) == ("ok", "textlayer", LETTER)
+    assert kept.reasons[-1] == "merge:readings_agree"
     # ... unless the OCR's reading scores higher: then it is the one kept.
     better = final((near, ["untrusted_text_layer"]), (LETTER, []), quality=(0.9, 1.0))
-    assert (better["status"], better["text"]) == ("recovered", LETTER)
+    assert (better.status, better.text) == ("recovered", LETTER)
 
 
 def test_a_reading_re_read_for_its_low_score_keeps_the_better() -> None:
     worse = "Tlie c0mmittee rnet 0n Tuesduy"
     kept = final((LETTER, ["low_quality"]), (worse, []), quality=(0.6, 0.4))
-    assert (kept["status"], kept["text"]) == ("ok", LETTER)
-    assert kept["reasons"][-1] == "merge:kept_better_reading"
-    assert final((worse, ["low_quality"]), (LETTER, []), quality=(0.4, 0.9))["status"] == \
+    assert (kept.status, kept.text) == ("ok", LETTER)
+    assert kept.reasons[-1] == "merge:kept_better_reading"
+    assert final((worse, ["low_quality"]), (LETTER, []), quality=(0.4, 0.9)).status == \
         "recovered"

@@ -58,7 +58,7 @@ def rendered_pages(tmp_path: Path, engine: engines.Engine, texts: list[str]) -> 
     pages = []
     for number in range(1, len(texts) + 1):
         page = PageInput("h", number, str(path))
-        page.image = render_page(RenderTask(None, str(path), number, engine.render_spec))
+        page.image = render_page(RenderTask(page, engine.render_spec))
         pages.append(page)
     return pages
 

@@ -108,7 +108,8 @@ def test_demo_end_to_end_then_rerun_and_threshold_change(example_workspace: Work
     assert "ocr_primary" not in jobs and "inventory" not in jobs
     new_calls = ws.calls()
     assert new_calls and all(c["role"] == "recovery" for c in new_calls)
-    assert not {(c["hash"], c["page"]) for c in new_calls} & recovered  # already in the store
+    # the recovered pages are in the store already
+    assert not {(c["content_hash"], c["page"]) for c in new_calls} & recovered
 
 
 def text_corpus(root: Path, names: list[str]) -> None:
@@ -129,8 +130,8 @@ def test_adding_pdfs_processes_only_the_new_ones(workspace: Workspace) -> None:
     pdfs.write(ws.root / "corpus" / "scan.pdf", pdfs.scanned_pdf(["A scanned letter of thanks."]))
     result = ws.snakemake()
     calls = ws.calls()
-    old_hashes = {c["hash"] for c in first}
-    assert calls and not {c["hash"] for c in calls} & old_hashes
+    old_hashes = {c["content_hash"] for c in first}
+    assert calls and not {c["content_hash"] for c in calls} & old_hashes
     assert sorted((c["role"], c["page"]) for c in calls) == [
         ("primary", 1), ("primary", 1), ("primary", 1), ("primary", 2), ("primary", 2),
         ("recovery", 1)]
@@ -175,7 +176,7 @@ def test_killed_run_resumes_without_redoing_finished_pages(workspace: Workspace)
 
     ws.snakemake("--unlock")  # a killed Snakemake leaves its lock, as documented
     ws.snakemake()
-    resent = [(c["hash"], c["page"]) for c in ws.calls() if c["role"] == "primary"]
+    resent = [(c["content_hash"], c["page"]) for c in ws.calls() if c["role"] == "primary"]
     assert len(resent) == len(set(resent)) == 8 - len(done_before)
     assert not set(resent) & done_before
     rows = ws.manifest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ocrflow.records import PageInput
 from ocrflow.render import RenderSpec, RenderTask, render_page, render_scale
 from tests import pdfs
 
@@ -17,12 +18,13 @@ def test_scale_is_capped() -> None:
 def test_big_page_renders_under_the_cap(tmp_path: Path) -> None:
     path = pdfs.write(tmp_path / "big.pdf", pdfs.text_pdf(["poster"], size=(14000, 14000)))
     spec = RenderSpec(dpi=150, max_pixels=4_000_000, grayscale=True)
-    page = render_page(RenderTask("k", str(path), 1, spec))
+    page = render_page(RenderTask(PageInput("h", 1, str(path)), spec))
     assert page.width * page.height <= 4_000_000
     assert page.to_pil().size == (page.width, page.height)
 
 
 def test_png_encoding_round_trips(tmp_path: Path) -> None:
     path = pdfs.write(tmp_path / "a.pdf", pdfs.text_pdf(["hello"]))
-    page = render_page(RenderTask("k", str(path), 1, RenderSpec(72, 10**7, encoding="png")))
+    page = render_page(RenderTask(PageInput("h", 1, str(path)),
+                                    RenderSpec(72, 10**7, encoding="png")))
     assert page.data[:4] == b"\x89PNG" and page.to_pil().size == (595, 842)

@@ -75,9 +75,9 @@ def test_an_unknown_language_is_a_config_error_naming_the_key() -> None:
 
 def layer_trust(tmp_path, data: bytes) -> dict:
     path = pdfs.write(tmp_path / "doc.pdf", data)
-    record = inventory_document(InventoryTask("doc", str(path), 14400, 36, 20))
-    judge_text_layers(record, TRUST)
-    return record["pages"][0]
+    doc = inventory_document(InventoryTask("doc", str(path), 14400, 36, 20))
+    judge_text_layers(doc, TRUST)
+    return doc.pages[0].to_json()
 
 
 def test_inventory_judges_layers_of_made_pdfs(tmp_path) -> None:

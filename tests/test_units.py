@@ -1,5 +1,5 @@
-"""The pure functions that decide shards, manifest rows and which pages are retried, tested
-without a Snakemake run (the pipeline tests hold them end to end)."""
+"""The pure functions that decide shards, manifest rows, the report and which pages are retried,
+tested without a Snakemake run (the pipeline tests hold them end to end)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from pathlib import Path
 from ocrflow import atomic
 from ocrflow.corpus import Document, _assign
 from ocrflow.layout import Layout
-from ocrflow.manifest import collect_rows
+from ocrflow.manifest import (
+    REPORT_LIST_LIMIT,
+    collect_rows,
+    markdown_tables,
+    report_tables,
+    summarize,
+)
 from ocrflow.retry import failed_pages, low_quality_pages
 
 
@@ -28,7 +34,7 @@ def test_shards_keep_their_members_and_fill_up_before_new_ones() -> None:
 
 
 def row(doc_id: str, page: int | None, status: str, content_hash: str | None, **extra) -> dict:
-    return {"doc_id": doc_id, "source_path": f"/in/{doc_id}.pdf", "hash": content_hash,
+    return {"doc_id": doc_id, "source_path": f"/in/{doc_id}.pdf", "content_hash": content_hash,
             "page": page, "status": status, "engine": "textlayer", "reasons": [],
             "n_chars": 10, "error": "", "quality": 1.0, "language": "en", **extra}
 
@@ -60,6 +66,25 @@ def test_retry_selects_failed_pages_an_engine_can_redo_and_low_scores(tmp_path: 
         row("a", 4, "recovered", "h", quality=0.9),
         row("a", 5, "ok", "h", quality=None),  # a blank page: nothing to score
         row("a", 6, "no_text", "h", quality=None)])
-    assert [r["page"] for r in failed_pages(tmp_path)["s000000"]] == [1]
-    assert [r["page"] for r in low_quality_pages(tmp_path, 0.95)["s000000"]] == [3, 4]
+    assert [r.page for r in failed_pages(tmp_path)["s000000"]] == [1]
+    assert [r.page for r in low_quality_pages(tmp_path, 0.95)["s000000"]] == [3, 4]
     assert low_quality_pages(tmp_path, 0.1) == {}
+
+
+def test_the_report_says_what_the_rows_say() -> None:
+    rows = [row("a", 1, "ok", "h", quality=0.9),
+            row("a", 2, "failed", "h", reasons=["chandra:repetition"], error="cut | short"),
+            row("b", None, "unreadable", None, error="encrypted (a password is required)"),
+            *(row(f"c{n}", 1, "failed", f"h{n}", reasons=["x:empty_output"])
+              for n in range(REPORT_LIST_LIMIT))]
+    summary = summarize(rows, [])
+    tables = {t.title.split(" (")[0]: t for t in report_tables(summary, rows)}
+    assert dict(map(tuple, tables["Pages by status"].rows)) == {
+        "ok": 1, "recovered": 0, "no_text": 0, "failed": REPORT_LIST_LIMIT + 1, "unreadable": 1}
+    assert tables["Unreadable PDFs"].rows == [["b", "", "", "encrypted (a password is required)"]]
+    failed = tables["Failed pages"]
+    assert failed.rows[0] == ["a", 2, "chandra:repetition", "cut | short"]
+    assert len(failed.rows) == REPORT_LIST_LIMIT and failed.note == "... 1 more in the manifest"
+    assert tables["Quality of the pages read"].rows == [["en", 1, "0.900", 0]]
+    markdown = markdown_tables("ocrflow report", report_tables(summary, rows))
+    assert "| a | 2 | chandra:repetition | cut \\| short |" in markdown  # one cell, escaped

@@ -19,6 +19,7 @@ from ocrflow.engines.deepseek_transformers import capture_generate, finish_reaso
 from ocrflow.layout import Layout
 from ocrflow.merge import merge_shard
 from ocrflow.ocr import EngineFailing, PagesToRetry
+from ocrflow.records import PageInput
 from ocrflow.render import RenderTask, _close_open_document, render_page
 from ocrflow.server import ModelServer, ServerFailed, ServerGroup
 from tests import pdfs
@@ -249,7 +250,7 @@ def test_filled_form_fields_are_drawn_in_the_ocr_input(tmp_path: Path) -> None:
 
     path = pdfs.write(tmp_path / "form.pdf", pdfs.form_pdf("HARBOUR 1907"))
     spec = engines.create("chandra", settings("chandra")).render_spec
-    image = render_page(RenderTask(None, str(path), 1, spec)).to_pil()
+    image = render_page(RenderTask(PageInput("h", 1, str(path)), spec)).to_pil()
     _close_open_document()  # render_page keeps its last PDF open in a worker; here, in the test
     result = RapidOCR()(image)
     assert "HARBOUR 1907" in " ".join(result.txts or ())

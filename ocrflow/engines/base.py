@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ocrflow.gpus import GpuSlots
-from ocrflow.records import error_line
-from ocrflow.render import RenderedPage, RenderSpec
+from ocrflow.records import PageInput, error_line
+from ocrflow.render import RenderSpec
 
 __all__ = ["Engine", "EngineUnavailable", "JobContext", "PageInput", "PageOutput",
            "check_model_path", "error_line"]
@@ -27,15 +27,6 @@ def check_model_path(engine: str, model: str) -> None:
     if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
         raise EngineUnavailable(f"engine {engine}: model path {model} does not exist "
                                 f"(engines.{engine}.model)")
-
-
-@dataclass
-class PageInput:
-    doc_hash: str
-    page: int  # 1-based
-    path: str
-    text_layer: str = ""
-    image: RenderedPage | None = None  # set when the engine asked for one
 
 
 @dataclass
