@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: demo test scheduler retry-failed bench clean
+.PHONY: demo test scheduler tesseract retry-failed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-demo: $(VENV)/.runtime  ## run the whole pipeline on examples/corpus
+demo: $(VENV)/.runtime tesseract  ## run the whole pipeline on examples/corpus
 	$(BIN)/snakemake --profile $(PROFILE)
 	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet  report: results/report.md"
 
@@ -32,7 +32,21 @@ scheduler:
 	  else echo "make test: Slurm not installed (needs root and apt-get): cluster tests skip"; fi; \
 	fi
 
-test: $(VENV)/.dev scheduler  ## lint, then every test
+# Tesseract's Arabic, French and English models for the tesseract engine (Debian packages, as
+# root); tesserocr, from requirements.txt, brings its own libtesseract and reads these models.
+# The Amiri font sets the Arabic pages the tests and examples/make_corpus.py make.
+AMIRI := /usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf
+tesseract:
+	@if ! tesseract --list-langs 2>/dev/null | grep -qx ara || \
+	    ! tesseract --list-langs 2>/dev/null | grep -qx fra || [ ! -f $(AMIRI) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      tesseract-ocr tesseract-ocr-ara tesseract-ocr-fra fonts-hosny-amiri >/dev/null; \
+	  else echo "make: install tesseract-ocr tesseract-ocr-ara tesseract-ocr-fra" \
+	    "fonts-hosny-amiri (Debian/Ubuntu, as root): the tesseract engine and the tests need them"; fi; \
+	fi
+
+test: $(VENV)/.dev scheduler tesseract  ## lint, then every test
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done

@@ -3,8 +3,9 @@
     python examples/make_corpus.py [OUT_DIR]
 
 Writes OUT_DIR/corpus/**.pdf and OUT_DIR/ground_truth.jsonl (one line per page: doc_id, page,
-kind, text). Kinds: born_digital, scanned (image only: noise, slight skew), rotated (image only,
-/Rotate 90), stale_ocr_layer (a scan whose hidden text layer is a runaway loop), blank.
+kind, language, text in logical order). Kinds: born_digital, scanned (image only: noise, slight
+skew), rotated (image only, /Rotate 90), stale_ocr_layer (a scan whose hidden text layer is a
+runaway loop), blank. Arabic is set in Amiri (Debian's fonts-hosny-amiri), shaped by fpdf2.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from reportlab.pdfgen import canvas
 
 SCAN_DPI = 150
 FONT = "Helvetica"
+AMIRI = "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"
 
 TEXTS = {
     "report_p1": [
@@ -99,6 +102,34 @@ TEXTS = {
         "Une déviation sera mise en place par le chemin du Moulin.",
         "Nous remercions les riverains de leur patience.",
     ],
+    # The Arabic edition of the Bulletin officiel: a decree, born-digital.
+    "decret_ar": [
+        "مرسوم رقم 2.24.117 صادر في 12 فبراير 2024",
+        "",
+        "بتحديد شروط تفتيش المدارس الابتدائية",
+        "",
+        "إن رئيس الحكومة،",
+        "بناء على الدستور، ولا سيما الفصل 90 منه؛",
+        "وبعد المداولة في مجلس الحكومة المنعقد في 8 فبراير 2024،",
+        "",
+        "يرسم ما يلي:",
+        "",
+        "المادة الأولى: تخضع المدارس الابتدائية لتفتيش سنوي",
+        "تقوم به لجنة إقليمية قبل الدخول المدرسي.",
+        "",
+        "المادة الثانية: ينشر هذا المرسوم بالجريدة الرسمية.",
+        "وحرر بالرباط في 12 فبراير 2024.",
+    ],
+    # A bilingual notice, French then Arabic, scanned.
+    "avis_bilingue": [
+        "Avis aux usagers — إعلان للعموم",
+        "",
+        "La bibliothèque municipale sera fermée du 2 au 6 septembre",
+        "pour l'inventaire annuel des collections.",
+        "",
+        "ستغلق المكتبة البلدية من 2 إلى 6 شتنبر",
+        "من أجل الجرد السنوي للمجموعات.",
+    ],
     "stale": [
         "Library opening hours",
         "",
@@ -118,10 +149,42 @@ def draw_lines(pdf: canvas.Canvas, lines: list[str], width: float, height: float
         y -= size * 1.9
 
 
+def right_to_left(line: str) -> bool:
+    """Whether a line starts in a right-to-left script (its first strong character)."""
+    for char in line:
+        direction = unicodedata.bidirectional(char)
+        if direction in ("R", "AL"):
+            return True
+        if direction == "L":
+            return False
+    return False
+
+
+def arabic_pdf(lines: list[str]) -> bytes:
+    """A born-digital page in Amiri, shaped with HarfBuzz (fpdf2): Arabic lines set right,
+    French lines left, as the Bulletin officiel sets them."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4", unit="pt")
+    pdf.set_creation_date(__import__("datetime").datetime(2024, 2, 12))  # same bytes every run
+    pdf.add_font("Amiri", fname=AMIRI)
+    pdf.set_text_shaping(True)
+    pdf.add_page()
+    y = 80.0
+    for i, line in enumerate(lines):
+        size = 19 if i == 0 else 15
+        pdf.set_font("Amiri", size=size)
+        pdf.set_xy(70, y)
+        pdf.cell(w=A4[0] - 140, h=size * 1.4, text=line, align="R" if right_to_left(line) else "L")
+        y += size * 1.9
+    return bytes(pdf.output())
+
+
 def scan_image(lines: list[str], seed: int, skew_deg: float,
-               pagesize: tuple[float, float] = A4) -> Image.Image:
+               pagesize: tuple[float, float] = A4, arabic: bool = False) -> Image.Image:
     """Print the text, then make it look scanned: rasterise, skew, noise, speckles."""
-    document = pdfium.PdfDocument(born_digital_pdf([lines], pagesize))
+    printed = arabic_pdf(lines) if arabic else born_digital_pdf([lines], pagesize)
+    document = pdfium.PdfDocument(printed)
     image = document[0].render(scale=SCAN_DPI / 72, grayscale=True).to_pil().convert("L")
     document.close()
     image = image.rotate(skew_deg, resample=Image.BICUBIC, fillcolor=255)
@@ -162,8 +225,8 @@ class Builder:
         draw_lines(self.pdf, lines, *A4)
         self.pdf.showPage()
 
-    def scanned(self, lines: list[str], seed: int, skew: float) -> None:
-        self.pdf.drawImage(jpeg(scan_image(lines, seed, skew)), 0, 0, *A4)
+    def scanned(self, lines: list[str], seed: int, skew: float, arabic: bool = False) -> None:
+        self.pdf.drawImage(jpeg(scan_image(lines, seed, skew, arabic=arabic)), 0, 0, *A4)
         self.pdf.showPage()
 
     def rotated(self, lines: list[str], seed: int) -> None:
@@ -207,43 +270,63 @@ def truth(lines: list[str]) -> str:
     return "\n".join(line for line in lines if line)
 
 
+# The languages of each text (ISO 639-1), most of its words first.
+LANGUAGES = {"report_p1": ["en"], "report_p2": ["en"], "arrete": ["fr"], "minutes_p1": ["en"],
+             "minutes_p2": ["en"], "minutes_p3": ["en"], "notice": ["en"], "bulletin_p1": ["fr"],
+             "bulletin_p2": ["fr"], "decret_ar": ["ar"], "avis_bilingue": ["fr", "ar"],
+             "stale": ["en"]}
+
+
+def page(kind: str, key: str) -> tuple[str, str, list[str]]:
+    """A page's ground truth: its kind, its text in logical order, its languages."""
+    return kind, truth(TEXTS[key]), LANGUAGES[key]
+
+
 def build(root: Path) -> None:
     corpus = root / "corpus"
-    docs: list[tuple[str, bytes, list[tuple[str, str]]]] = []
+    docs: list[tuple[str, bytes, list[tuple[str, str, list[str]]]]] = []
 
     report = born_digital_pdf([TEXTS["report_p1"], TEXTS["report_p2"]])
-    report_truth = [("born_digital", truth(TEXTS["report_p1"])),
-                    ("born_digital", truth(TEXTS["report_p2"]))]
+    report_truth = [page("born_digital", "report_p1"),
+                    page("born_digital", "report_p2")]
     docs.append(("born_digital/annual_report", report, report_truth))
     # The same bytes under another name: detected by content hash and OCR'd once.
     docs.append(("born_digital/copies/annual_report_copy", report, report_truth))
 
     b = Builder()
     b.scanned(TEXTS["arrete"], seed=1, skew=0.8)
-    docs.append(("scanned/arrete_fr", b.bytes(), [("scanned", truth(TEXTS["arrete"]))]))
+    docs.append(("scanned/arrete_fr", b.bytes(), [page("scanned", "arrete")]))
 
     b = Builder()
     for i, key in enumerate(("minutes_p1", "minutes_p2", "minutes_p3")):
         b.scanned(TEXTS[key], seed=10 + i, skew=(-0.7, 0.4, 1.0)[i])
     docs.append(("scanned/harbour_minutes", b.bytes(),
-                 [("scanned", truth(TEXTS[k]))
+                 [page("scanned", k)
                   for k in ("minutes_p1", "minutes_p2", "minutes_p3")]))
 
     b = Builder()
     b.rotated(TEXTS["notice"], seed=20)
-    docs.append(("scanned/rotated_notice", b.bytes(), [("rotated", truth(TEXTS["notice"]))]))
+    docs.append(("scanned/rotated_notice", b.bytes(), [page("rotated", "notice")]))
 
     b = Builder()
     b.stale_ocr_layer(TEXTS["stale"], seed=30, loop="opening hours ")
-    docs.append(("Mixed/Stale_OCR_Layer", b.bytes(), [("stale_ocr_layer", truth(TEXTS["stale"]))]))
+    docs.append(("Mixed/Stale_OCR_Layer", b.bytes(), [page("stale_ocr_layer", "stale")]))
 
     b = Builder()
     b.born_digital(TEXTS["bulletin_p1"])
     b.scanned(TEXTS["bulletin_p2"], seed=40, skew=-0.5)
     b.blank()
     docs.append(("Mixed/bulletin_saint_eloi", b.bytes(),
-                 [("born_digital", truth(TEXTS["bulletin_p1"])),
-                  ("scanned", truth(TEXTS["bulletin_p2"])), ("blank", "")]))
+                 [page("born_digital", "bulletin_p1"),
+                  page("scanned", "bulletin_p2"), ("blank", "", [])]))
+
+    docs.append(("born_digital/decret_ar", arabic_pdf(TEXTS["decret_ar"]),
+                 [page("born_digital", "decret_ar")]))
+
+    b = Builder()
+    b.scanned(TEXTS["avis_bilingue"], seed=50, skew=0.4, arabic=True)
+    docs.append(("scanned/avis_bilingue", b.bytes(),
+                 [page("scanned", "avis_bilingue")]))
 
     records = []
     for doc_id, data, pages in docs:
@@ -252,13 +335,14 @@ def build(root: Path) -> None:
         path = corpus / f"{doc_id}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        for number, (kind, text) in enumerate(pages, start=1):
-            records.append({"doc_id": doc_id, "page": number, "kind": kind, "text": text})
+        for number, (kind, text, languages) in enumerate(pages, start=1):
+            records.append({"doc_id": doc_id, "page": number, "kind": kind,
+                            "languages": languages, "text": text})
     # A broken file: a PDF cut off after its first 400 bytes (a failed download).
     (corpus / "broken").mkdir(exist_ok=True)
     (corpus / "broken" / "truncated_download.pdf").write_bytes(report[:400])
     records.append({"doc_id": "broken/truncated_download", "page": None, "kind": "unreadable",
-                    "text": ""})
+                    "languages": [], "text": ""})
     with open(root / "ground_truth.jsonl", "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -11,14 +11,15 @@ import json
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic, corpus, trust
+from ocrflow import atomic, corpus, text_layer, trust
 from ocrflow.isolation import IsolatedPool
 from ocrflow.progress import Progress
 from ocrflow.records import InventoryDocument, InventoryPage, error_line, write_records
+from ocrflow.text_layer import LayerReading
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,16 @@ class InventoryTask:
     max_page_points: float
     ink_dpi: float
     text_layer_min_chars: int
+
+
+@dataclass
+class PageWithReadings(InventoryPage):
+    """A page with right-to-left text as the isolated worker read it: the readings of its
+    layer (text_layer.readings), best guess first in ``text_layer``. judge_text_layers, in the
+    parent where the word lists are, keeps the one the trust signals like best, as a plain
+    InventoryPage: the readings are never written."""
+
+    readings: list[LayerReading] = field(default_factory=list)
 
 
 def content_hash(path: str) -> str:
@@ -109,7 +120,8 @@ def layout_signals(page: Any, textpage: Any, dark: Any) -> dict[str, float]:
     Measured on a LAYOUT_GRID x LAYOUT_GRID grid."""
     import numpy as np
 
-    left, bottom, right, top = page.get_cropbox()
+    # The page's effective box: get_cropbox() gives US Letter for a box inherited from /Pages.
+    left, bottom, right, top = page.get_bbox()
     width, height = right - left, top - bottom
     grid = LAYOUT_GRID
 
@@ -192,16 +204,18 @@ def inventory_document(task: InventoryTask) -> InventoryDocument:
         return doc
     with contextlib.suppress(pdfium.PdfiumError):  # forms that cannot load: pages still can
         pdf.init_forms()  # a page whose only ink is filled form fields is not blank
+    pypdf_pages = text_layer.PypdfPages(task.source_path)
     try:
         if len(pdf) == 0:
             doc.error = "PDF has no pages"
-        doc.pages = [_inventory_page(pdf, index, task) for index in range(len(pdf))]
+        doc.pages = [_inventory_page(pdf, index, task, pypdf_pages) for index in range(len(pdf))]
     finally:
         pdf.close()
     return doc
 
 
-def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> InventoryPage:
+def _inventory_page(pdf: Any, index: int, task: InventoryTask,
+                    pypdf_pages: text_layer.PypdfPages) -> InventoryPage:
     info = InventoryPage(page=index + 1)
     try:
         page = pdf[index]
@@ -218,13 +232,19 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> InventoryPage:
         dark = dark_pixels(page, task.ink_dpi)
         info.ink = round(ink_fraction(dark), 5)
         textpage = page.get_textpage()
+        readings: list[LayerReading] = []
         try:
             text = textpage.get_text_bounded()
             info.layout = layout_signals(page, textpage, dark) if text.strip() else {}
+            if text_layer.has_rtl(text):  # only then is the order of the characters in doubt
+                readings = text_layer.readings(textpage, text, lambda: pypdf_pages.text(index),
+                                               clean_text_layer)
         finally:
             textpage.close()
         info.text_layer = clean_text_layer(text)
         info.has_text_layer = usable_text(text, task.text_layer_min_chars)
+        if readings:
+            info = _with_readings(info, readings, task.text_layer_min_chars)
     except Exception as exc:  # one bad page must not sink the document
         info.error = f"cannot read page: {error_line(exc)}"
     finally:
@@ -232,10 +252,38 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask) -> InventoryPage:
     return info
 
 
+def _with_readings(page: InventoryPage, readings: list[LayerReading],
+                   min_chars: int) -> PageWithReadings:
+    readings = [replace(r, usable=usable_text(r.text, min_chars)) for r in readings]
+    return PageWithReadings(**{**_page_fields(page), "text_layer": readings[0].text,
+                               "has_text_layer": readings[0].usable}, readings=readings)
+
+
+def _page_fields(page: InventoryPage) -> dict[str, Any]:
+    return {f.name: getattr(page, f.name) for f in fields(InventoryPage)}
+
+
+def _best_reading(page: PageWithReadings, settings: dict[str, Any]) -> InventoryPage:
+    """The reading the trust signals score highest (a tie goes to the first): the one whose
+    words are words, in the right order of letters, with no glyph codes."""
+    scored = [(trust.assess(r.text, settings, page.layout), r) for r in page.readings
+              if r.text.strip()]
+    chosen = InventoryPage(**_page_fields(page))
+    if scored:
+        assessment, reading = max(scored, key=lambda pair: pair[0].quality)
+        chosen.text_layer, chosen.has_text_layer = reading.text, reading.usable
+        chosen.trust = assessment.layer_trust()
+        log.debug("page %d: text layer read by %s", page.page, reading.source)
+    return chosen
+
+
 def judge_text_layers(doc: InventoryDocument, settings: dict[str, Any]) -> None:
     """Each page's text-layer trust (see trust.py), judged here in the parent process: the
     word lists are loaded once per job, not once per isolated worker."""
-    for page in doc.pages:
+    for index, page in enumerate(doc.pages):
+        if isinstance(page, PageWithReadings):
+            doc.pages[index] = _best_reading(page, settings)
+            continue
         page.trust = (trust.assess(page.text_layer, settings, page.layout).layer_trust()
                       if page.text_layer.strip() else None)
 

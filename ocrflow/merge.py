@@ -14,6 +14,7 @@ import difflib
 import os
 import re
 import shutil
+import unicodedata
 from pathlib import Path
 
 from ocrflow import atomic
@@ -121,6 +122,36 @@ def no_text_marker(page: int) -> str:
 _MARKER = re.compile(r"<!--(\s*page\s+\d+\s*)-->", re.IGNORECASE)
 
 
+_PARAGRAPHS = re.compile(r"\n[ \t]*\n")
+
+
+def right_to_left(text: str) -> bool:
+    """Whether most letters of a text are of a right-to-left script (Arabic, Hebrew)."""
+    letters = [unicodedata.bidirectional(c) for c in text if c.isalpha()]
+    return sum(d in ("R", "AL") for d in letters) * 2 > len(letters)
+
+
+def mark_direction(text: str) -> str:
+    """Markdown has no text direction: each run of right-to-left paragraphs goes into a
+    ``<div dir="rtl">`` (their characters are in logical order already), so a renderer sets them
+    from the right; a page with no such paragraph is left as it is."""
+    paragraphs = _PARAGRAPHS.split(text)
+    if not any(map(right_to_left, paragraphs)):
+        return text
+    out: list[str] = []
+    run: list[str] = []
+    for paragraph in [*paragraphs, ""]:  # the empty sentinel closes a run at the end
+        if paragraph and right_to_left(paragraph):
+            run.append(paragraph)
+            continue
+        if run:  # blank lines around the content: Markdown inside an HTML block is parsed
+            out.append('<div dir="rtl">\n\n' + "\n\n".join(run) + "\n\n</div>")
+            run = []
+        if paragraph:
+            out.append(paragraph)
+    return "\n\n".join(out)
+
+
 def escape_markers(text: str) -> str:
     """A page's own "<!-- page 7 -->" reads the same but is no page marker."""
     return _MARKER.sub(r"&lt;!--\1--&gt;", text)
@@ -134,7 +165,7 @@ def document_markdown(pages: list[FinalPage]) -> str:
         elif page.status == "no_text":
             body = no_text_marker(page.page)
         else:
-            body = escape_markers(page.text)
+            body = mark_direction(escape_markers(page.text))
         parts.append(f"<!-- page {page.page} -->\n{body}".rstrip() + "\n")
     return "\n".join(parts)
 

@@ -5,13 +5,18 @@ The signals are ones a page really gives:
 - words: the share of a page's words that are real words of its language (word lists of
   ``wordfreq`` for the configured languages; numbers count as words). Letter-shifted gibberish and
   "1I1 l" noise score low; words of a script no configured language is written in are not judged.
+  Right-to-left words that are words only when reversed are a layer read in visual order.
+- glyph codes: letters no configured language writes its words with, mixed into a page of
+  letters it does (Greek, Coptic or Latin-1 letters such as "Þ" where a font's glyph numbers were
+  read as text).
 - characters: replacement, control and private-use characters, byte-swapped UTF-16 (every code
   point a multiple of 256: "䴀甀氀" for "Mul") and mojibake (``ftfy``'s badness).
 - geometry, for a text layer (measured by the inventory): the share of the page's ink that is
   picture with no text over it (text that exists only in an image) and of text off the page.
 
-``quality`` = word share x (1 - bad characters) x a penalty once symbols pass half the
-characters, and for a text layer also x (1 - picture with no text) x (1 - text off the page).
+``quality`` = word share x (1 - bad characters) x (1 - glyph-code letters) x a penalty once
+symbols pass half the characters, and for a text layer also x (1 - picture with no text) x
+(1 - text off the page).
 The text layer is trusted when no signal crosses its threshold.
 """
 
@@ -30,9 +35,20 @@ from ocrflow.records import LayerTrust
 # 30 million words). Lower, the large lists' crawl noise ("sgd", "bUc") makes gibberish pass.
 MIN_FREQUENCY = 10 ** (1.5 - 9)
 MAX_TOKENS = 2000  # words judged per page: enough for a share, bounded on a dense page
-_NUMBER = re.compile(r"^[+\-−–]?[\d.,:/%°'’]*\d[\d.,:/%°'’]*$")
+_NUMBER = re.compile(r"^[+\-−–]?[\d.,:/%°'’٫٬٪]*\d[\d.,:/%°'’٫٬٪]*$")  # ٫٬٪: Arabic ones
 _JOINERS = re.compile(r"[-‐'’.·/]")  # inside a word: d'été, Jean-Paul, e.g., km/h
-_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+# Bidi controls and zero-width joiners carry no letter (a PDF writer may put them in a word).
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Abjad scripts are written with or without vowel marks; wordfreq lists them without (its
+# preprocessing drops every nonspacing mark and the tatweel: "حَبيبي" -> "حبيبي").
+_ABJAD_MARKS = re.compile("[\u0640\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+                          "\u0711\u0730-\u074a\u08d3-\u08ff]")
+_RTL_SCRIPTS = {"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"}
+# Glyph numbers of a font read as text land below U+2E80 (Latin-1, Greek, Coptic, Cyrillic...);
+# letters of East Asian scripts above it are real text, judged or not by the languages.
+_GLYPH_CODE_RANGE_END = 0x2E80
+ALPHABET_WORDS = 10000  # a language's letters: those of its most common words
+MAX_GLYPH_CODE_LETTERS = 0.1
 
 
 @dataclass
@@ -43,6 +59,8 @@ class Assessment:
     words: int = 0  # words judged
     word_share: float | None = None  # None: no word in a script of a configured language
     bad_chars: float = 0.0
+    glyph_codes: float = 0.0  # share of letters no configured language writes, mixed in
+    reversed_share: float | None = None  # right-to-left words that are words when reversed
 
     @property
     def trusted(self) -> bool:
@@ -89,7 +107,7 @@ def check_language(language: str) -> str:
 
 
 def _normal(part: str) -> str:
-    return _ARABIC_MARKS.sub("", unicodedata.normalize("NFKC", part).casefold())
+    return _ABJAD_MARKS.sub("", unicodedata.normalize("NFKC", part).casefold())
 
 
 def _strip_punctuation(token: str) -> str:
@@ -114,41 +132,103 @@ def _word_parts(token: str) -> list[str] | None:
     return [p for p in parts if not p.isdigit()]
 
 
-def word_share(text: str, languages: tuple[str, ...]) -> tuple[float | None, str | None, int]:
-    """(share of words that are real words or numbers, the language most of them belong to,
-    words judged). Words of a script none of ``languages`` is written in are not judged."""
+@dataclass
+class WordCounts:
+    share: float | None  # words that are real words or numbers; None: none judged
+    language: str | None  # the configured language most of them belong to
+    judged: int  # words judged
+    rtl_words: int = 0  # judged words of a right-to-left script
+    rtl_known: int = 0  # ... that are words
+    rtl_reversed: int = 0  # ... that are words when their letters are reversed
+    letters: int = 0
+    foreign_letters: int = 0  # letters no configured language writes, below East Asian ones
+
+
+def _known(language: str, token: str) -> bool:
+    words = _words(language)
+    return all(words.get(part, 0) >= MIN_FREQUENCY for part in token.split("\0"))
+
+
+def _reversed(token: str) -> str:
+    return "\0".join(part[::-1] for part in token.split("\0"))
+
+
+@functools.cache
+def _alphabet(languages: tuple[str, ...]) -> frozenset[str]:
+    """The letters the languages write their common words with (casefolded, no marks)."""
+    from wordfreq import top_n_list
+
+    return frozenset(c for language in languages for word in top_n_list(language, ALPHABET_WORDS)
+                     for c in word if c.isalpha())
+
+
+def _count_letters(counts: WordCounts, token: str, alphabet: frozenset[str]) -> None:
+    for char in token:
+        letters = [c for c in _normal(char) if c.isalpha()]  # marks and the tatweel go
+        if not letters:
+            continue
+        counts.letters += 1
+        if ord(char) < _GLYPH_CODE_RANGE_END and any(c not in alphabet for c in letters):
+            counts.foreign_letters += 1
+
+
+def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
+    """How many of the text's words are real words or numbers, and of which language. Words of
+    a script none of ``languages`` is written in are not judged; their letters are counted."""
     scripts = {lang: _language_script(lang) for lang in languages}
-    judged = valid = 0
+    counts = WordCounts(None, None, 0)
+    valid = 0
     known: Counter[str] = Counter()
     by_script: dict[str, list[str]] = {}
     for raw in text.split()[:MAX_TOKENS]:
-        token = _strip_punctuation(raw)
+        token = _strip_punctuation(_INVISIBLE.sub("", raw))
         if not token:
             continue  # punctuation: dot leaders, bullets, rules
+        _count_letters(counts, token, _alphabet(languages))
         parts = _word_parts(token)
         if parts is None:
-            judged += 1  # noise ("1I1", "t=", "{note") is always judged, and never valid
+            counts.judged += 1  # noise ("1I1", "t=", "{note") is always judged, never valid
             continue
         if not parts:
-            judged += 1
+            counts.judged += 1
             valid += 1
             continue
         script = _script(parts[0][0])
         if script not in scripts.values():
             continue
-        judged += 1
+        counts.judged += 1
         by_script.setdefault(script, []).append("\0".join(_normal(p) for p in parts))
     for script, tokens in by_script.items():
         candidates = [lang for lang in languages if scripts[lang] == script]
-        hits = {lang: sum(all(_words(lang).get(p, 0) >= MIN_FREQUENCY for p in t.split("\0"))
-                          for t in tokens) for lang in candidates}
+        hits = {lang: sum(_known(lang, t) for t in tokens) for lang in candidates}
         best = max(candidates, key=lambda lang: hits[lang])  # first configured wins a tie
         known[best] += hits[best]
         valid += hits[best]
-    if not judged:
-        return None, None, 0
-    language = max(known, key=lambda lang: known[lang]) if known and max(known.values()) else None
-    return valid / judged, language, judged
+        if script in _RTL_SCRIPTS:  # read in visual order, its words come out backwards
+            counts.rtl_words += len(tokens)
+            counts.rtl_known += hits[best]
+            counts.rtl_reversed += max(sum(_known(lang, _reversed(t)) for t in tokens)
+                                       for lang in candidates)
+    if counts.judged:
+        counts.share = valid / counts.judged
+        if known and max(known.values()):
+            counts.language = max(known, key=lambda lang: known[lang])
+    return counts
+
+
+def glyph_code_share(counts: WordCounts) -> float:
+    """Share of letters no configured language writes, when the page also has letters one
+    does: a page wholly in another script ("日本語", a Greek page) is not judged."""
+    if not counts.letters or counts.foreign_letters == counts.letters:
+        return 0.0
+    return counts.foreign_letters / counts.letters
+
+
+def reversed_share(counts: WordCounts) -> float | None:
+    """Share of right-to-left words that are words only when reversed (None: none judged)."""
+    if not counts.rtl_words:
+        return None
+    return max(0, counts.rtl_reversed - counts.rtl_known) / counts.rtl_words
 
 
 def bad_char_share(text: str) -> float:
@@ -182,23 +262,42 @@ def symbol_share(text: str) -> float:
     return sum(1 for c in visible if unicodedata.category(c)[0] in "PS") / len(visible)
 
 
+def _word_reasons(counts: WordCounts, settings: dict[str, Any]) -> list[str]:
+    """A layer whose words are not words; one whose right-to-left words are words only read
+    backwards (its own reason: another reading of the page may have them right)."""
+    enough = counts.judged >= settings["min_words"]
+    languages = "/".join(settings["languages"])
+    backwards = reversed_share(counts)
+    rtl_enough = counts.rtl_words >= settings["min_words"] or counts.rtl_known == 0
+    if backwards is not None and backwards >= settings["min_word_share"] and rtl_enough:
+        return [f"{backwards:.0%} of {counts.rtl_words} right-to-left words are words of "
+                f"{languages} only when reversed: reversed right-to-left text"]
+    share = counts.share
+    if share is not None and share < settings["min_word_share"] and (enough or share == 0):
+        return [f"{share:.0%} of {counts.judged} words are words of {languages}"]
+    return []
+
+
 def assess(text: str, settings: dict[str, Any], layout: dict[str, Any] | None = None) -> Assessment:
     """Score one reading of a page. ``layout``: the inventory's geometry of a text layer
     (``picture_without_text``, ``text_off_page``: shares 0-1), given only for a text layer.
     ``settings``: the config's ``trust`` section."""
-    share, language, words = word_share(text, tuple(settings["languages"]))
-    bad, symbols = bad_char_share(text), symbol_share(text)
+    counts = word_share(text, tuple(settings["languages"]))
+    share = counts.share
+    bad, symbols, glyph_codes = bad_char_share(text), symbol_share(text), glyph_code_share(counts)
     # Symbols cost nothing up to half the characters (tables, code), then down to 0 at all.
-    quality = (1.0 if share is None else share) * (1 - bad) * min(1.0, 2 * (1 - symbols))
+    quality = ((1.0 if share is None else share) * (1 - bad) * (1 - glyph_codes)
+               * min(1.0, 2 * (1 - symbols)))
     reasons = []
     if bad > settings["max_bad_chars"]:
         reasons.append(f"{bad:.1%} replacement, control, private-use or mis-decoded characters")
     if symbols > settings["max_symbols"]:
         reasons.append(f"{symbols:.0%} of the characters are punctuation or symbols")
-    if share is not None and share < settings["min_word_share"] and (
-            words >= settings["min_words"] or share == 0):
-        reasons.append(f"{share:.0%} of {words} words are words of "
-                       f"{'/'.join(settings['languages'])}")
+    if glyph_codes > MAX_GLYPH_CODE_LETTERS:
+        reasons.append(f"{glyph_codes:.0%} of the letters are letters none of "
+                       f"{'/'.join(settings['languages'])} is written with, mixed into the "
+                       "page: glyph codes")
+    reasons += _word_reasons(counts, settings)
     if layout:
         picture, off_page = layout.get("picture_without_text", 0), layout.get("text_off_page", 0)
         quality *= (1 - picture) * (1 - off_page)
@@ -206,5 +305,6 @@ def assess(text: str, settings: dict[str, Any], layout: dict[str, Any] | None = 
             reasons.append(f"{picture:.0%} of the page's ink is picture with no text layer over it")
         if off_page > settings["max_text_off_page"]:
             reasons.append(f"{off_page:.0%} of the text lies off the page")
-    return Assessment(quality=quality, language=language, reasons=reasons, words=words,
-                      word_share=share, bad_chars=bad)
+    return Assessment(quality=quality, language=counts.language, reasons=reasons,
+                      words=counts.judged, word_share=share, bad_chars=bad,
+                      glyph_codes=glyph_codes, reversed_share=reversed_share(counts))

@@ -25,7 +25,8 @@ FAKE_VLLM_LOG as one JSON line, each server's start and stop (SIGTERM) to FAKE_V
 
 Behaviours: ok, http500, timeout (answers after 30 s), drop (closes the connection), loop
 (runaway repetition), length (cut at the token limit), empty, prose (a long made-up text),
-figure (Chandra: a page with an Image block), die (the server process exits).
+figure (Chandra: a page with an Image block), bilingual (a French and an Arabic paragraph, in
+logical order as the models write them), die (the server process exits).
 Plan keys besides "pages": die_once_after (die on the next request after N, once across
 restarts), delay_s or delay_mean_s (answer time), skip_decode (no tag reading: benchmarks),
 reject_all (every request answered 400, as a server that rejects them).
@@ -209,6 +210,23 @@ def deepseek_text(tag: int) -> str:
             "<｜end▁of▁sentence｜>")
 
 
+FRENCH = "La bibliothèque municipale sera fermée du 2 au 6 septembre pour l'inventaire."
+ARABIC = "ستغلق المكتبة البلدية من 2 إلى 6 شتنبر من أجل الجرد السنوي للمجموعات."
+
+
+def bilingual(deepseek: bool) -> str:
+    """A bilingual notice as each model writes it (Chandra: HTML layout blocks; DeepSeek-OCR:
+    Markdown with grounding tags)."""
+    if deepseek:
+        return (f"<|ref|>title<|/ref|><|det|>[[50, 40, 950, 90]]<|/det|>\n# Avis — إعلان\n\n"
+                f"<|ref|>text<|/ref|><|det|>[[50, 100, 950, 300]]<|/det|>\n{FRENCH}\n\n"
+                f"<|ref|>text<|/ref|><|det|>[[50, 320, 950, 500]]<|/det|>\n{ARABIC}\n\n"
+                "<｜end▁of▁sentence｜>")
+    return ('<div data-bbox="50 40 950 90" data-label="Section-Header"><h1>Avis — إعلان</h1>'
+            f'</div><div data-bbox="50 100 950 300" data-label="Text"><p>{FRENCH}</p></div>'
+            f'<div data-bbox="50 320 950 500" data-label="Text"><p>{ARABIC}</p></div>')
+
+
 PROSE = ("The committee met on the third day of the month to review the accounts of the harbour. "
          "After a long discussion it agreed that the works on the northern pier would continue "
          "through the winter season, and that the treasurer should report in the spring on the "
@@ -347,6 +365,8 @@ class Handler(BaseHTTPRequestHandler):
             text, finish = text[: len(text) // 2], "length"
         if behaviour == "empty":
             text = ""
+        if behaviour == "bilingual":
+            text = bilingual(deepseek)
         tokens = _TOKEN.findall(text)
         if len(tokens) > room:  # the context is full: vLLM stops generating there
             cut = [m.end() for m in _TOKEN.finditer(text)][room - 1] if room else 0

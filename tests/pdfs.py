@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,143 @@ def slide_pdf(picture_text: str, caption: str, size: tuple[float, float] = (842,
     pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+# --- Arabic born-digital pages, shaped with a real Arabic font (fpdf2 + HarfBuzz) ---------------
+
+AMIRI = Path("/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf")
+_ARABIC = "\u0600-\u06ff"
+# An Arabic phrase inside a Latin line, with the numbers that end it: one right-to-left run.
+_ARABIC_RUN = re.compile(f"[{_ARABIC}](?:[{_ARABIC}\\s\\d.,:/]*[{_ARABIC}\\d])?")
+_HARAKAT = re.compile("[\u064b-\u065f\u0670]")
+
+
+def amiri() -> Path:
+    if not AMIRI.exists():  # the tests need it: never a silent skip
+        raise FileNotFoundError(f"{AMIRI} is missing: install the Debian package "
+                                "fonts-hosny-amiri")
+    return AMIRI
+
+
+def _arabic_first(line: str) -> bool:
+    """Unicode's paragraph direction: that of the first letter."""
+    first = next((c for c in line if c.isalpha()), "")
+    return bool(first) and "\u0600" <= first <= "\u06ff"
+
+
+def _line_runs(line: str) -> list[tuple[str, str]]:
+    """A Latin line as runs in reading order, each Arabic phrase a right-to-left one."""
+    runs, at = [], 0
+    for match in _ARABIC_RUN.finditer(line):
+        if match.start() > at:
+            runs.append((line[at:match.start()], "ltr"))
+        runs.append((match.group(), "rtl"))
+        at = match.end()
+    if at < len(line):
+        runs.append((line[at:], "ltr"))
+    return runs
+
+
+def arabic_pdf(lines: list[str], diacritics: bool = True, font_size: float = 16,
+               font_per_line: bool = False) -> bytes:
+    """One A4 page, a line each, as an Arabic-aware writer makes it: shaped with HarfBuzz in
+    the Amiri font, glyphs in the order they are shown (an Arabic line right-aligned and read
+    right to left; an Arabic phrase inside a Latin line shown right to left in its place), and
+    a ToUnicode map. ``diacritics=False`` drops the vowel marks (حَبيبي -> حبيبي);
+    ``font_per_line``: each line in its own copy of the font (F1, F2...), as a page made of
+    pieces has them."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    for number, line in enumerate(lines, 1):
+        family = f"Amiri{number}" if font_per_line else "Amiri"
+        if family.lower() not in pdf.fonts:  # fpdf2 keys its fonts in lower case
+            pdf.add_font(family, fname=str(amiri()))
+        pdf.set_font(family, size=font_size)
+        text = line if diacritics else _HARAKAT.sub("", line)
+        pdf.set_xy(20, 20 + (number - 1) * font_size * 0.6)
+        if _arabic_first(text):
+            pdf.set_text_shaping(True, direction="rtl", script="arab", language="ara")
+            pdf.cell(0, font_size * 0.5, text, align="R")
+            continue
+        for run, direction in _line_runs(text):
+            pdf.set_text_shaping(True, direction=direction)
+            pdf.cell(pdf.get_string_width(run), font_size * 0.5, run)
+    return bytes(pdf.output())
+
+
+def unshaped_pdf(lines: list[str], font_size: float = 16) -> bytes:
+    """A writer that knows nothing of right-to-left scripts: letters drawn left to right in
+    the order they are typed, unjoined. The page shows the Arabic words backwards, and every
+    reader of its text layer gets them reversed ("يبيبح" for "حبيبي")."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.add_font("Amiri", fname=str(amiri()))
+    pdf.set_font("Amiri", size=font_size)
+    for number, line in enumerate(lines):
+        pdf.text(60, 80 + number * font_size * 1.6, line)
+    return bytes(pdf.output())
+
+
+_UNICODE_PAIR = re.compile(rb"(<[0-9A-Fa-f]+>\s*)<([0-9A-Fa-f]+)>")
+
+
+def _rewrite_unicode_maps(data: bytes, target: Callable[[str], str] | None,
+                          fonts: set[str] | None) -> bytes:
+    """Each ToUnicode map of the page's fonts (or of ``fonts``, resource names like "/F2")
+    with every target text passed through ``target`` (None: the map removed)."""
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(data))
+    for name, font in pdf.pages[0].Resources.Font.items():
+        if fonts is not None and name not in fonts:
+            continue
+        if target is None:
+            del font["/ToUnicode"]
+            continue
+
+        def mapped(match: re.Match[bytes]) -> bytes:
+            text = bytes.fromhex(match.group(2).decode()).decode("utf-16-be")
+            return match.group(1) + b"<" + target(text).encode("utf-16-be").hex().encode() + b">"
+
+        font.ToUnicode.write(_UNICODE_PAIR.sub(mapped, font.ToUnicode.read_bytes()))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def without_unicode_maps(data: bytes, fonts: set[str] | None = None) -> bytes:
+    """The page with its fonts' ToUnicode maps removed: readers get glyph numbers."""
+    return _rewrite_unicode_maps(data, None, fonts)
+
+
+def with_glyph_codes(data: bytes, fonts: set[str] | None = None) -> bytes:
+    """Broken maps that give each Arabic glyph a Greek letter, as a reader taking a font's
+    glyph numbers for characters does (glyph 0x3B1 read as "α")."""
+    def greek(text: str) -> str:
+        return "".join(chr(0x3B1 + (ord(c) - 0x621) % 25) if "\u0621" <= c <= "\u06ff" else c
+                       for c in text)
+    return _rewrite_unicode_maps(data, greek, fonts)
+
+
+def _presentation_forms() -> dict[str, str]:
+    """Each Arabic letter's first presentation form (U+FE70-U+FEFC)."""
+    import unicodedata
+
+    forms: dict[str, str] = {}
+    for code in range(0xFE70, 0xFEFD):
+        base = unicodedata.normalize("NFKC", chr(code))
+        if len(base) == 1 and "\u0621" <= base <= "\u064a":
+            forms.setdefault(base, chr(code))
+    return forms
+
+
+def with_presentation_forms(data: bytes) -> bytes:
+    """Maps that give the shaped glyphs' presentation forms (U+FExx) instead of letters, as
+    some writers do."""
+    forms = _presentation_forms()
+    return _rewrite_unicode_maps(data, lambda text: "".join(forms.get(c, c) for c in text), None)

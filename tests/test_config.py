@@ -59,7 +59,7 @@ def test_unknown_engine_key_is_named(engine: str) -> None:
 @pytest.mark.parametrize(("path", "value", "named"), [
     ("detection.min_chars", -1, "detection.min_chars"),
     ("shard_size", 0, "shard_size"),
-    ("primary.engine", "tesseract", "primary.engine"),
+    ("primary.engine", "ocropus", "primary.engine"),  # an engine ocrflow does not have
     ("engines.rapidocr.dpi", "high", "engines.rapidocr.dpi"),
     ("detection.max_garbage_ratio", 2, "detection.max_garbage_ratio"),
     ("detection.no_such_threshold", 3, "detection"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ocrflow.merge import resolve_page
+from ocrflow.merge import document_markdown, resolve_page
 from ocrflow.records import FinalPage, InventoryPage, Reading, Verdict
 
 PAGE = InventoryPage(1)
@@ -74,3 +74,14 @@ def test_a_reading_re_read_for_its_low_score_keeps_the_better() -> None:
     assert kept.reasons[-1] == "merge:kept_better_reading"
     assert final((worse, ["low_quality"]), (LETTER, []), quality=(0.4, 0.9)).status == \
         "recovered"
+
+
+def test_right_to_left_paragraphs_are_marked_for_markdown() -> None:
+    french = "Avis aux usagers\nLa bibliothèque sera fermée du 2 au 6 septembre."
+    arabic = ["ستغلق المكتبة البلدية من 2 إلى 6 شتنبر", "من أجل الجرد السنوي للمجموعات."]
+    page = FinalPage(1, "ok", "tesseract", text="\n\n".join([french, *arabic]))
+    markdown = document_markdown([page])
+    assert markdown == ("<!-- page 1 -->\n" + french + '\n\n<div dir="rtl">\n\n'
+                        + "\n\n".join(arabic) + "\n\n</div>\n")
+    latin = FinalPage(2, "ok", "textlayer", text="Le décret n° 2.24.117\n\n\nArticle 2.")
+    assert document_markdown([latin]) == "<!-- page 2 -->\n" + latin.text + "\n"  # as it was

@@ -15,6 +15,17 @@ from ocrflow.manifest import (
     report_tables,
     summarize,
 )
+from ocrflow.records import (
+    FinalPage,
+    InventoryDocument,
+    InventoryPage,
+    LayerTrust,
+    PageRow,
+    Reading,
+    Verdict,
+    read_records,
+    write_records,
+)
 from ocrflow.retry import failed_pages, low_quality_pages
 
 
@@ -88,3 +99,24 @@ def test_the_report_says_what_the_rows_say() -> None:
     assert tables["Quality of the pages read"].rows == [["en", 1, "0.900", 0]]
     markdown = markdown_tables("ocrflow report", report_tables(summary, rows))
     assert "| a | 2 | chandra:repetition | cut \\| short |" in markdown  # one cell, escaped
+
+
+def test_records_round_trip_and_read_results_written_before_them(tmp_path: Path) -> None:
+    page = InventoryPage(1, 595.0, 842.0, 90, "Texte", True, 0.04, "",
+                         {"picture_without_text": 0.1, "text_off_page": 0.0},
+                         LayerTrust(True, 0.97, "fr", []))
+    made = [InventoryDocument("a", "/in/a.pdf", "h", "", [page]),
+            Reading("a", "h", 1, "chandra", "Texte", "", "stop", 2, 1, {"blocks": []},
+                    ["chandra-x/h/h.images/p1-0.webp"], {"engine": "chandra"}, 0.5),
+            Verdict("a", 1, "chandra", False, ["low_quality"], 0.4, "fr"),
+            FinalPage(1, "ok", "chandra", [], "", 0.97, "fr", 1, None, {}, "Texte"),
+            PageRow("a", "/in/a.pdf", "h", 1, "ok", "chandra", [], 5, "", 1, {}, 0.97, "fr")]
+    for record in made:
+        path = tmp_path / f"{type(record).__name__}.jsonl"
+        write_records(path, [record])
+        assert read_records(path, type(record)) == [record]
+    # A results folder from before the records: the former names, a field since dropped.
+    old = {"doc_id": "a", "path": "/in/a.pdf", "hash": "h", "error": "", "pages": []}
+    assert InventoryDocument.from_json(old) == InventoryDocument("a", "/in/a.pdf", "h")
+    assert Verdict.from_json({"doc_id": "a", "page": 1, "engine": "x", "ok": True,
+                              "reasons": [], "details": ["gone"]}) == Verdict("a", 1, "x")

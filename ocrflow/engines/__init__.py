@@ -30,6 +30,7 @@ class EngineSpec:
 
 ENGINES = {
     "rapidocr": EngineSpec("ocrflow.engines.rapidocr:RapidOCREngine", "../envs/rapidocr.yaml"),
+    "tesseract": EngineSpec("ocrflow.engines.tesseract:TesseractEngine", "../envs/tesseract.yaml"),
     "textlayer": EngineSpec("ocrflow.engines.textlayer:TextLayerEngine", "../envs/ocrflow.yaml"),
     "chandra": EngineSpec("ocrflow.engines.chandra:ChandraEngine", "../envs/chandra.yaml", True),
     "deepseek": EngineSpec("ocrflow.engines.deepseek:DeepSeekEngine", "../envs/deepseek.yaml",

@@ -1,0 +1,392 @@
+"""A text layer with right-to-left text, read in logical order (the order it is typed and read).
+
+PDFs draw glyphs where they appear on the page, left to right; which order the characters come
+out in depends on the producer and the extractor. pdfium reverses each right-to-left text
+object, which is right for most producers but reads some (the Arabic words of a mixed French
+line, a writer that draws glyph by glyph in logical order) backwards; pypdf follows the content
+stream and loses spaces. So a page with right-to-left characters gets several readings, and the
+trust signals choose between them in the parent process (``inventory.judge_text_layers``):
+
+- ``lines``: pdfium's characters put in the order the page shows them (their pen positions),
+  line by line, then turned into logical order (``visual_to_logical``);
+- ``pdfium``: pdfium's own text;
+- ``pypdf``: pypdf's text.
+
+Pages without right-to-left characters keep pdfium's text and cost nothing more.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Hebrew to NKo and Samaritan..Arabic Extended-A, Hebrew and Arabic presentation forms, and the
+# right-to-left blocks of the supplementary planes (Imperial Aramaic..., Adlam, Arabic math).
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff"
+                  "\U0001e800-\U0001efff]")
+# Presentation forms are how a shaped glyph looks, not a letter: word lists and search want
+# the base letters (NFKC: U+FEDF "ﻟ" -> U+0644 "ل", the lam-alef ligature -> two letters).
+_PRESENTATION_FORMS = re.compile("[\ufb1d-\ufdff\ufe70-\ufefe]+")
+_MIRRORED = dict(zip("()[]{}<>«»‹›", ")(][}{><»«›‹", strict=True))
+_NUMBER_SEPARATORS = set(".,:/-٫٬")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LayerReading:
+    """One extractor's text of a page's layer."""
+
+    source: str  # "lines", "pdfium" or "pypdf"
+    text: str
+    usable: bool = False  # enough characters, few junk (inventory.usable_text)
+
+
+def has_rtl(text: str) -> bool:
+    return _RTL.search(text) is not None
+
+
+def fold_presentation_forms(text: str) -> str:
+    return _PRESENTATION_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+
+
+def _is_rtl(char: str) -> bool:
+    return unicodedata.bidirectional(char) in ("R", "AL")
+
+
+def _is_ltr(char: str) -> bool:
+    return unicodedata.bidirectional(char) == "L"
+
+
+# --- from pdfium's characters to glyphs in the order the page shows them ---------------------
+
+
+# A gap between two glyphs (from where the pen left one to where it drew the next) wider than
+# this share of the font size is a space: letters of a word touch, a space is a quarter em.
+WORD_GAP = 0.2
+SAME_BASELINE = 0.3  # baselines this share of the font size apart are one line
+LINE_REACH = 1.0  # pieces of a line this many font sizes apart or less are one line
+
+
+@dataclass
+class _Char:
+    text: str
+    x: float  # pen position (origin): where the glyph is drawn
+    y: float  # its baseline
+    size: float  # font size, points
+    box: tuple[float, float, float, float]  # ink bounds: left, bottom, right, top
+    span: tuple[float, float]  # from the pen position to where the pen goes next, and the ink
+
+    @property
+    def mark(self) -> bool:
+        return unicodedata.category(self.text)[0] == "M"
+
+    @property
+    def space(self) -> bool:
+        return self.text.isspace()
+
+
+@dataclass
+class _Glyph:
+    text: str  # a letter and its marks, or a ligature's letters, in logical order
+    x: float
+    left: float  # span: pen positions and ink
+    right: float
+    size: float
+
+    @property
+    def space(self) -> bool:
+        return self.text.isspace()
+
+
+def _page_chars(textpage: Any) -> list[_Char]:
+    """The characters in pdfium's order; a line break as "\n"."""
+    import pypdfium2.raw as pdfium_c
+
+    raw, chars = textpage.raw, []
+    x, y = ctypes.c_double(), ctypes.c_double()
+    for index in range(textpage.count_chars()):
+        code = pdfium_c.FPDFText_GetUnicode(raw, index)
+        if not code:
+            continue
+        pdfium_c.FPDFText_GetCharOrigin(raw, index, x, y)
+        text = "\n" if chr(code) in "\r\n" else chr(code)
+        loose = textpage.get_charbox(index, loose=True)
+        chars.append(_Char(text, x.value, y.value, pdfium_c.FPDFText_GetFontSize(raw, index),
+                           textpage.get_charbox(index), (loose[0], loose[2])))
+    return chars
+
+
+def _split_lines(chars: list[_Char]) -> list[list[_Char]]:
+    """pdfium's lines: it ends each with a line break."""
+    lines: list[list[_Char]] = [[]]
+    for char in chars:
+        if char.text == "\n":
+            lines.append([])
+        else:
+            lines[-1].append(char)
+    return [line for line in lines if line]
+
+
+def _baseline(line: list[_Char]) -> tuple[float, float]:
+    """(baseline, font size) of a line: those of most of its letters (marks may be raised)."""
+    letters = sorted((c for c in line if not c.mark and not c.space), key=lambda c: c.y) or line
+    middle = letters[len(letters) // 2]
+    return middle.y, max(middle.size, 1.0)
+
+
+def _extent(line: list[_Char]) -> tuple[float, float]:
+    return min(c.box[0] for c in line), max(c.box[2] for c in line)
+
+
+def _same_line(a: list[_Char], b: list[_Char]) -> bool:
+    (y_a, size), (y_b, _) = _baseline(a), _baseline(b)
+    (left_a, right_a), (left_b, right_b) = _extent(a), _extent(b)
+    gap = max(left_a, left_b) - min(right_a, right_b)
+    return abs(y_a - y_b) <= SAME_BASELINE * size and gap <= LINE_REACH * size
+
+
+def _lines(chars: list[_Char]) -> list[list[_Char]]:
+    """pdfium's lines, with the pieces it split off a right-to-left line joined back: a writer
+    that draws such a line piece by piece may draw its first word last, and pdfium then starts
+    a new line with it. Lines side by side but far apart (columns) stay apart; lines without
+    right-to-left text stay as pdfium made them."""
+    lines: list[list[_Char]] = []
+    for piece in _split_lines(chars):
+        line = None
+        if has_rtl("".join(c.text for c in piece)):
+            line = next((line for line in lines if _same_line(line, piece)), None)
+        if line is None:
+            lines.append(piece)
+        else:
+            line.extend(piece)
+    return lines
+
+
+def _overlap(a: _Char, b: _Char) -> float:
+    return min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+
+
+def _owners(line: list[_Char]) -> list[int]:
+    """Which character each belongs to: a mark to the letter beside it (in pdfium's order) that
+    it lies over, since pdfium puts a mark before its letter when it reversed the text, after
+    it otherwise; letters drawn at one position with one box to the first (a ligature mapped
+    to several letters); any other character to itself."""
+    owner = list(range(len(line)))
+    for i, char in enumerate(line):
+        if not char.mark:
+            continue
+        near = [j for j in (i - 1, i + 1) if 0 <= j < len(line) and not line[j].mark]
+        if near:
+            owner[i] = max(near, key=lambda j: (_overlap(char, line[j]), -abs(j - i), -j))
+    for i in range(1, len(line)):
+        same = (line[i].x, line[i].box) == (line[i - 1].x, line[i - 1].box)
+        if same and not line[i].mark and not line[i].space:
+            owner[i] = owner[i - 1]
+    return owner
+
+
+def _glyphs(line: list[_Char]) -> list[_Glyph]:
+    members: dict[int, list[int]] = {}
+    for i, base in enumerate(_owners(line)):
+        members.setdefault(base, []).append(i)
+    glyphs = []
+    for base, group in members.items():
+        chars = [line[i] for i in group if not line[i].mark] + \
+                [line[i] for i in group if line[i].mark]
+        glyphs.append(_Glyph("".join(c.text for c in chars), line[base].x,
+                             min(c.span[0] for c in chars), max(c.span[1] for c in chars),
+                             line[base].size))
+    return glyphs
+
+
+def _visual_order(glyphs: list[_Glyph]) -> list[_Glyph]:
+    """The glyphs left to right, one space between words: where the PDF draws a space, or
+    where a gap is as wide as one (pdfium's own spaces can land inside a word: "و يعمل")."""
+    ordered: list[_Glyph] = []
+    for glyph in sorted(glyphs, key=lambda g: g.x):  # stable: pdfium's order breaks a tie
+        if glyph.space:
+            drawn = glyph.right - glyph.left > WORD_GAP / 4 * glyph.size
+            if drawn and ordered and not ordered[-1].space:
+                ordered.append(glyph)
+            continue
+        if ordered and not ordered[-1].space and \
+                glyph.left - ordered[-1].right > WORD_GAP * glyph.size:
+            ordered.append(_Glyph(" ", glyph.left, glyph.left, glyph.left, glyph.size))
+        ordered.append(glyph)
+    while ordered and ordered[-1].space:
+        ordered.pop()
+    return ordered
+
+
+# --- visual order to logical order -------------------------------------------------------------
+
+
+@dataclass
+class _Atom:
+    text: str
+    kind: str  # "R", "L": a letter; "N": a number; "O": space or punctuation
+    direction: str = ""  # resolved: "R" or "L"
+
+
+def _atoms(glyphs: list[_Glyph]) -> list[_Atom]:
+    """Glyphs in visual order as letters, numbers (digits and the separators between them,
+    which read left to right in every script) and neutrals."""
+    atoms: list[_Atom] = []
+    i = 0
+    while i < len(glyphs):
+        first = glyphs[i].text[0]
+        if first.isdigit():
+            j = i + 1
+            while j < len(glyphs) and (glyphs[j].text[0].isdigit() or (
+                    glyphs[j].text in _NUMBER_SEPARATORS and j + 1 < len(glyphs)
+                    and glyphs[j + 1].text[0].isdigit())):
+                j += 1
+            atoms.append(_Atom("".join(g.text for g in glyphs[i:j]), "N"))
+            i = j
+            continue
+        kind = "R" if _is_rtl(first) else "L" if _is_ltr(first) else "O"
+        atoms.append(_Atom(glyphs[i].text, kind))
+        i += 1
+    return atoms
+
+
+def _words_starting(atoms: list[_Atom], kind: str) -> int:
+    """Words (runs of letters) of one direction."""
+    return sum(1 for i, atom in enumerate(atoms)
+               if atom.kind == kind and (i == 0 or atoms[i - 1].kind != kind))
+
+
+def _nearest(atoms: list[_Atom], start: int, step: int, kinds: str) -> int | None:
+    """Index of the nearest atom of one of ``kinds`` from ``start`` (excluded) going ``step``."""
+    i = start + step
+    while 0 <= i < len(atoms):
+        if atoms[i].kind in kinds and not atoms[i].text.isspace():
+            return i
+        i += step
+    return None
+
+
+def _kind_at(atoms: list[_Atom], index: int | None) -> str:
+    return "" if index is None else atoms[index].kind
+
+
+def _resolve_number(atoms: list[_Atom], i: int, base: str) -> str:
+    """Which run a number belongs to. Digits always read left to right; the question is
+    whether the number is read with the Arabic beside it. In an Arabic line it is, unless Latin
+    words enclose it. In a Latin line, a number just left of an Arabic phrase ends that phrase
+    (Unicode's bidi shows "المرسوم رقم 2.21.45" so), unless a Latin word or a number is right
+    before it ("12 mars 2021")."""
+    left = _kind_at(atoms, _nearest(atoms, i, -1, "RL"))
+    right = _kind_at(atoms, _nearest(atoms, i, 1, "RL"))
+    if base == "R":
+        return "L" if left == right == "L" else "R"
+    if right != "R":
+        return "L"
+    before = _nearest(atoms, i, -1, "RLNO")
+    if before is not None and atoms[before].kind in "LN" and atoms[before].direction != "R":
+        return "L"
+    return "R"
+
+
+def _resolve(atoms: list[_Atom], base: str) -> None:
+    for atom in atoms:
+        if atom.kind in "RL":
+            atom.direction = atom.kind
+    for i, atom in enumerate(atoms):
+        if atom.kind == "N":
+            atom.direction = _resolve_number(atoms, i, base)
+    for i, atom in enumerate(atoms):
+        if atom.kind == "O":  # a neutral between two runs of one direction takes it
+            sides = {atoms[j].direction if j is not None else base
+                     for j in (_nearest(atoms, i, -1, "RLN"), _nearest(atoms, i, 1, "RLN"))}
+            atom.direction = sides.pop() if len(sides) == 1 else base
+
+
+def _runs(atoms: list[_Atom]) -> list[list[_Atom]]:
+    runs: list[list[_Atom]] = []
+    for atom in atoms:
+        if runs and runs[-1][0].direction == atom.direction:
+            runs[-1].append(atom)
+        else:
+            runs.append([atom])
+    return runs
+
+
+def _logical_run(run: list[_Atom]) -> str:
+    if run[0].direction == "L":
+        return "".join(atom.text for atom in run)
+    # Shown right to left: read from the right. A bracket shown as "(" closes a phrase there.
+    return "".join(_MIRRORED.get(atom.text, atom.text) for atom in reversed(run))
+
+
+def visual_to_logical(glyphs: list[_Glyph]) -> str:
+    """One line, glyphs left to right as shown, in the order it is read. The line is read
+    right to left unless most of its words are left-to-right ones (its first word in reading
+    order would say, but which word that is depends on the answer)."""
+    atoms = _atoms(glyphs)
+    base = "R" if _words_starting(atoms, "R") >= _words_starting(atoms, "L") else "L"
+    _resolve(atoms, base)
+    runs = _runs(atoms)
+    if base == "R":
+        runs.reverse()
+    return "".join(_logical_run(run) for run in runs).strip()
+
+
+def positioned_text(textpage: Any) -> str:
+    """pdfium's characters, each line in logical order as its glyphs' positions say; lines
+    without right-to-left characters as pdfium gives them."""
+    lines = []
+    for line in _lines(_page_chars(textpage)):
+        text = "".join(char.text for char in line)
+        if has_rtl(text):
+            text = visual_to_logical(_visual_order(_glyphs(line)))
+        lines.append(text)
+    return "\n".join(lines)
+
+
+# --- the other readings, and the page's set ---------------------------------------------------
+
+
+class PypdfPages:
+    """pypdf's text of a document's pages, the document opened on the first request only
+    (most documents have no right-to-left page)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reader: Any = None
+
+    def text(self, index: int) -> str | None:
+        """None when pypdf cannot read the page (its errors are many and not all its own)."""
+        try:
+            if self._reader is None:
+                import pypdf
+
+                self._reader = pypdf.PdfReader(self.path)
+            return self._reader.pages[index].extract_text()
+        except Exception as exc:  # pypdf raises anything from a broken PDF: no reading, then
+            log.debug("pypdf cannot read %s page %d: %s", self.path, index + 1, exc)
+            return None
+
+
+def readings(textpage: Any, pdfium_text: str, pypdf_text: Callable[[], str | None],
+             clean: Callable[[str], str]) -> list[LayerReading]:
+    """The readings of a page with right-to-left text, best guess first (``lines``: the one a
+    tie goes to); ``clean``: the inventory's cleaning of a layer's text."""
+    found = [LayerReading("lines", positioned_text(textpage)),
+             LayerReading("pdfium", pdfium_text)]
+    other = pypdf_text()
+    if other is not None:
+        found.append(LayerReading("pypdf", other))
+    result, seen = [], set()
+    for reading in found:
+        text = fold_presentation_forms(clean(reading.text))
+        if text not in seen:
+            seen.add(text)
+            result.append(LayerReading(reading.source, text))
+    return result
