@@ -157,6 +157,27 @@ def _page_image(text: str, size: tuple[float, float], font_size: int = 12) -> Im
     return image
 
 
+TWO_COLUMNS_TITLE = "Bulletin of the harbour board, 1907"
+
+
+def two_column_pdf() -> tuple[bytes, str]:
+    """A title over two columns of ten lines, and the text in reading order (the title, the
+    left column, then the right one)."""
+    left = [f"harbour minutes line {n} west" for n in range(10)]
+    right = [f"crane accounts entry {n} east" for n in range(10)]
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=(595, 842))
+    page.setFont("Helvetica", 16)
+    page.drawString(60, 780, TWO_COLUMNS_TITLE)
+    page.setFont("Helvetica", 11)
+    for n, (a, b) in enumerate(zip(left, right, strict=True)):
+        page.drawString(60, 730 - 18 * n, a)
+        page.drawString(320, 730 - 18 * n, b)
+    page.showPage()
+    page.save()
+    return out.getvalue(), "\n".join([TWO_COLUMNS_TITLE, *left, *right])
+
+
 def sandwich_pdf(pages: list[tuple[str, str]], size: tuple[float, float] = (595, 842),
                  font_size: int = 12) -> bytes:
     """Scanned pages with an OCR text layer, as OCR software writes them: each page is the

@@ -80,24 +80,11 @@ def test_columns_are_read_one_after_the_other() -> None:
 
 
 def test_rapidocr_reads_a_two_column_scan_column_by_column(tmp_path: Path) -> None:
-    import io
 
     import pypdfium2 as pdfium
-    from reportlab.pdfgen import canvas
 
-    left = [f"harbour minutes line {n} west" for n in range(10)]
-    right = [f"crane accounts entry {n} east" for n in range(10)]
-    out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=(595, 842))
-    page.setFont("Helvetica", 16)
-    page.drawString(60, 780, "Bulletin of the harbour board, 1907")
-    page.setFont("Helvetica", 11)
-    for n, (a, b) in enumerate(zip(left, right, strict=True)):
-        page.drawString(60, 730 - 18 * n, a)
-        page.drawString(320, 730 - 18 * n, b)
-    page.showPage()
-    page.save()
-    rendered = pdfium.PdfDocument(out.getvalue())[0].render(scale=150 / 72, grayscale=True)
+    data, expected = pdfs.two_column_pdf()
+    rendered = pdfium.PdfDocument(data)[0].render(scale=150 / 72, grayscale=True)
     path = pdfs.write(tmp_path / "columns.pdf", pdfs.image_pdf([rendered.to_pil()]))
     engine = engines.create("rapidocr", SETTINGS["rapidocr"])
     scan = PageInput("h", 1, str(path))
@@ -106,6 +93,5 @@ def test_rapidocr_reads_a_two_column_scan_column_by_column(tmp_path: Path) -> No
     engine.start()
     text = engine.recognize(scan).text
     engine.close()
-    expected = "\n".join(["Bulletin of the harbour board, 1907", *left, *right])
     assert Levenshtein.normalized_distance(" ".join(text.split()),
                                            " ".join(expected.split())) < 0.05, text
