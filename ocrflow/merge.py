@@ -14,7 +14,6 @@ import difflib
 import os
 import re
 import shutil
-import unicodedata
 from pathlib import Path
 
 from ocrflow import atomic
@@ -29,6 +28,7 @@ from ocrflow.records import (
     read_records,
     write_records,
 )
+from ocrflow.text_layer import is_rtl
 
 Judged = tuple[Reading, Verdict]  # a reading and detection's verdict on it
 
@@ -127,8 +127,8 @@ _PARAGRAPHS = re.compile(r"\n[ \t]*\n")
 
 def right_to_left(text: str) -> bool:
     """Whether most letters of a text are of a right-to-left script (Arabic, Hebrew)."""
-    letters = [unicodedata.bidirectional(c) for c in text if c.isalpha()]
-    return sum(d in ("R", "AL") for d in letters) * 2 > len(letters)
+    letters = [c for c in text if c.isalpha()]
+    return sum(map(is_rtl, letters)) * 2 > len(letters)
 
 
 def mark_direction(text: str) -> str:

@@ -55,7 +55,7 @@ def fold_presentation_forms(text: str) -> str:
     return _PRESENTATION_FORMS.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
 
 
-def _is_rtl(char: str) -> bool:
+def is_rtl(char: str) -> bool:
     return unicodedata.bidirectional(char) in ("R", "AL")
 
 
@@ -250,7 +250,7 @@ def _atoms(glyphs: list[_Glyph]) -> list[_Atom]:
             atoms.append(_Atom("".join(g.text for g in glyphs[i:j]), "N"))
             i = j
             continue
-        kind = "R" if _is_rtl(first) else "L" if _is_ltr(first) else "O"
+        kind = "R" if is_rtl(first) else "L" if _is_ltr(first) else "O"
         atoms.append(_Atom(glyphs[i].text, kind))
         i += 1
     return atoms

@@ -162,14 +162,22 @@ def _alphabet(languages: tuple[str, ...]) -> frozenset[str]:
                      for c in word if c.isalpha())
 
 
+@functools.lru_cache(maxsize=8192)
+def _letter_kind(char: str, alphabet: frozenset[str]) -> int:
+    """0: no letter (marks and the tatweel go), 1: a letter, 2: a letter the alphabet lacks
+    below the East Asian scripts (a glyph code). Cached: a page repeats a few dozen characters."""
+    letters = [c for c in _normal(char) if c.isalpha()]
+    if not letters:
+        return 0
+    return 2 if ord(char) < _GLYPH_CODE_RANGE_END and any(c not in alphabet for c in letters) \
+        else 1
+
+
 def _count_letters(counts: WordCounts, token: str, alphabet: frozenset[str]) -> None:
     for char in token:
-        letters = [c for c in _normal(char) if c.isalpha()]  # marks and the tatweel go
-        if not letters:
-            continue
-        counts.letters += 1
-        if ord(char) < _GLYPH_CODE_RANGE_END and any(c not in alphabet for c in letters):
-            counts.foreign_letters += 1
+        kind = _letter_kind(char, alphabet)
+        counts.letters += kind > 0
+        counts.foreign_letters += kind == 2
 
 
 def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
