@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: demo test scheduler tesseract retry-failed bench clean
+.PHONY: demo test scheduler tesseract services retry-failed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,18 @@ tesseract:
 	    "fonts-hosny-amiri (Debian/Ubuntu, as root): the tesseract engine and the tests need them"; fi; \
 	fi
 
-test: $(VENV)/.dev scheduler tesseract  ## lint, then every test
+# A real PostgreSQL server for the SQL export's tests and Chromium to open the HTML report in
+# (Debian packages, as root); the tests start and stop their own server.
+services:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      postgresql chromium >/dev/null; \
+	  else echo "make: install postgresql chromium (Debian/Ubuntu, as root):" \
+	    "the SQL export and HTML report tests need them"; fi; \
+	fi
+
+test: $(VENV)/.dev scheduler tesseract services  ## lint, then every test
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
@@ -61,6 +72,7 @@ bench: $(VENV)/.dev  ## print the scaling and speed figures
 	$(BIN)/python benchmarks/dag_scale.py
 	$(BIN)/python benchmarks/page_speed.py
 	$(BIN)/python benchmarks/feed_rate.py
+	$(BIN)/python benchmarks/status_scale.py
 
 clean:
 	rm -rf results .snakemake

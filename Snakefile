@@ -1,5 +1,6 @@
 # ocrflow: PDFs to per-document Markdown. Stages, one .smk each under rules/:
-# inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest.
+# inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest
+# -> SQL export.
 # Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/.
 
 from snakemake.utils import min_version
@@ -16,6 +17,7 @@ include: "rules/ocr.smk"
 include: "rules/detect.smk"
 include: "rules/merge.smk"
 include: "rules/manifest.smk"
+include: "rules/export.smk"
 
 
 # Seconds-long steps run in the submitting Snakemake instead of waiting in a queue.
@@ -23,11 +25,13 @@ localrules:
     all,
     detect,
     merge,
+    export,
 
 
 rule all:
     input:
         rules.manifest.output,
+        final_outputs(),
     default_target: True
 
 

@@ -1,35 +1,64 @@
-"""Command line: ``python -m ocrflow retry-failed [--results DIR] [--configfile FILE]
-[--config KEY=VALUE ...] [--below SCORE]``: acts on the run recorded in the results folder."""
+"""Command line, acting on the run recorded in a results folder:
+
+    python -m ocrflow retry-failed [--below SCORE]   mark failed pages for the next run
+    python -m ocrflow export [--url URL]             the page results into SQL
+    python -m ocrflow status [--watch [SECONDS]]     where a run stands, while it runs
+    python -m ocrflow report [--output FILE]         the HTML report, during or after a run
+
+Each takes ``--results DIR`` (the config the folder was run with is read from it) or
+``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from ocrflow import config as ocrflow_config
-from ocrflow.retry import retry_failed
 
 
-def main(argv: list[str] | None = None) -> int:
+def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--results", help="the results folder of the run (default: the one the "
+                         "config names); the config it was run with is read from it")
+    command.add_argument("--configfile", help="as snakemake's (default: config/config.yaml "
+                         "when --results is not given)")
+    command.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                         help="as snakemake's")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ocrflow")
     commands = parser.add_subparsers(dest="command", required=True)
     retry = commands.add_parser(
         "retry-failed", help="mark the pages still failed for retry; then run snakemake again")
-    retry.add_argument("--results", help="the results folder of the run (default: the one the "
-                       "config names); the config it was run with is read from it")
-    retry.add_argument("--configfile", help="as snakemake's (default: config/config.yaml "
-                       "when --results is not given)")
-    retry.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
-                       help="as snakemake's")
+    _run_options(retry)
     retry.add_argument("--below", type=float, metavar="SCORE",
                        help="also re-read the pages read with a quality score below SCORE (0-1): "
                        "they go to the recovery engine")
-    args = parser.parse_args(argv)
-    try:
-        config = ocrflow_config.for_run(args.results, args.configfile, args.config)
-    except (OSError, ocrflow_config.ConfigError) as exc:
-        print(f"ocrflow: {exc}", file=sys.stderr)
-        return 2
+    export = commands.add_parser(
+        "export", help="write the page results into the SQL database (as the export rule does)")
+    _run_options(export)
+    export.add_argument("--url", help="SQLAlchemy URL of the database, without its password "
+                        "(default: the config's export.url, else <results>/ocrflow.sqlite); "
+                        "the password comes from the variable export.password_env names")
+    status = commands.add_parser(
+        "status", help="shards and pages by stage, pages/s per engine and time left")
+    _run_options(status)
+    status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
+                        help="print again every SECONDS (default 10) until interrupted")
+    report = commands.add_parser(
+        "report", help="write the HTML report from what the jobs have written so far")
+    _run_options(report)
+    report.add_argument("--output", type=Path, help="where to write it (default: "
+                        "<results>/report.html)")
+    return parser
+
+
+def _retry_failed(config: dict[str, Any], args: argparse.Namespace) -> int:
+    from ocrflow.retry import retry_failed
+
     if args.below is not None and not 0 <= args.below <= 1:
         print(f"ocrflow: --below {args.below}: a quality score is between 0 and 1",
               file=sys.stderr)
@@ -38,6 +67,38 @@ def main(argv: list[str] | None = None) -> int:
     what = "failed pages" if args.below is None else f"failed pages or below {args.below}"
     print(f"{pages} {what} in {shards} shards will be retried by the next snakemake run")
     return 0
+
+
+def _export(config: dict[str, Any], args: argparse.Namespace) -> int:
+    from ocrflow import export
+
+    return export.command(config, args.url)
+
+
+def _status(config: dict[str, Any], args: argparse.Namespace) -> int:
+    from ocrflow import status
+
+    return status.command(Path(config["results"]), args.watch)
+
+
+def _report(config: dict[str, Any], args: argparse.Namespace) -> int:
+    from ocrflow import report_html
+
+    return report_html.command(config, args.output)
+
+
+COMMANDS = {"retry-failed": _retry_failed, "export": _export, "status": _status,
+            "report": _report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = ocrflow_config.for_run(args.results, args.configfile, args.config)
+    except (OSError, ocrflow_config.ConfigError) as exc:
+        print(f"ocrflow: {exc}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](config, args)
 
 
 if __name__ == "__main__":

@@ -141,7 +141,8 @@ def override(config: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
 
 def for_run(results: str | None, configfile: str | None, pairs: list[str]) -> dict[str, Any]:
     """The config of a run: recorded in its results folder (``results``, or the one the config
-    file and overrides name), with ``configfile`` and ``pairs`` applied on top."""
+    file and overrides name), with ``configfile`` and ``pairs`` applied on top; ``results``, when
+    given, stays the results folder whatever the recorded config says (a folder moved since)."""
     given: dict[str, Any] = {}
     if configfile or results is None:
         with open(configfile or "config/config.yaml", encoding="utf-8") as handle:
@@ -153,7 +154,10 @@ def for_run(results: str | None, configfile: str | None, pairs: list[str]) -> di
         raise ConfigError(f"config error: results: no run recorded in {folder} "
                           f"({recorded.name} is missing)")
     base = yaml.safe_load(recorded.read_text(encoding="utf-8")) if recorded.exists() else {}
-    return validate(_merged(base, given))
+    merged = _merged(base, given)
+    if results is not None:  # the folder named is the one acted on, even moved or copied
+        merged["results"] = str(results)
+    return validate(merged)
 
 
 def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

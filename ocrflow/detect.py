@@ -8,18 +8,20 @@ the reading's quality score (0-1) and language (trust.py).
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ocrflow import trust
+from ocrflow import atomic, trust
 from ocrflow.records import (
     InventoryDocument,
     InventoryPage,
     Reading,
     Verdict,
+    needs_recovery,
     read_records,
     write_records,
 )
@@ -147,9 +149,21 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
     return verdict
 
 
+def verdict_counts(verdicts: list[Verdict]) -> dict[str, Any]:
+    """What ``status`` reads instead of the verdicts: pages judged, failing, and by reason."""
+    failing = [v for v in verdicts if needs_recovery(v)]
+    by_reason = Counter(reason for v in failing for reason in v.reasons)
+    return {"pages": len(verdicts), "failed": len(failing),
+            "by_reason": dict(sorted(by_reason.items()))}
+
+
 def detect_shard(*, inventory: Path, records: Path, output: Path, cfg: dict[str, Any],
-                 trust_cfg: dict[str, Any]) -> None:
+                 trust_cfg: dict[str, Any], counts: Path | None = None) -> None:
+    """``counts``: where to write ``verdict_counts`` (small JSON, written after the verdicts)."""
     pages = {(doc.doc_id, page.page): page
              for doc in read_records(inventory, InventoryDocument) for page in doc.pages}
-    write_records(output, (judge(reading, pages[(reading.doc_id, reading.page)], cfg, trust_cfg)
-                           for reading in read_records(records, Reading)))
+    verdicts = [judge(reading, pages[(reading.doc_id, reading.page)], cfg, trust_cfg)
+                for reading in read_records(records, Reading)]
+    write_records(output, verdicts)
+    if counts is not None:
+        atomic.write_text(counts, json.dumps(verdict_counts(verdicts)) + "\n")

@@ -62,7 +62,7 @@ def ocr(job: Any) -> None:
          output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
          engine_name=job.params.engine, settings=job.params.settings,
          store_root=Path(job.params.store), render=job.params.render, threads=job.threads,
-         log_path=Path(job.log[0]) if job.log else None, policy=job.params.policy,
+         log_path=Path(job.log.log), progress=Path(job.log.progress), policy=job.params.policy,
          trusted_text_layer=job.params.trusted_text_layer)
 
 
@@ -70,7 +70,8 @@ def detect(job: Any) -> None:
     from ocrflow.detect import detect_shard
 
     _run(job, detect_shard, inventory=Path(job.input.inventory), records=Path(job.input.records),
-         output=Path(job.output.verdicts), cfg=job.params.detection, trust_cfg=job.params.trust)
+         output=Path(job.output.verdicts), counts=Path(job.output.counts),
+         cfg=job.params.detection, trust_cfg=job.params.trust)
 
 
 def merge(job: Any) -> None:
@@ -80,7 +81,7 @@ def merge(job: Any) -> None:
          primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
          recovery_verdicts=_optional(job, "recovery_verdicts"),
          markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
-         output=Path(job.output.pages),
+         output=Path(job.output.pages), texts=Path(job.output.texts),
          documents=Path(job.output.documents), outputs=tuple(job.params.outputs),
          min_agreement=job.params.min_agreement)
 
@@ -90,4 +91,12 @@ def manifest(job: Any) -> None:
 
     _run(job, build, shard_pages=[Path(p) for p in job.input.pages],
          stats=[Path(p) for p in job.input.stats], manifest=Path(job.output.manifest),
-         report=Path(job.output.report), summary_path=Path(job.output.summary))
+         report=Path(job.output.report), report_html=Path(job.output.report_html),
+         summary_path=Path(job.output.summary))
+
+
+def export(job: Any) -> None:
+    from ocrflow.export import export_job
+
+    _run(job, export_job, results=Path(job.params.results), settings=job.params.settings,
+         receipt=Path(job.output.receipt))

@@ -7,8 +7,10 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
       work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage (SHARD_FILES)
       page_store/<engine>-<fingerprint>/  every finished page, per engine settings (store.py)
       markdown/<doc_id>.md                per document (.pages.jsonl if asked for, <doc_id>_images/)
-      manifest.parquet, report.md, summary.txt
+      manifest.parquet, report.md, report.html, summary.txt
+      ocrflow.sqlite, export.json          the SQL export (export.py) and its receipt
       logs/<rule>/<shard>.log, benchmarks/<rule>/<shard>.tsv
+      logs/ocr_<role>/<shard>.progress.json  a running OCR job's counts (status.py)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ MEMBERS = "inputs.tsv"
 INVENTORY = "inventory.jsonl"
 INVENTORY_COUNTS = "inventory.counts.json"
 PAGES = "pages.jsonl"
+TEXTS = "texts.jsonl"
 DOCUMENTS = "documents.tsv"
 
 
@@ -36,14 +39,19 @@ def verdicts_name(role: str) -> str:
     return f"{role}_verdicts.jsonl"
 
 
+def verdict_counts_name(role: str) -> str:
+    return f"{role}_verdicts.counts.json"
+
+
 # What a shard makes after its inventory: removing them makes Snakemake redo the OCR, detection
 # and merge of the shard (it does not rerun a job for a missing intermediate while the final
 # outputs are present, so the corpus outputs go too: CORPUS_FILES).
-AFTER_INVENTORY = (*(f(r) for r in ROLES for f in (records_name, stats_name, verdicts_name)),
-                   PAGES, DOCUMENTS)
+AFTER_INVENTORY = (*(f(r) for r in ROLES for f in (records_name, stats_name, verdicts_name,
+                                                  verdict_counts_name)),
+                   PAGES, TEXTS, DOCUMENTS)
 # Per document, by output kind (the config's ``outputs``): files under <results>/markdown/.
 DOCUMENT_SUFFIXES = {"markdown": ".md", "page_records": ".pages.jsonl"}
-CORPUS_FILES = ("manifest.parquet", "report.md", "summary.txt")
+CORPUS_FILES = ("manifest.parquet", "report.md", "report.html", "summary.txt", "export.json")
 
 
 def document_file(markdown: Path, doc_id: str, kind: str) -> Path:
@@ -103,8 +111,16 @@ class Layout:
     def verdicts(self, shard: str, role: str) -> Path:
         return self.shard_dir(shard) / verdicts_name(role)
 
+    def verdict_counts(self, shard: str, role: str) -> Path:
+        """Detection's counts (pages judged, failed, by reason): what status reads."""
+        return self.shard_dir(shard) / verdict_counts_name(role)
+
     def pages(self, shard: str) -> Path:
         return self.shard_dir(shard) / PAGES
+
+    def texts(self, shard: str) -> Path:
+        """Each final page's text (doc_id, page, text), for the SQL export."""
+        return self.shard_dir(shard) / TEXTS
 
     def documents(self, shard: str) -> Path:
         """The index merge writes of the per-document files it made for the shard."""
@@ -131,14 +147,32 @@ class Layout:
         return self.root / "report.md"
 
     @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
     def summary(self) -> Path:
         return self.root / "summary.txt"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite database of the export, when the config names no other."""
+        return self.root / "ocrflow.sqlite"
+
+    @property
+    def export_receipt(self) -> Path:
+        """What the last export wrote, and where (the URL without its password)."""
+        return self.root / "export.json"
 
     def corpus_files(self) -> list[Path]:
         return [self.root / name for name in CORPUS_FILES]
 
     def log(self, rule: str, shard: str | None = None) -> Path:
         return self.root / "logs" / (f"{rule}.log" if shard is None else f"{rule}/{shard}.log")
+
+    def progress(self, role: str, shard: str) -> Path:
+        """A running OCR job's counts, rewritten every few seconds (a log: kept on failure)."""
+        return self.root / "logs" / f"ocr_{role}" / f"{shard}.progress.json"
 
     def benchmark(self, rule: str, shard: str) -> Path:
         return self.root / "benchmarks" / rule / f"{shard}.tsv"

@@ -169,11 +169,18 @@ def markdown_tables(title: str, tables: list[Table]) -> str:
 
 
 def build(*, shard_pages: list[Path], stats: list[Path], manifest: Path, report: Path,
-          summary_path: Path) -> str:
+          summary_path: Path, report_html: Path | None = None) -> str:
+    """The manifest, report.md, report.html (when asked for) and the summary it returns."""
     rows = collect_rows(shard_pages)
-    summary = summarize(rows, [json.loads(Path(p).read_text()) for p in stats])
+    job_stats = [json.loads(Path(p).read_text()) for p in stats]
+    summary = summarize(rows, job_stats)
     write_parquet(rows, manifest)
-    atomic.write_text(report, markdown_tables("ocrflow report", report_tables(summary, rows)))
+    tables = report_tables(summary, rows)
+    atomic.write_text(report, markdown_tables("ocrflow report", tables))
+    if report_html is not None:
+        from ocrflow import report_html as html_report  # it imports this module
+
+        html_report.write(report_html, summary, tables, rows, job_stats)
     text = summary_text(summary, rows)
     atomic.write_text(summary_path, text)
     return text

@@ -10,7 +10,9 @@ page keeps the quality score and language of the reading it was taken from.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import json
 import os
 import re
 import shutil
@@ -208,45 +210,54 @@ def remove_document(markdown_dir: Path, doc_id: str, keep: tuple[str, ...] = ())
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
                 recovery_verdicts: Path | None, markdown_dir: Path, store_root: Path,
                 output: Path, documents: Path, outputs: tuple[str, ...] = ("markdown",),
-                min_agreement: float = 0.8) -> None:
+                min_agreement: float = 0.8, texts: Path | None = None) -> None:
     """Final page rows of a shard (``output``), each document's chosen ``outputs`` and the index
     of the files written (``documents``: doc_id, then its files); a document's outputs not
-    chosen are removed."""
+    chosen are removed. ``texts``: one JSON line (doc_id, page, text) per page of every readable
+    document, in the order of ``output``'s rows: the final page text (its figure links as the
+    Markdown has them; "" for a failed or no_text page), for the SQL export, which must not
+    depend on which per-document ``outputs`` were chosen."""
     primaries = _judged(primary, primary_verdicts)
     recoveries = _judged(recovery, recovery_verdicts)
     rows: list[PageRow] = []
     index: list[str] = []
-    for doc in read_records(inventory, InventoryDocument):
-        if doc.error:
-            rows.append(PageRow(doc.doc_id, doc.source_path, doc.content_hash, None,
-                                "unreadable", error=doc.error))
-            remove_document(markdown_dir, doc.doc_id)  # an older readable version's
-            continue
-        pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
-                              recoveries.get((doc.doc_id, page.page)), min_agreement)
-                 for page in doc.pages]
-        rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
-                         final.status, final.engine, final.reasons, len(final.text),
-                         final.error, final.attempts, final.provenance, final.quality,
-                         final.language) for final in pages]
-        remove_document(markdown_dir, doc.doc_id, keep=outputs)
-        written = []
-        if "markdown" in outputs:
-            target = document_file(markdown_dir, doc.doc_id, "markdown")
-            for final in pages:
-                if final.images:
-                    place_images(final, target, store_root)
-            atomic.write_text(target, document_markdown(pages))
-            written.append(target)
-            if document_images(markdown_dir, doc.doc_id).is_dir():
-                written.append(document_images(markdown_dir, doc.doc_id))
-        if "page_records" in outputs:
-            target = document_file(markdown_dir, doc.doc_id, "page_records")
-            # figures are linked from the text; their store paths are no part of the record
-            atomic.write_jsonl(target, ({k: v for k, v in final.to_json().items()
-                                         if k != "images"} for final in pages))
-            written.append(target)
-        index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
-                                              for p in written)]))
+    # written document by document, atomically: a shard's texts are never all in memory
+    with (atomic.atomic_open(texts) if texts else contextlib.nullcontext()) as text_lines:
+        for doc in read_records(inventory, InventoryDocument):
+            if doc.error:
+                rows.append(PageRow(doc.doc_id, doc.source_path, doc.content_hash, None,
+                                    "unreadable", error=doc.error))
+                remove_document(markdown_dir, doc.doc_id)  # an older readable version's
+                continue
+            pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
+                                  recoveries.get((doc.doc_id, page.page)), min_agreement)
+                     for page in doc.pages]
+            rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
+                             final.status, final.engine, final.reasons, len(final.text),
+                             final.error, final.attempts, final.provenance, final.quality,
+                             final.language) for final in pages]
+            remove_document(markdown_dir, doc.doc_id, keep=outputs)
+            written = []
+            if "markdown" in outputs:
+                target = document_file(markdown_dir, doc.doc_id, "markdown")
+                for final in pages:
+                    if final.images:
+                        place_images(final, target, store_root)
+                atomic.write_text(target, document_markdown(pages))
+                written.append(target)
+                if document_images(markdown_dir, doc.doc_id).is_dir():
+                    written.append(document_images(markdown_dir, doc.doc_id))
+            if "page_records" in outputs:
+                target = document_file(markdown_dir, doc.doc_id, "page_records")
+                # figures are linked from the text; their store paths are no part of the record
+                atomic.write_jsonl(target, ({k: v for k, v in final.to_json().items()
+                                             if k != "images"} for final in pages))
+                written.append(target)
+            index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
+                                                  for p in written)]))
+            if text_lines is not None:
+                for final in pages:
+                    text_lines.write(json.dumps({"doc_id": doc.doc_id, "page": final.page,
+                                                 "text": final.text}, ensure_ascii=False) + "\n")
     write_records(output, rows)
     atomic.write_text(documents, "".join(f"{line}\n" for line in index))

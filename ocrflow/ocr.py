@@ -26,7 +26,7 @@ from ocrflow import atomic, engines
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageOutput
 from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.isolation import IsolatedPool
-from ocrflow.progress import Progress
+from ocrflow.progress import Progress, ProgressFile, ended_by
 from ocrflow.records import (
     InventoryDocument,
     PageInput,
@@ -79,9 +79,14 @@ class ShardRun:
     """One engine over one shard's work pages."""
 
     def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any],
-                 policy: dict[str, Any], job: JobContext | None = None):
+                 policy: dict[str, Any], job: JobContext | None = None,
+                 progress_file: Path | None = None, fields: dict[str, Any] | None = None):
+        """``progress_file``: where the job's counts are kept while it runs (with ``fields``
+        besides them); ``close_progress`` writes it a last time."""
         self.engine, self.store, self.role, self.render = engine, store, role, render
         self.job = job
+        self.progress_file, self.fields = progress_file, fields or {}
+        self.tracker: ProgressFile | None = None
         self.policy = policy  # the config's `ocr` section
         self.sent = 0
         self.provenance: dict[str, Any] = {}
@@ -106,6 +111,10 @@ class ShardRun:
         log.info("%s (%s): %d pages in shard, %d already in the page store, %d to OCR",
                  self.role, self.engine.name, len(work), len(work) - n_todo, n_todo)
         self.progress = Progress(f"{self.role} {self.engine.name}", n_todo)
+        if self.progress_file is not None:
+            self.tracker = ProgressFile(self.progress_file, self.progress, {
+                **self.fields, "role": self.role, "engine": self.engine.name,
+                "pages_stored": len(work) - n_todo, "pages_to_ocr": n_todo})
         if n_todo:
             # A shard smaller than the window is judged on all its pages (five at least).
             window = min(self.policy["failing_window"], max(n_todo, MIN_FAILING_WINDOW))
@@ -119,6 +128,7 @@ class ShardRun:
                 for claim in self._claims.values():
                     claim.release()
             self.progress.done()
+        self.progress.finish()
         stored = {h: self.store.load(h) for h in by_hash}
         retry = [(h, n) for h, pages in stored.items() for n, r in pages.items() if pending(r)
                  and n in by_hash[h]]
@@ -141,8 +151,13 @@ class ShardRun:
         read = sum(1 for page in work if page.page in stored[page.content_hash])
         stats = {"role": self.role, "engine": self.engine.name, "pages": len(work),
                  "pages_read": read, "pages_sent": self.sent,
-                 "seconds": round(time.monotonic() - started, 3)}
+                 "seconds": round(time.monotonic() - started, 3), **self.progress.times()}
         return readings, stats
+
+    def close_progress(self, error: str | None = None) -> None:
+        """The progress file's last write: the job finished (``error``: the line it failed with)."""
+        if self.tracker is not None:
+            self.tracker.close(error)
 
     def _inputs(self, by_hash: dict[str, dict[int, PageInput]],
                 todo: dict[str, list[int]]) -> Iterator[PageInput]:
@@ -227,9 +242,10 @@ def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_n
               settings: dict[str, Any], store_root: Path, render: dict[str, Any],
               threads: int = 1, verdicts: Path | None = None,
               policy: dict[str, Any], log_path: Path | None = None,
-              trusted_text_layer: bool = False) -> None:
+              trusted_text_layer: bool = False, progress: Path | None = None) -> None:
     """``trusted_text_layer``: pages whose text layer is trusted are read from it, and only the
-    others are sent to the engine (born-digital pages stay off the GPU)."""
+    others are sent to the engine (born-digital pages stay off the GPU). ``progress``: the file
+    the job keeps its counts in while it runs (progress.ProgressFile), for ``ocrflow status``."""
     docs = read_records(inventory, InventoryDocument)
     from_layer: list[PageInput] = []
     if verdicts is None:
@@ -251,9 +267,17 @@ def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_n
     engine = engines.create(engine_name, settings, threads)
     store = PageStore(store_root, engine.name, engine.fingerprint())
     job = JobContext(log_path=log_path)  # a model server's log goes beside the rule's
-    engine_readings, run_stats = ShardRun(engine, store, role, render, policy, job).execute(work)
-    run_stats["pages_from_text_layer"] = len(from_layer)
-    readings += engine_readings
-    readings.sort(key=lambda r: order[(r.doc_id, r.page)])
-    write_records(output, readings)
-    atomic.write_text(stats, json.dumps(run_stats, indent=1) + "\n")
+    fields = {"shard": output.parent.name, "pages": len(from_layer) + len(work),
+              "pages_from_text_layer": len(from_layer)}
+    run = ShardRun(engine, store, role, render, policy, job, progress, fields)
+    try:
+        engine_readings, run_stats = run.execute(work)
+        run_stats["pages_from_text_layer"] = len(from_layer)
+        readings += engine_readings
+        readings.sort(key=lambda r: order[(r.doc_id, r.page)])
+        write_records(output, readings)
+        atomic.write_text(stats, json.dumps(run_stats, indent=1) + "\n")
+    except BaseException as exc:
+        run.close_progress(ended_by(exc))
+        raise
+    run.close_progress()

@@ -109,6 +109,11 @@ def ocr_stats():
     return [LAYOUT.stats(shard, role) for role in roles for shard in SHARDS]
 
 
+def final_outputs():
+    """Beyond the manifest: the SQL export's receipt, when the export is on."""
+    return [LAYOUT.export_receipt] if config["export"]["enabled"] else []
+
+
 def print_summary():
     if LAYOUT.summary.exists():
         print(LAYOUT.summary.read_text(encoding="utf-8"), end="")

@@ -5,6 +5,7 @@ rule detect:
         records=LAYOUT.records(SHARD, "{role}"),
     output:
         verdicts=LAYOUT.verdicts(SHARD, "{role}"),
+        counts=LAYOUT.verdict_counts(SHARD, "{role}"),
     params:
         detection=config["detection"],
         trust=config["trust"],

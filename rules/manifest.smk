@@ -1,11 +1,12 @@
 rule manifest:
-    """One row per page and per unreadable PDF, a report, and the summary printed at the end."""
+    """One row per page and per unreadable PDF, the report (Markdown and HTML with plots), the summary."""
     input:
         pages=all_shards(LAYOUT.pages),
         stats=ocr_stats(),
     output:
         manifest=LAYOUT.manifest,
         report=LAYOUT.report,
+        report_html=LAYOUT.report_html,
         summary=LAYOUT.summary,
     resources:
         **job_resources("manifest"),

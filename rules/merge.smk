@@ -1,9 +1,10 @@
 rule merge:
-    """Final page states; per document its outputs under <results>/markdown/, indexed in documents.tsv."""
+    """Final page states and texts; per document its outputs under <results>/markdown/, indexed in documents.tsv."""
     input:
         unpack(merge_inputs),
     output:
         pages=LAYOUT.pages(SHARD),
+        texts=LAYOUT.texts(SHARD),
         documents=LAYOUT.documents(SHARD),
     params:
         markdown_dir=str(LAYOUT.markdown),

@@ -11,7 +11,8 @@ rule ocr_primary:
     resources:
         **job_resources("ocr", gpu=engine_gpus("primary")),
     log:
-        LAYOUT.log("ocr_primary", SHARD),
+        log=LAYOUT.log("ocr_primary", SHARD),
+        progress=LAYOUT.progress("primary", SHARD),
     benchmark:
         LAYOUT.benchmark("ocr_primary", SHARD)
     conda:
@@ -34,7 +35,8 @@ rule ocr_recovery:
     resources:
         **job_resources("ocr", gpu=recovery_gpus),
     log:
-        LAYOUT.log("ocr_recovery", SHARD),
+        log=LAYOUT.log("ocr_recovery", SHARD),
+        progress=LAYOUT.progress("recovery", SHARD),
     benchmark:
         LAYOUT.benchmark("ocr_recovery", SHARD)
     conda:

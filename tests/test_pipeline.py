@@ -274,9 +274,10 @@ def test_dry_run_plans_jobs_per_shard_not_per_page(workspace: Workspace) -> None
     ws.config["shard_size"] = 50
     result = ws.snakemake("-n")
     assert jobs_run(result) == {"inventory": 20, "ocr_primary": 20, "detect": 40,
-                                "ocr_recovery": 20, "merge": 20, "manifest": 1, "all": 1}
+                                "ocr_recovery": 20, "merge": 20, "manifest": 1, "export": 1,
+                                "all": 1}
     ws.config["shard_size"] = 250
-    assert sum(jobs_run(ws.snakemake("-n")).values()) == 4 * 6 + 2
+    assert sum(jobs_run(ws.snakemake("-n")).values()) == 4 * 6 + 3
     shutil.rmtree(ws.results)
 
 

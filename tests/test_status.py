@@ -1,0 +1,291 @@
+"""`python -m ocrflow status`: on a real run in progress (Snakemake, the stand-in vLLM server
+answering slowly), and on results folders made by hand (a stalled job, a killed one, pages of
+shards not inventoried yet, time left)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ocrflow import atomic, config, corpus, status
+from ocrflow.layout import Layout
+from ocrflow.progress import Progress, ProgressFile, Timeline, ended_by
+from tests import pdfs
+from tests.conftest import REPO, Workspace
+
+FAKE = Path(__file__).parent / "fake_vllm.py"
+
+
+def run_status(results: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ocrflow", "status", "--results", str(results)],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def count(text: str, label: str, section: str = "shards") -> int:
+    """The number a user reads on the line ``label`` of ``section`` (shards or pages)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(section + " "))
+    block = [lines[start]]
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        block.append(line[2:])
+    for line in block if label != section else block[:1]:
+        found = re.fullmatch(rf"{re.escape(label)}\s+~?([\d,]+)\b.*", line)
+        if found:
+            return int(found.group(1).replace(",", ""))
+    raise AssertionError(f"no line {label!r} under {section!r} in:\n{text}")
+
+
+@pytest.mark.slow
+def test_status_of_a_run_in_progress(workspace: Workspace, monkeypatch) -> None:
+    ws = workspace
+    for doc, tags in {"a": [1], "b": [2, 3, 4, 5, 6, 7, 8], "c": [9, 10]}.items():
+        pdfs.write(ws.root / "corpus" / f"{doc}.pdf", pdfs.tagged_pdf(tags))
+    plan = ws.root / "plan.json"
+    plan.write_text(json.dumps({"delay_s": 1.0}))
+    for name, value in {"FAKE_VLLM_PLAN": plan, "FAKE_VLLM_LOG": ws.root / "requests.jsonl",
+                        "FAKE_VLLM_STARTUP_S": "0", "CUDA_VISIBLE_DEVICES": "0",
+                        "OCRFLOW_GPU_LOCK_DIR": ws.root / "gpu-locks"}.items():
+        monkeypatch.setenv(name, str(value))
+    server = f"{sys.executable} {FAKE}"
+    ws.config.update(shard_size=1, primary={"engine": "chandra"},
+                     recovery={"engine": "deepseek"})
+    ws.config.setdefault("engines", {}).update(
+        chandra={"server_command": server, "startup_timeout_s": 60, "max_in_flight": 1},
+        deepseek={"server_command": server, "startup_timeout_s": 60})
+    layout = Layout.of(ws.results)
+    # a: merged; then b's primary OCR runs (7 pages, a second each) while c waits
+    ws.snakemake("--resources", "gpu=1", "--cores", "1", str(layout.pages("s000000")))
+    ws.write_config()
+    command = [sys.executable, "-m", "snakemake", str(layout.stats("s000001", "primary")), "-s",
+               str(REPO / "Snakefile"), "-d", str(ws.root), "--profile",
+               str(REPO / "profiles/local"), "--cores", "1", "--resources", "gpu=1"]
+    output = (ws.root / "snakemake.out").open("w")
+    process = subprocess.Popen(command, cwd=ws.root, start_new_session=True, stdout=output,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline, seen = time.monotonic() + 90, ""
+        while time.monotonic() < deadline and process.poll() is None:
+            seen = run_status(ws.results).stdout
+            if "primary running" in seen and count(seen, "primary running") == 1 \
+                    and "about" in seen.split("time left:")[-1]:
+                break
+            time.sleep(0.3)
+        assert process.poll() is None, (f"the run ended before status saw it running:\n{seen}\n"
+                                        f"{(ws.root / 'snakemake.out').read_text()[-3000:]}")
+    finally:
+        process.wait(timeout=120)
+    print(seen)
+    for label, n in {"shards": 3, "pending": 1, "inventoried": 0, "primary running": 1,
+                     "detected": 0, "merged": 1}.items():
+        assert count(seen, label) == n, label
+    assert "(3 PDFs)" in seen
+    assert re.search(r"^pages\s+~12\s+\(an estimate: 4 of them in the 1 shard not inventoried "
+                     r"yet, at 4\.0 pages per PDF\)", seen, re.MULTILINE), seen
+    assert count(seen, "merged", "pages") == 1 and count(seen, "inventoried", "pages") == 8
+    rate = re.search(r"^  primary \(chandra\)\s+([\d.]+)\s+1 running, ([\d,]+) pages left, "
+                     r"about \d+ (s|min)$", seen, re.MULTILINE)
+    assert rate and float(rate.group(1)) > 0, seen
+    assert re.search(r"^  recovery \(deepseek\)\s+\S+\s+0 running, 0 pages left, about 0 s$",
+                     seen, re.MULTILINE), seen
+    assert re.search(r"^time left: about \d+ (s|min), done around \d\d:\d\d$", seen, re.MULTILINE)
+    assert "warning" not in seen
+
+    job = json.loads(layout.progress("primary", "s000001").read_text())
+    assert job["finished"] and job["error"] is None and job["pages_done"] == 7
+    assert (job["shard"], job["role"], job["engine"], job["pages_to_ocr"]) == (
+        "s000001", "primary", "chandra", 7)
+    stats = json.loads(layout.stats("s000001", "primary").read_text())
+    assert stats["timeline"][0][1] == 0 and stats["timeline"][-1][1] == 7
+    assert all(isinstance(t, float) and isinstance(n, int) for t, n in stats["timeline"])
+    assert stats["started"] <= stats["timeline"][-1][0] <= stats["finished"]
+
+    ws.snakemake("--resources", "gpu=1", "--cores", "1")
+    done = run_status(ws.results).stdout
+    for label, n in {"shards": 3, "pending": 0, "primary running": 0, "merged": 3}.items():
+        assert count(done, label) == n, label
+    assert count(done, "inventoried", "pages") == count(done, "merged", "pages") == 10
+    assert count(done, "OCR'd by primary", "pages") == 10
+    assert "~" not in done and "time left: none, every shard is merged" in done.splitlines()
+    counts = json.loads(layout.verdict_counts("s000001", "primary").read_text())
+    assert counts == {"pages": 7, "failed": 0, "by_reason": {}}
+
+
+# --- results folders made by hand ---------------------------------------------------------
+
+NOW = 1_800_000_000.0
+
+
+def make_run(tmp: Path, shards: int, pdfs: int, recovery: str = "none") -> Layout:
+    """A planned run of ``shards`` shards of ``pdfs`` PDFs (a sample sheet), config recorded."""
+    rows = [f"d{i:04d}\t/x/d{i:04d}.pdf" for i in range(shards * pdfs)]
+    sheet = tmp / "sheet.tsv"
+    sheet.write_text("doc_id\tpath\n" + "\n".join(rows) + "\n")
+    cfg = config.validate({"input": str(sheet), "results": str(tmp / "results"),
+                           "shard_size": pdfs, "primary": {"engine": "chandra"},
+                           "recovery": {"engine": recovery}})
+    assert len(corpus.plan(str(sheet), cfg["results"], cfg["shard_size"])) == shards
+    config.record(cfg)
+    return Layout.of(cfg["results"])
+
+
+def inventoried(layout: Layout, shard: str, pdfs: int, pages: int) -> None:
+    for path in (layout.inventory(shard), layout.inventory_counts(shard)):
+        atomic.write_text(path, json.dumps({"pdfs": pdfs, "unreadable": 0, "pages": pages,
+                                            "bad_pages": 0, "trusted_text_layer": 0,
+                                            "untrusted_text_layer": 0,
+                                            "no_text_layer": pages}) + "\n")
+
+
+def running(layout: Layout, shard: str, to_ocr: int, timeline: list[list[float]],
+            updated: float, host: str = "node7", pid: int = 1) -> None:
+    atomic.write_text(layout.progress("primary", shard), json.dumps({
+        "shard": shard, "role": "primary", "engine": "chandra", "pages": to_ocr,
+        "pages_from_text_layer": 0, "pages_stored": 0, "pages_to_ocr": to_ocr,
+        "pages_done": timeline[-1][1], "started": timeline[0][0], "updated": updated,
+        "finished": False, "error": None, "host": host, "pid": pid, "timeline": timeline}))
+
+
+def test_time_left_from_the_rate_over_the_last_minutes(tmp_path: Path) -> None:
+    layout = make_run(tmp_path, 2, 2)
+    inventoried(layout, "s000000", 2, 300)
+    inventoried(layout, "s000001", 2, 100)
+    # 100 pages in the last 100 s (the 50 pages an hour before are out of the window)
+    running(layout, "s000000", 300, [[NOW - 3700, 0], [NOW - 3600, 50], [NOW - 100, 50],
+                                     [NOW - 50, 100], [NOW, 150]], updated=NOW)
+    text = status.render(status.collect(layout.root, now=NOW))
+    assert count(text, "primary running") == 1 and count(text, "inventoried") == 1
+    assert count(text, "OCR'd by primary", "pages") == 150
+    # the rate is over 5 min: 100 pages / 300 s; left: 150 of s000000, 100 of s000001
+    assert re.search(r"^  primary \(chandra\)\s+0\.33\s+1 running, 250 pages left, about 12 min$",
+                     text, re.MULTILINE), text
+    assert re.search(r"^time left: about 12 min, done around \d\d:\d\d$", text, re.MULTILINE)
+    assert "warning" not in text
+
+
+def test_pages_of_shards_not_inventoried_are_an_estimate(tmp_path: Path) -> None:
+    layout = make_run(tmp_path, 4, 2)
+    inventoried(layout, "s000000", 2, 10)
+    inventoried(layout, "s000001", 2, 6)  # 4 pages per PDF so far: 4 PDFs to come, 16 pages
+    text = status.render(status.collect(layout.root, now=NOW))
+    assert "(8 PDFs)" in text and count(text, "pending") == 2
+    assert re.search(r"^pages\s+~32\s+\(an estimate: 16 of them in the 2 shards not inventoried "
+                     r"yet, at 4\.0 pages per PDF\)$", text, re.MULTILINE), text
+    assert count(text, "inventoried") == 2
+    assert re.search(r"^  inventoried\s+16\s+50\.0%$", text, re.MULTILINE)
+    # nothing read yet: no rate, so no time left
+    assert re.search(r"^  primary \(chandra\)\s+-\s+0 running, 32 pages left, time unknown$",
+                     text, re.MULTILINE), text
+    assert "time left: unknown (no pages/s yet for primary)" in text
+
+
+def test_nothing_inventoried_yet_says_so(tmp_path: Path) -> None:
+    layout = make_run(tmp_path, 2, 2)
+    text = status.render(status.collect(layout.root, now=NOW))
+    assert count(text, "pending") == 2 and "(4 PDFs)" in text
+    assert "(no shard inventoried yet: their pages are not known)" in text
+    assert "primary (chandra)" in text and "unknown pages left" in text
+
+
+def test_a_stalled_job_and_a_killed_one_are_named(tmp_path: Path) -> None:
+    layout = make_run(tmp_path, 2, 1)
+    for shard in ("s000000", "s000001"):
+        inventoried(layout, shard, 1, 10)
+    running(layout, "s000000", 10, [[NOW - 1500, 0], [NOW - 1200, 4]], updated=NOW - 1200)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has now
+    running(layout, "s000001", 10, [[NOW - 60, 0], [NOW - 30, 2]], updated=NOW - 30,
+            host=socket.gethostname(), pid=gone.pid)
+    text = status.render(status.collect(layout.root, now=NOW))
+    assert count(text, "primary running") == 1 and count(text, "inventoried") == 1
+    assert "warning: s000000 primary (chandra): no update for 20 min (stalled or killed)" in text
+    assert f"warning: s000001 primary: its job (pid {gone.pid}) is gone (killed)" in text
+
+
+def test_an_output_older_than_its_input_does_not_count(tmp_path: Path) -> None:
+    layout = make_run(tmp_path, 1, 1)
+    inventoried(layout, "s000000", 1, 3)
+    os.utime(layout.members("s000000"))  # a PDF of the shard changed after its inventory
+    past = layout.members("s000000").stat().st_mtime - 60
+    os.utime(layout.inventory_counts("s000000"), (past, past))
+    text = status.render(status.collect(layout.root, now=NOW))
+    assert count(text, "pending") == 1 and count(text, "inventoried") == 0
+
+
+def test_no_plan_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    assert status.command(tmp_path / "results", None) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no shard planned in" in err[0]
+
+
+def test_watch_redraws_until_interrupted(tmp_path: Path, monkeypatch, capsys) -> None:
+    layout = make_run(tmp_path, 1, 1)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(status.time, "sleep", sleep)
+    assert status.command(layout.root, 3.0) == 0
+    assert sleeps == [3.0, 3.0]
+    assert capsys.readouterr().out.count("ocrflow status of") == 2
+
+
+def test_cli_with_a_results_folder_without_a_run(tmp_path: Path) -> None:
+    result = run_status(tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_timeline_stays_short_for_a_job_of_days() -> None:
+    line = Timeline(every_s=10)
+    for step in range(3 * 86400 // 5):  # a page every 5 s for three days
+        line.add(NOW + 5 * step, step)
+    line.add(NOW + 3 * 86400, 99999, force=True)
+    assert 200 < len(line.samples) < 500
+    assert line.samples[0] == [NOW, 0] and line.samples[-1] == [NOW + 3 * 86400, 99999]
+    times = [t for t, _ in line.samples]
+    assert times == sorted(times)
+
+
+
+def test_a_job_that_ended_with_an_error_is_named(tmp_path: Path) -> None:
+    layout = make_run(tmp_path, 1, 1)
+    inventoried(layout, "s000000", 1, 10)
+    running(layout, "s000000", 10, [[NOW - 60, 0], [NOW - 30, 2]], updated=NOW - 30)
+    job = json.loads(layout.progress("primary", "s000000").read_text())
+    job.update(finished=True, error="stopped by SIGTERM")
+    atomic.write_text(layout.progress("primary", "s000000"), json.dumps(job))
+    text = status.render(status.collect(layout.root, now=NOW))
+    assert count(text, "inventoried") == 1 and count(text, "primary running") == 0
+    assert "warning: s000000 primary: its job ended: stopped by SIGTERM" in text
+
+
+def test_progress_file_is_rewritten_while_the_job_runs(tmp_path: Path) -> None:
+    progress, path = Progress("primary chandra", 5, every_s=0.05), tmp_path / "p.json"
+    tracker = ProgressFile(path, progress, {"role": "primary", "pages_to_ocr": 5},
+                           every_s=0.05)
+    first = json.loads(path.read_text())
+    assert (first["finished"], first["pages_done"], first["pages_to_ocr"]) == (False, 0, 5)
+    progress.advance(3)
+    time.sleep(0.3)  # no page for a while: the heartbeat still writes
+    beat = json.loads(path.read_text())
+    assert beat["pages_done"] == 3 and beat["updated"] > first["updated"]
+    assert len(beat["timeline"]) >= 3 and beat["timeline"][0] == [first["started"], 0]
+    tracker.close(ended_by(SystemExit(128 + signal.SIGTERM)))
+    last = json.loads(path.read_text())
+    assert last["finished"] and last["error"] == "stopped by SIGTERM"
+    assert last["timeline"][-1][1] == 3 and last["pid"] == os.getpid()
+    time.sleep(0.15)
+    assert json.loads(path.read_text()) == last  # the heartbeat has stopped
