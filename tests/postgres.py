@@ -18,7 +18,15 @@ from pathlib import Path
 
 import pytest
 
-PG_BIN = Path(os.environ.get("OCRFLOW_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _newest_bin() -> Path:
+    """Debian installs each major version under /usr/lib/postgresql/<major>/bin."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = Path(os.environ.get("OCRFLOW_PG_BIN") or _newest_bin())
 ROLE = "ocrflow"
 
 
@@ -113,7 +121,7 @@ def _stop(root: Path, log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    """A PostgreSQL 15 server for the module's tests."""
+    """A PostgreSQL server (Debian's, the newest installed) for the module's tests."""
     missing = [name for name in ("initdb", "pg_ctl") if not (PG_BIN / name).exists()]
     if missing:
         pytest.fail(f"PostgreSQL is not installed ({', '.join(missing)} not in {PG_BIN}): "
