@@ -1,6 +1,6 @@
 # ocrflow: PDFs to per-document Markdown. Stages, one .smk each under rules/:
 # inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest
-# -> SQL export.
+# -> SQL export (and, with outputs: [dolma], the shards' Dolma records in one file).
 # Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/.
 
 from snakemake.utils import min_version
@@ -16,6 +16,7 @@ include: "rules/inventory.smk"
 include: "rules/ocr.smk"
 include: "rules/detect.smk"
 include: "rules/merge.smk"
+include: "rules/dolma.smk"
 include: "rules/manifest.smk"
 include: "rules/export.smk"
 
@@ -25,6 +26,7 @@ localrules:
     all,
     detect,
     merge,
+    dolma,
     export,
 
 

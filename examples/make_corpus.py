@@ -3,9 +3,10 @@
     python examples/make_corpus.py [OUT_DIR]
 
 Writes OUT_DIR/corpus/**.pdf and OUT_DIR/ground_truth.jsonl (one line per page: doc_id, page,
-kind, language, text in logical order). Kinds: born_digital, scanned (image only: noise, slight
-skew), rotated (image only, /Rotate 90), stale_ocr_layer (a scan whose hidden text layer is a
-runaway loop), blank. Arabic is set in Amiri (Debian's fonts-hosny-amiri), shaped by fpdf2.
+kind, language, text in logical order with running heads and footers). Kinds: born_digital,
+scanned (image only: noise, slight skew), rotated (image only, /Rotate 90), stale_ocr_layer (a
+scan whose hidden text layer is a runaway loop), blank. Arabic is set in Amiri (Debian's
+fonts-hosny-amiri), shaped by fpdf2.
 """
 
 from __future__ import annotations
@@ -130,6 +131,32 @@ TEXTS = {
         "ستغلق المكتبة البلدية من 2 إلى 6 شتنبر",
         "من أجل الجرد السنوي للمجموعات.",
     ],
+    # Four pages of the French edition: a running head and a page footer on every page (what
+    # header and footer removal takes off), and a table of figures on page 2.
+    "bo_p1": [
+        "Décret n° 2.24.512 du 12 septembre 2024",
+        "",
+        "relatif à l'organisation des bibliothèques municipales.",
+        "Le chef du gouvernement, vu la loi n° 12.19 relative aux archives,",
+        "décrète les dispositions suivantes, applicables dès leur publication.",
+    ],
+    "bo_p2": [
+        "Article premier",
+        "",
+        "Les bibliothèques municipales sont réparties comme suit :",
+    ],
+    "bo_p3": [
+        "Article 2",
+        "",
+        "Chaque bibliothèque ouvre au moins trente heures par semaine.",
+        "Les horaires sont affichés à l'entrée et publiés en ligne.",
+    ],
+    "bo_p4": [
+        "Article 3",
+        "",
+        "Le ministre de la culture est chargé de l'exécution du présent décret.",
+        "Fait à Rabat, le 12 septembre 2024.",
+    ],
     "stale": [
         "Library opening hours",
         "",
@@ -206,6 +233,43 @@ def born_digital_pdf(pages: list[list[str]], pagesize: tuple[float, float] = A4)
     return out.getvalue()
 
 
+BO_HEADER = "BULLETIN OFFICIEL N° 7290 – 16 septembre 2024"
+BO_TABLE = [["Province", "Bibliothèques", "Lecteurs"], ["Rabat", "12", "48 210"],
+            ["Salé", "7", "21 904"], ["Témara", "4", "9 655"]]
+BO_TABLE_COLUMNS = (70, 260, 400)
+
+
+def gazette_pdf(pages: list[list[str]], table_on: int) -> bytes:
+    """Born-digital pages under a running head and over a page footer; a table of figures
+    (three columns of text, as a typesetter draws one) below the text of page ``table_on``."""
+    out = io.BytesIO()
+    width, height = A4
+    pdf = canvas.Canvas(out, pagesize=A4, invariant=1)
+    for number, lines in enumerate(pages, start=1):
+        pdf.setFont(FONT, 9)
+        pdf.drawString(70, height - 45, BO_HEADER)
+        draw_lines(pdf, lines, width, height)
+        if number == table_on:
+            y = height - 90 - 13 * 1.9 * (len(lines) + 1)
+            for row_index, row in enumerate(BO_TABLE):
+                pdf.setFont(f"{FONT}-Bold" if row_index == 0 else FONT, 12)
+                for x, cell in zip(BO_TABLE_COLUMNS, row, strict=True):
+                    pdf.drawString(x, y, cell)
+                y -= 20
+        pdf.setFont(FONT, 9)
+        pdf.drawCentredString(width / 2, 40, f"Page {number} / {len(pages)}")
+        pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+def gazette_truth(key: str, number: int, pages: int, table: bool) -> tuple[str, str, list[str]]:
+    body = truth(TEXTS[key])
+    if table:
+        body += "\n" + "\n".join(" ".join(row) for row in BO_TABLE)
+    return "born_digital", f"{BO_HEADER}\n{body}\nPage {number} / {pages}", ["fr"]
+
+
 def jpeg(image: Image.Image) -> ImageReader:
     data = io.BytesIO()
     image.save(data, format="JPEG", quality=50)
@@ -274,7 +338,8 @@ def truth(lines: list[str]) -> str:
 LANGUAGES = {"report_p1": ["en"], "report_p2": ["en"], "arrete": ["fr"], "minutes_p1": ["en"],
              "minutes_p2": ["en"], "minutes_p3": ["en"], "notice": ["en"], "bulletin_p1": ["fr"],
              "bulletin_p2": ["fr"], "decret_ar": ["ar"], "avis_bilingue": ["fr", "ar"],
-             "stale": ["en"]}
+             "stale": ["en"], "bo_p1": ["fr"], "bo_p2": ["fr"], "bo_p3": ["fr"],
+             "bo_p4": ["fr"]}
 
 
 def page(kind: str, key: str) -> tuple[str, str, list[str]]:
@@ -322,6 +387,12 @@ def build(root: Path) -> None:
 
     docs.append(("born_digital/decret_ar", arabic_pdf(TEXTS["decret_ar"]),
                  [page("born_digital", "decret_ar")]))
+
+    keys = ("bo_p1", "bo_p2", "bo_p3", "bo_p4")
+    docs.append(("born_digital/bulletin_officiel_7290",
+                 gazette_pdf([TEXTS[key] for key in keys], table_on=2),
+                 [gazette_truth(key, n, len(keys), table=n == 2)
+                  for n, key in enumerate(keys, start=1)]))
 
     b = Builder()
     b.scanned(TEXTS["avis_bilingue"], seed=50, skew=0.4, arabic=True)

@@ -4,9 +4,11 @@
     python -m ocrflow export [--url URL]             the page results into SQL
     python -m ocrflow status [--watch [SECONDS]]     where a run stands, while it runs
     python -m ocrflow report [--output FILE]         the HTML report, during or after a run
+    python -m ocrflow eval TESTS.jsonl --pdfs DIR --results DIR [--failures FILE]
+                                                     score a results folder on olmOCR-bench tests
 
-Each takes ``--results DIR`` (the config the folder was run with is read from it) or
-``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does.
+Each but eval takes ``--results DIR`` (the config the folder was run with is read from it) or
+``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does; eval needs no config.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(report)
     report.add_argument("--output", type=Path, help="where to write it (default: "
                         "<results>/report.html)")
+    from ocrflow.bench.command import add_arguments
+
+    add_arguments(commands.add_parser(
+        "eval", help="score a results folder on olmOCR-bench-format tests (present, absent, "
+        "order, table, baseline; math is skipped)"))
     return parser
 
 
@@ -93,6 +100,10 @@ COMMANDS = {"retry-failed": _retry_failed, "export": _export, "status": _status,
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "eval":  # reads a results folder as it is: no config
+        from ocrflow.bench.command import command
+
+        return command(args)
     try:
         config = ocrflow_config.for_run(args.results, args.configfile, args.config)
     except (OSError, ocrflow_config.ConfigError) as exc:

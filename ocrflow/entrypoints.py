@@ -83,7 +83,16 @@ def merge(job: Any) -> None:
          markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
          output=Path(job.output.pages), texts=Path(job.output.texts),
          documents=Path(job.output.documents), outputs=tuple(job.params.outputs),
-         min_agreement=job.params.min_agreement)
+         min_agreement=job.params.min_agreement, dolma=Path(job.params.dolma),
+         dolma_merged=Path(job.params.dolma_merged),
+         headers_footers=job.params.headers_footers)
+
+
+def dolma(job: Any) -> None:
+    from ocrflow.outputs import concatenate_dolma
+
+    _run(job, concatenate_dolma, shards=[Path(p) for p in job.input.shards],
+         target=Path(job.output.merged))
 
 
 def manifest(job: Any) -> None:

@@ -6,7 +6,9 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
       work/shards.tsv                     doc_id -> shard (the plan's registry)
       work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage (SHARD_FILES)
       page_store/<engine>-<fingerprint>/  every finished page, per engine settings (store.py)
-      markdown/<doc_id>.md                per document (.pages.jsonl if asked for, <doc_id>_images/)
+      markdown/<doc_id>.md                per document (.pages.jsonl, .json, .txt if asked for,
+                                          <doc_id>_images/)
+      dolma/<shard>.jsonl, dolma.jsonl    Dolma records per shard, and all shards' (if asked for)
       manifest.parquet, report.md, report.html, summary.txt
       ocrflow.sqlite, export.json          the SQL export (export.py) and its receipt
       logs/<rule>/<shard>.log, benchmarks/<rule>/<shard>.tsv
@@ -50,7 +52,9 @@ AFTER_INVENTORY = (*(f(r) for r in ROLES for f in (records_name, stats_name, ver
                                                   verdict_counts_name)),
                    PAGES, TEXTS, DOCUMENTS)
 # Per document, by output kind (the config's ``outputs``): files under <results>/markdown/.
-DOCUMENT_SUFFIXES = {"markdown": ".md", "page_records": ".pages.jsonl"}
+DOCUMENT_SUFFIXES = {"markdown": ".md", "page_records": ".pages.jsonl", "json": ".json",
+                     "text": ".txt"}
+DOLMA = "dolma"  # <results>/dolma/<shard>.jsonl per shard, <results>/dolma.jsonl all of them
 CORPUS_FILES = ("manifest.parquet", "report.md", "report.html", "summary.txt", "export.json")
 
 
@@ -137,6 +141,15 @@ class Layout:
     @property
     def markdown(self) -> Path:
         return self.root / "markdown"
+
+    def dolma_shard(self, shard: str) -> Path:
+        """A shard's documents as Dolma records (outputs: dolma), written by its merge."""
+        return self.root / DOLMA / f"{shard}.jsonl"
+
+    @property
+    def dolma(self) -> Path:
+        """Every shard's Dolma records, in shard order."""
+        return self.root / f"{DOLMA}.jsonl"
 
     @property
     def manifest(self) -> Path:

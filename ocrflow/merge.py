@@ -1,4 +1,5 @@
-"""Merge: the final state of every page, per-document Markdown and page records.
+"""Merge: the final state of every page, per-document Markdown and the other outputs
+(ocrflow/outputs.py: page records, JSON, plain text, Dolma records).
 
 Status of a page: ``ok`` (primary passed, or its reading was doubted only for repeating or for
 an untrusted text layer and the recovery's independent reading agrees with it), ``recovered``
@@ -17,9 +18,12 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
-from ocrflow import atomic
+from ocrflow import atomic, headers
+from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.layout import DOCUMENT_SUFFIXES, document_file, document_images
+from ocrflow.outputs import WRITERS, remove_dolma, write_dolma_line
 from ocrflow.records import (
     FinalPage,
     InventoryDocument,
@@ -207,22 +211,46 @@ def remove_document(markdown_dir: Path, doc_id: str, keep: tuple[str, ...] = ())
     return removed
 
 
+def remove_running_lines(pages: list[FinalPage], settings: dict[str, Any] | None) -> None:
+    """Take running heads and footers off the born-digital pages of a document (read from their
+    text layer: an OCR engine's reading is left as read), recording the lines on each page."""
+    if not settings or not settings["remove"]:
+        return
+    born_digital = [p for p in pages
+                    if p.engine == TextLayerEngine.name and p.status == "ok" and p.text.strip()]
+    texts, removed = headers.strip_headers_footers(
+        [p.text for p in born_digital], numbers=[p.page for p in born_digital],
+        min_share=settings["min_share"], max_lines=settings["max_lines"],
+        min_pages=settings["min_pages"], keep_first=settings["keep_first_page"])
+    for page, text, lines in zip(born_digital, texts, removed, strict=True):
+        if lines:
+            page.text, page.removed_lines = text, lines
+            page.reasons = [*page.reasons, "merge:headers_footers_removed"]
+
+
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
                 recovery_verdicts: Path | None, markdown_dir: Path, store_root: Path,
                 output: Path, documents: Path, outputs: tuple[str, ...] = ("markdown",),
-                min_agreement: float = 0.8, texts: Path | None = None) -> None:
+                min_agreement: float = 0.8, texts: Path | None = None,
+                dolma: Path | None = None, dolma_merged: Path | None = None,
+                headers_footers: dict[str, Any] | None = None) -> None:
     """Final page rows of a shard (``output``), each document's chosen ``outputs`` and the index
     of the files written (``documents``: doc_id, then its files); a document's outputs not
     chosen are removed. ``texts``: one JSON line (doc_id, page, text) per page of every readable
     document, in the order of ``output``'s rows: the final page text (its figure links as the
     Markdown has them; "" for a failed or no_text page), for the SQL export, which must not
-    depend on which per-document ``outputs`` were chosen."""
+    depend on which per-document ``outputs`` were chosen. ``dolma``: the shard's Dolma records,
+    one per readable document, with ``outputs`` listing dolma; else it and ``dolma_merged``
+    (all shards') are removed. ``headers_footers``: the config's section of that name
+    (None: nothing removed)."""
     primaries = _judged(primary, primary_verdicts)
     recoveries = _judged(recovery, recovery_verdicts)
     rows: list[PageRow] = []
     index: list[str] = []
+    dolma_lines = atomic.atomic_open(dolma) if dolma and "dolma" in outputs else None
     # written document by document, atomically: a shard's texts are never all in memory
-    with (atomic.atomic_open(texts) if texts else contextlib.nullcontext()) as text_lines:
+    with (atomic.atomic_open(texts) if texts else contextlib.nullcontext()) as text_lines, \
+            (dolma_lines or contextlib.nullcontext()) as dolma_out:
         for doc in read_records(inventory, InventoryDocument):
             if doc.error:
                 rows.append(PageRow(doc.doc_id, doc.source_path, doc.content_hash, None,
@@ -232,6 +260,7 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
                                   recoveries.get((doc.doc_id, page.page)), min_agreement)
                      for page in doc.pages]
+            remove_running_lines(pages, headers_footers)
             rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
                              final.status, final.engine, final.reasons, len(final.text),
                              final.error, final.attempts, final.provenance, final.quality,
@@ -247,12 +276,13 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
                 written.append(target)
                 if document_images(markdown_dir, doc.doc_id).is_dir():
                     written.append(document_images(markdown_dir, doc.doc_id))
-            if "page_records" in outputs:
-                target = document_file(markdown_dir, doc.doc_id, "page_records")
-                # figures are linked from the text; their store paths are no part of the record
-                atomic.write_jsonl(target, ({k: v for k, v in final.to_json().items()
-                                             if k != "images"} for final in pages))
-                written.append(target)
+            for kind, write in WRITERS.items():  # page_records, json, text
+                if kind in outputs:
+                    target = document_file(markdown_dir, doc.doc_id, kind)
+                    write(target, doc, pages)
+                    written.append(target)
+            if dolma_out is not None:
+                write_dolma_line(dolma_out, doc, pages)
             index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
                                                   for p in written)]))
             if text_lines is not None:
@@ -261,3 +291,5 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
                                                  "text": final.text}, ensure_ascii=False) + "\n")
     write_records(output, rows)
     atomic.write_text(documents, "".join(f"{line}\n" for line in index))
+    if dolma and dolma_merged and "dolma" not in outputs:
+        remove_dolma(dolma, dolma_merged)

@@ -154,6 +154,7 @@ class FinalPage(Record):
     provenance: dict[str, Any] | None = None
     text: str = ""
     images: list[str] = field(default_factory=list)  # figure crops, relative to the page store
+    removed_lines: list[str] = field(default_factory=list)  # running heads/footers taken off
 
 
 @dataclass

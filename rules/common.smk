@@ -110,8 +110,12 @@ def ocr_stats():
 
 
 def final_outputs():
-    """Beyond the manifest: the SQL export's receipt, when the export is on."""
-    return [LAYOUT.export_receipt] if config["export"]["enabled"] else []
+    """Beyond the manifest: the SQL export's receipt, when the export is on; every shard's
+    Dolma records in one file, when outputs lists dolma."""
+    files = [LAYOUT.export_receipt] if config["export"]["enabled"] else []
+    if "dolma" in config["outputs"]:
+        files.append(LAYOUT.dolma)
+    return files
 
 
 def print_summary():

@@ -1,16 +1,21 @@
 rule merge:
-    """Final page states and texts; per document its outputs under <results>/markdown/, indexed in documents.tsv."""
+    """Final page states and texts; per document its outputs under <results>/markdown/, indexed in documents.tsv; the shard's Dolma records with outputs: [dolma]."""
     input:
         unpack(merge_inputs),
     output:
         pages=LAYOUT.pages(SHARD),
         texts=LAYOUT.texts(SHARD),
         documents=LAYOUT.documents(SHARD),
+        **({"dolma": LAYOUT.dolma_shard(SHARD)} if "dolma" in config["outputs"] else {}),
     params:
         markdown_dir=str(LAYOUT.markdown),
         store=str(LAYOUT.page_store),
         outputs=config["outputs"],
         min_agreement=config["detection"]["min_agreement"],
+        headers_footers=config["headers_footers"],
+        # merge removes them when dolma is not in outputs
+        dolma=lambda wildcards: str(LAYOUT.dolma_shard(wildcards.shard)),
+        dolma_merged=str(LAYOUT.dolma),
     log:
         LAYOUT.log("merge", SHARD),
     conda:

@@ -114,7 +114,7 @@ def test_pbs_profile_runs_the_example_like_the_local_run(example_workspace, loca
     result = run(ws, pbs_profile(ws))
     print(f"example corpus through profiles/pbs (Torque): {time.monotonic() - started:.0f} s")
     assert outcome(ws) == local_reference
-    assert "ocrflow: 10 documents, 15 pages" in result.stdout + result.stderr
+    assert "ocrflow: 11 documents, 19 pages" in result.stdout + result.stderr
     # Long stages went to the queue, one job each, with a log per job; seconds-long ones did not.
     logs = ws.root / "logs" / "cluster"
     rule_logs = {p.name for p in logs.iterdir() if p.is_dir()} - {"exit", "jobscripts", "status"}

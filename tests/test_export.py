@@ -43,6 +43,11 @@ pytestmark = pytest.mark.slow
 PASSWORD_ENV = "OCRFLOW_TEST_DB_PASSWORD"
 REMOVED = "scanned/harbour_minutes"  # 3 pages, all failed at first, then recovered
 STATUSES = ("ok", "recovered", "no_text", "failed")
+# The example corpus, from its ground truth: documents, and pages of the readable ones.
+_TRUTH = [json.loads(line) for line in
+          (EXAMPLES / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()]
+DOCS = len({line["doc_id"] for line in _TRUTH})
+PAGES = sum(1 for line in _TRUTH if line["page"] is not None)
 
 
 @dataclass
@@ -214,7 +219,7 @@ def test_the_export_rule_writes_the_results_sqlite_database(states: States) -> N
     """The default: the workflow's last rule writes <results>/ocrflow.sqlite, and keeps it
     right over reruns (pages recovered, a PDF removed)."""
     for results, runs, changes in (
-            (states.first, 1, {"inserted": 10, "updated": 0, "deleted": 0}),
+            (states.first, 1, {"inserted": DOCS, "updated": 0, "deleted": 0}),
             (states.recovered, 2, {"inserted": 0, "updated": 6, "deleted": 0}),
             (states.removed, 3, {"inserted": 0, "updated": 0, "deleted": 1})):
         layout = Layout.of(results)
@@ -231,8 +236,8 @@ def test_the_export_rule_writes_the_results_sqlite_database(states: States) -> N
 
 def test_exporting_twice_rewrites_nothing(states: States, database: Database) -> None:
     first = export.export(states.first, database.settings())
-    assert (first.inserted, first.updated, first.deleted, first.unchanged) == (10, 0, 0, 0)
-    assert first.by_status == {"ok": 7, "recovered": 0, "no_text": 0, "failed": 8,
+    assert (first.inserted, first.updated, first.deleted, first.unchanged) == (DOCS, 0, 0, 0)
+    assert first.by_status == {"ok": PAGES - 8, "recovered": 0, "no_text": 0, "failed": 8,
                                "unreadable": 1}
     assert_matches_manifest(database, states.first)
     assert_queries_answer(database, states.first)
@@ -242,7 +247,7 @@ def test_exporting_twice_rewrites_nothing(states: States, database: Database) ->
         conn.execute(sa.update(sql.pages_table).values(text="edited by hand")
                      .where(sql.pages_table.c.doc_id == "born_digital/annual_report"))
     second = export.export(states.first, database.settings())
-    assert (second.inserted, second.updated, second.deleted, second.unchanged) == (0, 0, 0, 10)
+    assert (second.inserted, second.updated, second.deleted, second.unchanged) == (0, 0, 0, DOCS)
     documents, pages, runs = database.tables()
     assert {page["text"] for key, page in pages.items()
             if key[0] == "born_digital/annual_report"} == {"edited by hand"}
@@ -254,7 +259,7 @@ def test_exporting_twice_rewrites_nothing(states: States, database: Database) ->
     export.export(states.first, database.settings())
     runs = assert_matches_manifest(database, states.first)
     assert [(run["documents"], run["pages"], run["failed"], run["unchanged"]) for run in runs] \
-        == [(10, 15, 8, 0), (10, 15, 8, 10), (10, 15, 8, 0)]
+        == [(DOCS, PAGES, 8, 0), (DOCS, PAGES, 8, DOCS), (DOCS, PAGES, 8, 0)]
 
 
 def test_a_rerun_that_recovered_pages_updates_their_rows(states: States,
@@ -274,7 +279,8 @@ def test_a_pdf_removed_from_the_input_leaves_the_database(states: States,
                                                           database: Database) -> None:
     export.export(states.recovered, database.settings())
     result = export.export(states.removed, database.settings())
-    assert (result.inserted, result.updated, result.deleted, result.unchanged) == (0, 0, 1, 9)
+    assert (result.inserted, result.updated, result.deleted,
+            result.unchanged) == (0, 0, 1, DOCS - 1)
     assert_matches_manifest(database, states.removed)
     documents, pages, _ = database.tables()
     assert REMOVED not in documents and not any(key[0] == REMOVED for key in pages)
@@ -338,7 +344,7 @@ def test_two_exports_at_once_leave_one_consistent_database(states: States,
     assert [process.returncode for process in exports] == [0, 0], outputs
     runs = assert_matches_manifest(database, states.recovered)
     assert len(runs) == 2
-    assert sorted((run["inserted"], run["unchanged"]) for run in runs) == [(0, 10), (10, 0)]
+    assert sorted((run["inserted"], run["unchanged"]) for run in runs) == [(0, DOCS), (DOCS, 0)]
     for stdout, stderr in outputs:
         assert stdout.startswith("ocrflow export: ") and stdout.count("\n") == 1
         if database.dialect == "postgresql":
@@ -363,7 +369,7 @@ def test_the_password_is_never_shown(states: States, postgres: Postgres,
     assert "Rule: export" in run.stderr and "Rule: merge" not in run.stderr  # only the export
     assert_matches_manifest(database, workspace.results)
     receipt = json.loads(Layout.of(workspace.results).export_receipt.read_text())
-    assert receipt["url"] == database.url and receipt["inserted"] == 9
+    assert receipt["url"] == database.url and receipt["inserted"] == DOCS - 1
     written = [path.read_text(errors="replace") for folder in
                (workspace.results / "logs", workspace.root / ".snakemake" / "log")
                for path in folder.rglob("*") if path.is_file()]
@@ -374,7 +380,7 @@ def test_the_password_is_never_shown(states: States, postgres: Postgres,
 
     command = _cli(workspace.results)  # the command, with the password in the environment
     assert command.returncode == 0, command.stderr
-    assert command.stdout.startswith(f"ocrflow export: {database.url}: 9 documents")
+    assert command.stdout.startswith(f"ocrflow export: {database.url}: {DOCS - 1} documents")
     assert not _shown(forms, command.stdout, command.stderr,
                       Layout.of(workspace.results).export_receipt.read_text())
 

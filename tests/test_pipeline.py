@@ -97,13 +97,13 @@ def test_demo_end_to_end_then_rerun_and_threshold_change(example_workspace: Work
     # Engines: the duplicate PDF was OCR'd once; recovery saw only the failed pages.
     calls = call_counts(ws.calls())
     assert all(n == 1 for n in calls.values())
-    assert sum(1 for role, *_ in calls if role == "primary") == 13  # 15 pages, 2 duplicated
+    assert sum(1 for role, *_ in calls if role == "primary") == 17  # 19 pages, 2 duplicated
     recovered = {(r["content_hash"], r["page"]) for r in rows.values()
                  if r["status"] == "recovered"}
     assert {(h, p) for role, h, p in calls if role == "recovery"} == recovered
 
     out = result.stdout + result.stderr
-    assert "ocrflow: 10 documents, 15 pages: 7 ok, 8 recovered, 0 no_text, 0 failed, " \
+    assert "ocrflow: 11 documents, 19 pages: 11 ok, 8 recovered, 0 no_text, 0 failed, " \
         "1 unreadable" in out
     assert "unreadable: " in out and "truncated_download.pdf: corrupt PDF" in out
 

@@ -105,7 +105,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("example")
     shutil.copytree(EXAMPLES / "corpus", root / "corpus")
     workspace = Workspace(root)
-    workspace.config["shard_size"] = 5
+    workspace.config["shard_size"] = 6  # two shards
     layout = Layout.of(workspace.results)
     workspace.snakemake(str(layout.pages("s000000")))
     partial = root / "partial.html"

@@ -1,0 +1,10 @@
+"""Snakemake entry point: every shard's Dolma records in one file, in shard order."""
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the ocrflow package
+    from ocrflow import entrypoints
+
+    entrypoints.dolma(snakemake)
