@@ -21,7 +21,8 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 
 demo: $(VENV)/.runtime tesseract  ## run the whole pipeline on examples/corpus
 	$(BIN)/snakemake --profile $(PROFILE)
-	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet  report: results/report.md"
+	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet"
+	@echo "report: results/report.html (and report.md)  SQL: results/ocrflow.sqlite"
 
 # Slurm with PBS-compatible qsub/qstat/qdel, for the cluster tests (Debian packages, as root).
 scheduler:
@@ -46,15 +47,18 @@ tesseract:
 	    "fonts-hosny-amiri (Debian/Ubuntu, as root): the tesseract engine and the tests need them"; fi; \
 	fi
 
-# A real PostgreSQL server for the SQL export's tests and Chromium to open the HTML report in
-# (Debian packages, as root); the tests start and stop their own server.
+# A real PostgreSQL server for the SQL export's tests, Chromium to open the HTML report in, and
+# two real manuals (PDF) with running heads for header removal's tests (Debian packages, as
+# root); the tests start and stop their own server.
+MANUALS := /usr/share/doc/libtasn1-doc/libtasn1.pdf /usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf
 services:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null || \
+	    ! ls $(MANUALS) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      postgresql chromium >/dev/null; \
-	  else echo "make: install postgresql chromium (Debian/Ubuntu, as root):" \
-	    "the SQL export and HTML report tests need them"; fi; \
+	      postgresql chromium libtasn1-doc shared-mime-info >/dev/null; \
+	  else echo "make: install postgresql chromium libtasn1-doc shared-mime-info (Debian/Ubuntu," \
+	    "as root): the SQL export, HTML report and header removal tests need them"; fi; \
 	fi
 
 test: $(VENV)/.dev scheduler tesseract services  ## lint, then every test
@@ -73,6 +77,7 @@ bench: $(VENV)/.dev  ## print the scaling and speed figures
 	$(BIN)/python benchmarks/page_speed.py
 	$(BIN)/python benchmarks/feed_rate.py
 	$(BIN)/python benchmarks/status_scale.py
+	$(BIN)/python benchmarks/export_scale.py
 
 clean:
 	rm -rf results .snakemake

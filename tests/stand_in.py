@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ocrflow import atomic, config, engines
 from ocrflow.detect import detect_shard
@@ -85,3 +86,24 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
 
 def fake_command() -> str:
     return f"{sys.executable} {FAKE}"
+
+
+def serve_gpu_engines(ws: Any, monkeypatch: Any, plan: dict, gpus: str,
+                      chandra: dict | None = None, startup_s: str | None = None) -> Path:
+    """A workspace whose primary (Chandra) and recovery (DeepSeek-OCR) engines are the stand-in,
+    started by the jobs themselves on the GPUs ``gpus`` lists (CUDA_VISIBLE_DEVICES), answering
+    as ``plan`` says; ``chandra``: more of its settings. Returns the stand-in's request log."""
+    plan_path, log = ws.root / "plan.json", ws.root / "requests.jsonl"
+    plan_path.write_text(json.dumps(plan))
+    env = {"FAKE_VLLM_PLAN": plan_path, "FAKE_VLLM_LOG": log, "CUDA_VISIBLE_DEVICES": gpus,
+           "OCRFLOW_GPU_LOCK_DIR": ws.root / "gpu-locks"}
+    if startup_s is not None:
+        env["FAKE_VLLM_STARTUP_S"] = startup_s
+    for name, value in env.items():
+        monkeypatch.setenv(name, str(value))
+    server = f"{sys.executable} {FAKE}"
+    ws.config.update(primary={"engine": "chandra"}, recovery={"engine": "deepseek"})
+    ws.config.setdefault("engines", {}).update(
+        chandra={"server_command": server, "startup_timeout_s": 60, **(chandra or {})},
+        deepseek={"server_command": server, "startup_timeout_s": 60})
+    return log

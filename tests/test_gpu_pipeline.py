@@ -5,7 +5,6 @@ box with two GPUs and no scheduler (`--resources gpu=2`): each OCR job starts it
 from __future__ import annotations
 
 import json
-import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -13,28 +12,20 @@ import pytest
 
 from tests import pdfs
 from tests.conftest import Workspace, jobs_run
+from tests.stand_in import serve_gpu_engines
 
 pytestmark = pytest.mark.slow
-FAKE = Path(__file__).parent / "fake_vllm.py"
 
 
 def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) -> None:
     ws = workspace
     for doc, tags in {"a": [1, 2], "b": [3, 4], "c": [5, 6], "d": [7, 8]}.items():
         pdfs.write(ws.root / "corpus" / f"{doc}.pdf", pdfs.tagged_pdf(tags))
-    plan, log = ws.root / "plan.json", ws.root / "requests.jsonl"
-    plan.write_text(json.dumps({"pages": {"chandra:4": ["loop"], "chandra:1": ["figure"]},
-                                "delay_s": 0.5}))
-    for name, value in {"FAKE_VLLM_PLAN": plan, "FAKE_VLLM_LOG": log,
-                        "CUDA_VISIBLE_DEVICES": "0,1",
-                        "OCRFLOW_GPU_LOCK_DIR": ws.root / "gpu-locks"}.items():
-        monkeypatch.setenv(name, str(value))
-    server = f"{sys.executable} {FAKE}"
-    ws.config.update(shard_size=1, primary={"engine": "chandra"},
-                     recovery={"engine": "deepseek"})
-    ws.config.setdefault("engines", {}).update(
-        chandra={"server_command": server, "startup_timeout_s": 60, "retry_backoff_s": 0.1},
-        deepseek={"server_command": server, "startup_timeout_s": 60})
+    log = serve_gpu_engines(ws, monkeypatch, {"pages": {"chandra:4": ["loop"],
+                                                        "chandra:1": ["figure"]},
+                                              "delay_s": 0.5},
+                            gpus="0,1", chandra={"retry_backoff_s": 0.1})
+    ws.config["shard_size"] = 1
     result = ws.snakemake("--resources", "gpu=2", "--cores", "4")
     assert jobs_run(result)["ocr_primary"] == 4
 

@@ -21,8 +21,7 @@ from ocrflow.layout import Layout
 from ocrflow.progress import Progress, ProgressFile, Timeline, ended_by
 from tests import pdfs
 from tests.conftest import REPO, Workspace
-
-FAKE = Path(__file__).parent / "fake_vllm.py"
+from tests.stand_in import serve_gpu_engines
 
 
 def run_status(results: Path) -> subprocess.CompletedProcess[str]:
@@ -51,18 +50,9 @@ def test_status_of_a_run_in_progress(workspace: Workspace, monkeypatch) -> None:
     ws = workspace
     for doc, tags in {"a": [1], "b": [2, 3, 4, 5, 6, 7, 8], "c": [9, 10]}.items():
         pdfs.write(ws.root / "corpus" / f"{doc}.pdf", pdfs.tagged_pdf(tags))
-    plan = ws.root / "plan.json"
-    plan.write_text(json.dumps({"delay_s": 1.0}))
-    for name, value in {"FAKE_VLLM_PLAN": plan, "FAKE_VLLM_LOG": ws.root / "requests.jsonl",
-                        "FAKE_VLLM_STARTUP_S": "0", "CUDA_VISIBLE_DEVICES": "0",
-                        "OCRFLOW_GPU_LOCK_DIR": ws.root / "gpu-locks"}.items():
-        monkeypatch.setenv(name, str(value))
-    server = f"{sys.executable} {FAKE}"
-    ws.config.update(shard_size=1, primary={"engine": "chandra"},
-                     recovery={"engine": "deepseek"})
-    ws.config.setdefault("engines", {}).update(
-        chandra={"server_command": server, "startup_timeout_s": 60, "max_in_flight": 1},
-        deepseek={"server_command": server, "startup_timeout_s": 60})
+    serve_gpu_engines(ws, monkeypatch, {"delay_s": 1.0}, gpus="0",
+                      chandra={"max_in_flight": 1}, startup_s="0")
+    ws.config["shard_size"] = 1
     layout = Layout.of(ws.results)
     # a: merged; then b's primary OCR runs (7 pages, a second each) while c waits
     ws.snakemake("--resources", "gpu=1", "--cores", "1", str(layout.pages("s000000")))
