@@ -109,6 +109,11 @@ def ocr_stats():
     return [LAYOUT.stats(shard, role) for role in roles for shard in SHARDS]
 
 
+def dolma_shard_output():
+    """The shard's Dolma records, a merge output when outputs lists dolma."""
+    return {"dolma": LAYOUT.dolma_shard(SHARD)} if "dolma" in config["outputs"] else {}
+
+
 def final_outputs():
     """Beyond the manifest: the SQL export's receipt, when the export is on; every shard's
     Dolma records in one file, when outputs lists dolma."""

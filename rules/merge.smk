@@ -6,7 +6,7 @@ rule merge:
         pages=LAYOUT.pages(SHARD),
         texts=LAYOUT.texts(SHARD),
         documents=LAYOUT.documents(SHARD),
-        **({"dolma": LAYOUT.dolma_shard(SHARD)} if "dolma" in config["outputs"] else {}),
+        **dolma_shard_output(),
     params:
         markdown_dir=str(LAYOUT.markdown),
         store=str(LAYOUT.page_store),
