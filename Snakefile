@@ -1,5 +1,5 @@
 # ocrflow: PDFs to per-document Markdown. Stages, one .smk each under rules/:
-# inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest
+# plan -> inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest
 # -> SQL export (and, with outputs: [dolma], the shards' Dolma records in one file).
 # Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/.
 
@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 
 
 include: "rules/common.smk"
+include: "rules/plan.smk"
 include: "rules/inventory.smk"
 include: "rules/ocr.smk"
 include: "rules/detect.smk"
@@ -24,6 +25,7 @@ include: "rules/export.smk"
 # Seconds-long steps run in the submitting Snakemake instead of waiting in a queue.
 localrules:
     all,
+    plan,
     detect,
     merge,
     dolma,
@@ -34,7 +36,12 @@ rule all:
     input:
         rules.manifest.output,
         final_outputs(),
+        plan_record(),
     default_target: True
+
+
+onstart:
+    record_config()
 
 
 onsuccess:

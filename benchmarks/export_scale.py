@@ -15,7 +15,7 @@ $OCRFLOW_DB_PASSWORD). The PostgreSQL database must not hold ocrflow's tables al
 benchmark refuses it rather than touch them); the tables it made are dropped at the end unless
 --keep, which also keeps the results folder (its path is printed).
 
-The folder: the shard plan (work/shards.tsv, work/shards/<shard>/inputs.tsv, by corpus.plan on a
+The folder: the shard plan (work/shards.tsv, work/shards/<shard>/inputs.tsv, by plan.update on a
 folder of placeholder PDFs), each shard's final page rows (pages.jsonl, PageRow records) and
 texts (texts.jsonl: doc_id, page, text, in the same order, "" for a failed or no_text page, as
 merge writes them), the manifest (manifest.parquet, by the manifest's own writers) and the
@@ -50,7 +50,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import atomic, config, corpus, manifest  # noqa: E402
+from ocrflow import atomic, config, corpus, manifest, plan  # noqa: E402
 from ocrflow.database import (  # noqa: E402
     ExportError,
     connect_engine,
@@ -182,7 +182,7 @@ def make_results(root: Path, documents: int, pages: int) -> tuple[Path, dict[str
     cfg = config.validate({"input": str(pdfs), "results": str(results),
                            "primary": {"engine": "chandra"}, "recovery": {"engine": "deepseek"},
                            "shard_size": SHARD_SIZE})
-    shards = corpus.plan(str(pdfs), results, cfg["shard_size"])
+    shards = plan.update(str(pdfs), results, cfg["shard_size"])
     config.record(cfg)
     layout = Layout.of(results)
     previous = ""

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import atomic, config, corpus, status  # noqa: E402
+from ocrflow import atomic, config, corpus, plan, status  # noqa: E402
 from ocrflow.detect import verdict_counts  # noqa: E402
 from ocrflow.inventory import layer_counts  # noqa: E402
 from ocrflow.layout import Layout  # noqa: E402
@@ -88,7 +88,7 @@ def make_results(root: Path, n: int, seed: int = 7) -> dict[str, int]:
                                                   for i in range(n)))
     cfg = config.validate({"input": str(sheet), "results": str(results),
                            "primary": {"engine": "chandra"}, "recovery": {"engine": "deepseek"}})
-    shards = corpus.plan(str(sheet), results, cfg["shard_size"])
+    shards = plan.update(str(sheet), results, cfg["shard_size"])
     config.record(cfg)
     layout, made = Layout.of(results), {state: 0 for state, _ in MIX}
     cut = [round(len(shards) * sum(share for _, share in MIX[:i + 1])) for i in range(len(MIX))]

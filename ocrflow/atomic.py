@@ -21,12 +21,22 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()
 
 
+# mkstemp's name: prefix, 8 random characters, suffix; it must fit NAME_MAX (255 bytes) too.
+_TEMP_EXTRA = len(".") + 8 + len(".tmp")
+
+
+def _temp_prefix(name: str, name_max: int = 255) -> str:
+    """``.<name>.``, the name cut (whole characters) so the temp file's name fits NAME_MAX."""
+    room = name_max - _TEMP_EXTRA - len(".") - len(".")
+    return "." + name.encode()[:room].decode("utf-8", "ignore") + "."
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; rename it over ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     os.fchmod(fd, FILE_MODE)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:

@@ -85,6 +85,19 @@ def _errors(config: dict[str, Any], schema: dict[str, Any]) -> Iterator[str]:
         yield f"{_key_path(error.absolute_path)}: {error.message}"
 
 
+def _refuse_password_in_url(config: dict[str, Any]) -> None:
+    """A password in export.url is refused before anything records or prints the URL (the
+    run's config.yaml, Snakemake's metadata and logs): it belongs in the environment."""
+    export = config.get("export")
+    if not isinstance(export, dict) or not isinstance(export.get("url"), str):
+        return
+    from ocrflow import dburl  # the standard library only: no SQLAlchemy at every job start
+
+    env = export.get("password_env")
+    if problem := dburl.refusal(export["url"], "export.url", env if isinstance(env, str) else None):
+        raise ConfigError(problem)
+
+
 def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """Return ``config`` with defaults filled; raise ConfigError naming the first bad key."""
     schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
@@ -92,6 +105,7 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
         raise ConfigError("config: expected a mapping of keys to values")
     config.update(_coerce(config, schema, schema))
     _fill_defaults(config, schema, schema)
+    _refuse_password_in_url(config)  # first: a schema error would print the URL as written
     for message in _errors(config, schema):
         raise ConfigError(f"config error: {message}")
     for index, language in enumerate(config["trust"]["languages"]):

@@ -1,7 +1,12 @@
-"""The corpus: which PDFs exist, their document ids, and which shard each belongs to.
+"""The corpus: which PDFs exist and their document ids.
 
-Runs at the top of the Snakefile in the main process only, so it must stay cheap: it lists and
-stats files, it never opens a PDF.
+Runs at the top of the Snakefile in the main process (plan.py), so it must stay cheap: it lists
+and stats files, it never opens a PDF, and it writes nothing.
+
+Document ids are paths: in folder mode the PDF's path below the folder without its extension,
+in a sample sheet the ``doc_id`` column. Both are normalised (Unicode NFC; in a sheet also
+``.``, empty and trailing segments dropped), and a sheet id with ``..``, a leading ``/`` or a
+control character is refused with one line naming its row.
 """
 
 from __future__ import annotations
@@ -10,15 +15,19 @@ import csv
 import errno
 import io
 import os
+import stat
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from ocrflow import atomic
 from ocrflow.layout import Layout
 
 SHEET_SUFFIXES = (".tsv", ".txt")
+# What a path that is no regular file is, for the one line that says why it is unreadable.
+SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                 (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 class InputError(ValueError):
@@ -37,12 +46,38 @@ class Document:
         return [self.doc_id, self.source_path, str(self.size), str(self.mtime_ns), self.problem]
 
 
-def _stat(path: str) -> tuple[int, int]:
+NAME_TAKEN = "its output files would be those of "
+
+
+def name_taken(other: str) -> str:
+    """Why a document is unreadable whose output names another document has."""
+    return (f"{NAME_TAKEN}{other!r} on a case-insensitive filesystem (names that differ only in "
+            "letter case or Unicode form, or a folder inside its figures folder): rename one")
+
+
+def owns_output_names(problem: str) -> bool:
+    """Whether a document may write or remove files under its own output names."""
+    return not problem.startswith(NAME_TAKEN)
+
+
+def special_kind(mode: int) -> str:
+    """What a path is when it is neither a regular file nor a folder ('' when it is one)."""
+    return next((kind for test, kind in SPECIAL_KINDS if test(mode)), "")
+
+
+def not_regular(kind: str) -> str:
+    return f"not a regular file: {kind}"
+
+
+def _stat(path: str) -> tuple[int, int, str]:
+    """Size, mtime and the problem known without opening the file."""
     try:
         st = os.stat(path)
     except OSError:
-        return -1, -1  # recorded later as unreadable by the inventory, never dropped
-    return st.st_size, st.st_mtime_ns
+        return -1, -1, ""  # recorded later as unreadable by the inventory, never dropped
+    if kind := special_kind(st.st_mode):  # reading a FIFO or /dev/zero would never end
+        return -1, -1, not_regular(kind)
+    return st.st_size, st.st_mtime_ns, ""
 
 
 def broken_link(path: str) -> str:
@@ -58,16 +93,15 @@ def broken_link(path: str) -> str:
     return ""
 
 
-def _scan_folder(root: str) -> list[Document]:
-    found: dict[str, Document] = {}
+def nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
-    def add(entry: os.DirEntry[str], problem: str = "", strip_suffix: bool = True) -> None:
-        rel = PurePosixPath(Path(entry.path).relative_to(root).as_posix())
-        doc_id = str(rel.with_suffix("")) if strip_suffix else str(rel)
-        if doc_id in found:  # a.pdf beside a.PDF: keep both, tell them apart
-            doc_id = str(rel)
-        size, mtime = (-1, -1) if problem else _stat_of(entry)
-        found[doc_id] = Document(doc_id, entry.path, size, mtime, problem)
+
+def _scan_folder(root: str) -> list[Document]:
+    """Every *.pdf below ``root`` (any letter case), with the odd entries recorded. Plain
+    strings, no pathlib: this lists every PDF of the corpus at every run's start."""
+    prefix = os.path.join(root, "")
+    found: list[tuple[str, str, int, int, str]] = []  # relative path, path, size, mtime, problem
 
     def key(st: os.stat_result) -> tuple[int, int]:
         return st.st_dev, st.st_ino
@@ -78,51 +112,80 @@ def _scan_folder(root: str) -> list[Document]:
         folder = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
+                rel = entry.path[len(prefix):]
                 # is_symlink() comes with the listing: only links cost a stat to check
                 if entry.is_symlink() and (broken := broken_link(entry.path)):
-                    add(entry, broken)  # recorded, never silently dropped
+                    found.append((rel, entry.path, -1, -1, broken))  # recorded, never dropped
                 elif entry.is_dir(follow_symlinks=True):
                     inode = key(entry.stat(follow_symlinks=True))
                     if inode in seen:
-                        add(entry, "symbolic link loop (a folder that contains itself)",
-                            strip_suffix=False)
+                        found.append((rel + "/", entry.path, -1, -1,
+                                      "symbolic link loop (a folder that contains itself)"))
                     else:
                         seen.add(inode)
                         stack.append(entry.path)
-                elif entry.name.lower().endswith(".pdf") and entry.is_file(follow_symlinks=True):
-                    add(entry)
-    return sorted(found.values(), key=lambda d: d.doc_id)
+                elif entry.name[-4:].lower() == ".pdf":
+                    st = entry.stat(follow_symlinks=True)  # the one stat a listed PDF costs
+                    if kind := special_kind(st.st_mode):
+                        found.append((rel, entry.path, -1, -1, not_regular(kind)))
+                    else:
+                        found.append((rel, entry.path, st.st_size, st.st_mtime_ns, ""))
+    return _folder_documents(found)
 
 
-def _stat_of(entry: os.DirEntry[str]) -> tuple[int, int]:
-    st = entry.stat(follow_symlinks=True)  # the one stat a listed PDF costs
-    return st.st_size, st.st_mtime_ns
+def _folder_documents(found: list[tuple[str, str, int, int, str]]) -> list[Document]:
+    """Ids from relative paths: the extension dropped (a.pdf beside a.PDF: the second keeps its
+    extension, in sorted order so the choice never depends on the listing's order)."""
+    docs: dict[str, Document] = {}
+    for rel, path, size, mtime, problem in sorted(found):
+        if rel.endswith("/") or rel[-4:].lower() != ".pdf":  # a folder loop, a broken link
+            doc_id = nfc(rel.rstrip("/"))
+        else:
+            doc_id = nfc(rel[:-4])
+            if doc_id in docs:
+                doc_id = nfc(rel)
+        docs[doc_id] = Document(doc_id, path, size, mtime, problem)
+    return sorted(docs.values(), key=lambda d: d.doc_id)
 
 
-def _check_doc_id(doc_id: str, where: str) -> None:
-    parts = PurePosixPath(doc_id).parts
-    if not doc_id or doc_id.startswith("/") or ".." in parts or "\t" in doc_id:
-        raise InputError(f"{where}: doc_id {doc_id!r} must be a relative path without '..'")
+def normalise_id(raw: str) -> str:
+    """A sample sheet's doc_id as ocrflow names the document, or ValueError saying why not:
+    NFC; ``a//b``, ``a/./b`` and ``a/b/`` are ``a/b``; ``..``, a leading ``/``, control
+    characters (NUL, tab, newline) and an empty id are refused."""
+    doc_id = nfc(raw.strip())
+    if bad := next((c for c in doc_id if unicodedata.category(c) == "Cc"), None):
+        raise ValueError(f"a control character ({bad!r}) is not allowed")
+    parts = [part for part in doc_id.split("/") if part not in ("", ".")]
+    if not parts or doc_id.startswith("/") or ".." in parts:
+        raise ValueError("must be a relative path without '..'")
+    return "/".join(parts)
 
 
 def _read_sheet(sheet: str) -> list[Document]:
     base = os.path.dirname(os.path.abspath(sheet))
     docs: dict[str, Document] = {}
+    rows: dict[str, int] = {}  # doc_id -> its line, for the line naming a duplicate
     with open(sheet, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         missing = {"doc_id", "path"} - set(reader.fieldnames or [])
         if missing:
             raise InputError(f"{sheet}: missing column(s) {', '.join(sorted(missing))}")
         for line_no, row in enumerate(reader, start=2):
-            doc_id, path = (row["doc_id"] or "").strip(), (row["path"] or "").strip()
+            raw, path = row["doc_id"] or "", (row["path"] or "").strip()
             where = f"{sheet}:{line_no}"
-            _check_doc_id(doc_id, where)
+            try:
+                doc_id = normalise_id(raw)
+            except ValueError as exc:
+                raise InputError(f"{where}: doc_id {raw!r}: {exc}") from None
             if not path:
                 raise InputError(f"{where}: empty path for doc_id {doc_id!r}")
             if doc_id in docs:
-                raise InputError(f"{where}: duplicate doc_id {doc_id!r}")
+                same = "" if raw.strip() == doc_id else f" ({raw!r} is {doc_id!r})"
+                raise InputError(f"{where}: duplicate doc_id {doc_id!r}{same}: line "
+                                 f"{rows[doc_id]} has it already")
             path = path if os.path.isabs(path) else os.path.join(base, path)
             docs[doc_id] = Document(doc_id, path, *_stat(path))
+            rows[doc_id] = line_no
     return sorted(docs.values(), key=lambda d: d.doc_id)
 
 
@@ -138,85 +201,21 @@ def discover(input_path: str) -> list[Document]:
     raise InputError(f"config error: input: {input_path!r} is neither a folder nor a .tsv sheet")
 
 
-def _tsv(rows: list[list[str]]) -> str:
+def sheet_kind(input_path: str) -> bool:
+    """Whether the input is a sample sheet (its ids are the user's: a clash is an error)."""
+    return not os.path.isdir(input_path)
+
+
+def tsv(rows: list[list[str]]) -> str:
     """Rows as TSV, quoted where a field holds a tab, newline or quote (file names may)."""
     out = io.StringIO()
     csv.writer(out, delimiter="\t", lineterminator="\n").writerows(rows)
     return out.getvalue()
 
 
-def _read_tsv(path: Path) -> list[list[str]]:
+def read_tsv(path: str | Path) -> list[list[str]]:
     with open(path, encoding="utf-8", newline="") as handle:
         return [row for row in csv.reader(handle, delimiter="\t") if row]
-
-
-def _read_registry(path: Path, shard_size: int) -> dict[str, str]:
-    """doc_id -> shard, or {} when there is none or it was made for another shard size."""
-    if not path.exists():
-        return {}
-    rows = _read_tsv(path)
-    if not rows or rows[0] != [f"# shard_size={shard_size}"]:
-        return {}
-    return {doc_id: shard for shard, doc_id in rows[1:]}
-
-
-def _assign(docs: list[Document], previous: dict[str, str], shard_size: int) -> dict[str, str]:
-    """Keep every known document in its shard; fill the last open shard, then new ones."""
-    current = {d.doc_id for d in docs}
-    assigned = {doc_id: shard for doc_id, shard in previous.items() if doc_id in current}
-    counts: dict[str, int] = {}
-    for shard in assigned.values():
-        counts[shard] = counts.get(shard, 0) + 1
-    # Numbering continues after the highest shard ever made, so a shard id is never reused.
-    next_index = max((int(s[1:]) for s in previous.values()), default=-1) + 1
-    open_shard = max(previous.values(), default=None)
-    for doc in docs:
-        if doc.doc_id in assigned:
-            continue
-        if open_shard is None or counts.get(open_shard, 0) >= shard_size:
-            open_shard = f"s{next_index:06d}"
-            next_index += 1
-        assigned[doc.doc_id] = open_shard
-        counts[open_shard] = counts.get(open_shard, 0) + 1
-    return assigned
-
-
-def plan(input_path: str, results: str | Path, shard_size: int) -> list[str]:
-    """Assign documents to shards and write each shard's member list when it changed.
-
-    A member list holds doc_id, path, size and mtime: it is the input file of the shard's
-    first job, so a shard reruns exactly when one of its PDFs is added, removed or modified.
-    Returns the sorted shard ids.
-    """
-    check_results(results)
-    docs = discover(input_path)
-    layout = Layout.of(results)
-    registry = layout.registry
-    previous = _read_registry(registry, shard_size)
-    assigned = _assign(docs, previous, shard_size)
-    if assigned != previous:
-        rows = [[f"# shard_size={shard_size}"]]
-        rows += [[shard, doc_id] for doc_id, shard in sorted(assigned.items())]
-        atomic.write_text(registry, _tsv(rows))
-    members: dict[str, list[list[str]]] = {}
-    for doc in docs:
-        members.setdefault(assigned[doc.doc_id], []).append(doc.fields())
-    for shard, rows in members.items():
-        path = layout.members(shard)
-        text = _tsv(rows)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            atomic.write_text(path, text)
-    for shard in set(previous.values()) - set(members):  # every member was removed
-        layout.members(shard).unlink(missing_ok=True)
-    left = sorted(set(previous) - set(assigned))
-    if left:  # the workflow owns its outputs: a document that left the corpus leaves them too
-        from ocrflow.merge import remove_document
-
-        for doc_id in left:
-            remove_document(layout.markdown, doc_id)
-        print(f"ocrflow: {len(left)} documents left the input; their outputs were removed "
-              f"(first: {left[0]})", file=sys.stderr)
-    return sorted(members)
 
 
 def existing_shards(results: str | Path) -> list[str]:
@@ -229,18 +228,23 @@ def existing_shards(results: str | Path) -> list[str]:
 
 def read_members(path: str | Path) -> list[Document]:
     docs = []
-    for doc_id, doc_path, size, mtime_ns, *problem in _read_tsv(Path(path)):
+    for doc_id, doc_path, size, mtime_ns, *problem in read_tsv(path):
         docs.append(Document(doc_id, doc_path, int(size), int(mtime_ns), "".join(problem)))
     return docs
 
 
 def check_results(results: str | Path) -> None:
-    """The results folder can be made and written, or one line says why not."""
+    """The results folder can be made and written, or one line says why not. Writes nothing
+    that stays: the probe is an unnamed temporary file (O_TMPFILE) in the folder, or in the
+    nearest folder above it that exists."""
     folder = Path(results)
-    work = Layout.of(results).work
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
     try:
-        work.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=work, prefix=".write-test."):
+        if not probe.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
         raise InputError(f"config error: results: cannot write to {folder}: "

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from ocrflow import dburl
 from ocrflow.layout import Layout
 
 SCHEMA_VERSION = 1
@@ -120,13 +121,10 @@ class ExportError(Exception):
 
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
 @dataclass
 class Target:
     url: URL  # with the password, to connect with
-    shown: str  # without it: what is printed, logged and written
+    shown: str  # without it or any secret query parameter: what is printed, logged, written
     password: str | None
     password_env: str | None
     url_key: str  # what the user changes: export.url or --url
@@ -135,11 +133,13 @@ class Target:
 def resolve_target(settings: dict[str, Any], results: Path, url_key: str = "export.url",
                    environ: dict[str, str] | None = None) -> Target:
     """The database to write: ``settings["url"]``, or SQLite in the results folder. A
-    password written in the URL is refused (it would end up in configs, logs and receipts);
-    it comes from the variable ``settings["password_env"]`` names."""
+    password written in the URL (user-info or query) is refused (it would end up in configs,
+    logs and receipts); it comes from the variable ``settings["password_env"]`` names."""
     environ = dict(os.environ if environ is None else environ)
     env_name = settings.get("password_env") or None
     raw = settings.get("url")
+    if raw and (problem := dburl.refusal(str(raw), url_key, env_name)):
+        raise ExportError(problem)  # before parsing: no error of SQLAlchemy's quotes the URL
     if not raw:
         url = URL.create("sqlite", database=str(Layout.of(results).database.resolve()))
     else:
@@ -147,17 +147,17 @@ def resolve_target(settings: dict[str, Any], results: Path, url_key: str = "expo
             url = make_url(raw)
             url.get_dialect()  # an unknown dialect or missing driver fails here, not mid-way
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-            shown = _URL_PASSWORD.sub(r"\1***@", str(raw))
+            shown = dburl.mask(str(raw))
             raise ExportError(f"config error: {url_key}: {shown!r} is not a database URL "
                               "SQLAlchemy can use (sqlite:///path.db or "
                               f"postgresql+psycopg://user@host:5432/dbname): "
                               f"{_first_line(exc)}") from None
-    if url.password is not None:
+    if url.password is not None:  # should SQLAlchemy ever read a password dburl did not see
         raise ExportError(f"config error: {url_key}: remove the password from the URL and put "
-                          f"it in the environment variable {env_name or 'OCRFLOW_DB_PASSWORD'} "
-                          "(export.password_env): a URL is printed and recorded, the "
-                          "variable is not")
-    shown = url.render_as_string(hide_password=True)
+                          f"it in the environment variable "
+                          f"{env_name or dburl.DEFAULT_PASSWORD_ENV} (export.password_env): a "
+                          "URL is printed and recorded, the variable is not")
+    shown = dburl.mask(url.render_as_string(hide_password=True))
     password = environ.get(env_name) if env_name and url.get_backend_name() != "sqlite" else None
     if password:
         url = url.set(password=password)

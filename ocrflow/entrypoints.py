@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ocrflow.corpus import InputError
 from ocrflow.engines.base import EngineUnavailable
 from ocrflow.ocr import PagesToRetry
 
@@ -34,7 +35,7 @@ def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
                                       getattr(job, "attempt", "?"))
     try:
         func(**kwargs)
-    except (EngineUnavailable, PagesToRetry) as exc:  # one line that says what to do
+    except (EngineUnavailable, PagesToRetry, InputError) as exc:  # one line: what to do
         logging.getLogger("ocrflow").error("%s", exc)
         sys.exit(1)
     except Exception:
@@ -50,20 +51,23 @@ def _optional(job: Any, name: str) -> Path | None:
 def inventory(job: Any) -> None:
     from ocrflow.inventory import inventory_shard
 
+    # The job's declared memory (resources.mem_mb), shared out as its workers' memory limit.
+    mem_mb = getattr(getattr(job, "resources", None), "mem_mb", None)
     _run(job, inventory_shard, members=Path(job.input.members),
          output=Path(job.output.inventory), settings=job.params.settings, workers=job.threads,
-         trust_settings=job.params.trust, counts=Path(job.output.counts))
+         trust_settings=job.params.trust, counts=Path(job.output.counts), mem_mb=mem_mb)
 
 
 def ocr(job: Any) -> None:
     from ocrflow.ocr import ocr_shard
 
+    mem_mb = getattr(getattr(job, "resources", None), "mem_mb", None)  # see inventory()
     _run(job, ocr_shard, inventory=Path(job.input.inventory), verdicts=_optional(job, "verdicts"),
          output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
          engine_name=job.params.engine, settings=job.params.settings,
          store_root=Path(job.params.store), render=job.params.render, threads=job.threads,
          log_path=Path(job.log.log), progress=Path(job.log.progress), policy=job.params.policy,
-         trusted_text_layer=job.params.trusted_text_layer)
+         trusted_text_layer=job.params.trusted_text_layer, mem_mb=mem_mb)
 
 
 def detect(job: Any) -> None:
@@ -109,3 +113,11 @@ def export(job: Any) -> None:
 
     _run(job, export_job, results=Path(job.params.results), settings=job.params.settings,
          receipt=Path(job.output.receipt))
+
+
+def plan(job: Any) -> None:
+    from ocrflow.plan import write_planned
+
+    _run(job, write_planned, input_path=job.params.input, results=job.params.results,
+         shard_size=job.params.shard_size, plan_id=job.params.plan_id,
+         removal=job.params.removal)

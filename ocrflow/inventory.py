@@ -1,6 +1,8 @@
 """Inventory of one PDF: content hash, pages, sizes, rotation, text layer, ink, or why unreadable.
 
-``inventory_document`` runs inside an isolated worker (see isolation.py): it opens untrusted files.
+``inventory_document`` runs inside an isolated worker (see isolation.py): it opens untrusted files,
+under the worker's memory limit; a page whose images or text layer would be too large to read is
+a failed page ("too large: ..."), decided before PDFium decodes them.
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic, corpus, text_layer, trust
-from ocrflow.isolation import IsolatedPool
+from ocrflow.isolation import IsolatedPool, current_limit, worker_limit
 from ocrflow.progress import Progress
 from ocrflow.records import InventoryDocument, InventoryPage, error_line, write_records
+from ocrflow.render import oversized_image
 from ocrflow.text_layer import LayerReading
 
 log = logging.getLogger(__name__)
@@ -26,6 +31,14 @@ log = logging.getLogger(__name__)
 HASH_CHUNK = 1 << 20
 LAYOUT_GRID = 40  # cells per side of the page in layout_signals: 2.5% of a page each
 PDF_MAGIC_WINDOW = 1024  # the spec allows junk before %PDF-; readers accept it within 1 KiB
+# The job's own process, left out of its mem_mb when its workers' limit is set: measured 55 MB
+# with its imports, 62 MB more per trust language's word list (644 MB in all on a shard of 55
+# PDFs with the 8 default languages).
+PARENT_BASE_MB = 256
+PARENT_MB_PER_LANGUAGE = 64
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISDIR, "a directory"))
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class InventoryTask:
     max_page_points: float
     ink_dpi: float
     text_layer_min_chars: int
+    max_page_chars: int | None = None  # None: no cap
+    max_image_pixels: int | None = None
 
 
 @dataclass
@@ -166,6 +181,16 @@ def has_no_pages(path: str, limit: int = 1 << 20) -> bool:
     return bool(_PAGE_COUNT_ZERO.search(head)) and not _PAGE_OBJECT.search(head)
 
 
+def special_file_problem(path: str) -> str:
+    """A FIFO, device or socket is no file to read: opening a FIFO blocks until a writer comes,
+    /dev/zero never ends. Told from os.stat (links followed), before anything is opened."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        return ""
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+    return f"not a regular file: {kind}"
+
+
 def open_problem(path: str) -> str:
     """Why a file cannot be a PDF, from its first bytes alone ('' when it may be one)."""
     with open(path, "rb") as handle:
@@ -182,6 +207,10 @@ def inventory_document(task: InventoryTask) -> InventoryDocument:
 
     doc = InventoryDocument(task.doc_id, task.source_path)
     try:
+        problem = special_file_problem(task.source_path)
+        if problem:
+            doc.error = problem
+            return doc
         problem = open_problem(task.source_path)
         doc.content_hash = content_hash(task.source_path)
     except OSError as exc:
@@ -226,7 +255,8 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask,
         width, height = page.get_size()
         info.width, info.height = round(width, 2), round(height, 2)
         info.rotation = page.get_rotation()
-        info.error = page_size_problem(width, height, task.max_page_points)
+        info.error = (page_size_problem(width, height, task.max_page_points)
+                      or oversized_image(page, task.max_image_pixels, current_limit()))
         if info.error:
             return info
         dark = dark_pixels(page, task.ink_dpi)
@@ -234,6 +264,9 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask,
         textpage = page.get_textpage()
         readings: list[LayerReading] = []
         try:
+            info.error = text_size_problem(textpage.count_chars(), task.max_page_chars)
+            if info.error:  # failed, never "ok" with an empty layer
+                return info
             text = textpage.get_text_bounded()
             info.layout = layout_signals(page, textpage, dark) if text.strip() else {}
             if text_layer.has_rtl(text):  # only then is the order of the characters in doubt
@@ -250,6 +283,14 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask,
     finally:
         page.close()
     return info
+
+
+def text_size_problem(chars: int, max_chars: int | None) -> str:
+    """A text layer too long to judge: PDFium alone holds ~100 bytes per character (measured:
+    1 million characters, 100 MB) and the trust signals go over every word."""
+    if max_chars and chars > max_chars:
+        return f"too large: text layer of {chars} characters (inventory.max_page_chars {max_chars})"
+    return ""
 
 
 def _with_readings(page: InventoryPage, readings: list[LayerReading],
@@ -320,8 +361,9 @@ def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool
 
 def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
                     workers: int, trust_settings: dict[str, Any],
-                    counts: Path | None = None) -> None:
-    """Inventory a shard's PDFs; one that hangs or crashes the library is recorded, not fatal."""
+                    counts: Path | None = None, mem_mb: int | None = None) -> None:
+    """Inventory a shard's PDFs; one that hangs or crashes the library, or needs more memory than
+    a worker's share of the job's ``mem_mb``, is recorded, not fatal."""
     listed = corpus.read_members(members)
     docs: dict[str, InventoryDocument] = {}
     for member in listed:
@@ -330,14 +372,22 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
                                                     error=member.problem)
             log.warning("unreadable: %s: %s", member.source_path, member.problem)
     tasks = [InventoryTask(m.doc_id, m.source_path, settings["max_page_points"],
-                           settings["ink_dpi"], settings["text_layer_min_chars"])
+                           settings["ink_dpi"], settings["text_layer_min_chars"],
+                           settings["max_page_chars"], settings["max_image_pixels"])
              for m in listed if not m.problem]
     progress = Progress("inventory", len(tasks), unit="PDFs")
-    with IsolatedPool(inventory_document, workers, settings["timeout_s"]) as pool:
+    reserve = PARENT_BASE_MB + PARENT_MB_PER_LANGUAGE * len(trust_settings.get("languages", ()))
+    memory = worker_limit(mem_mb, workers, reserve)
+    if memory is not None:
+        log.info("each worker may use %s", memory.describe())
+    with IsolatedPool(inventory_document, workers, settings["timeout_s"], memory=memory,
+                      preload=("numpy", "pypdfium2")) as pool:
         for outcome in pool.imap_unordered(tasks):
             task: InventoryTask = outcome.task
             if outcome.ok:
                 doc = outcome.value
+            elif outcome.too_large:  # "too large: needed more than ... MB (...)"
+                doc = InventoryDocument(task.doc_id, task.source_path, error=outcome.error)
             else:
                 doc = InventoryDocument(task.doc_id, task.source_path,
                                         error=f"PDF library failed: {outcome.error}")

@@ -4,6 +4,7 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
     <results>/
       config.yaml                         the config the folder was last run with
       work/shards.tsv                     doc_id -> shard (the plan's registry)
+      work/plans/<id>.json                what each change of the plan did (plan.py)
       work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage (SHARD_FILES)
       page_store/<engine>-<fingerprint>/  every finished page, per engine settings (store.py)
       markdown/<doc_id>.md                per document (.pages.jsonl, .json, .txt if asked for,
@@ -17,6 +18,7 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +60,43 @@ DOLMA = "dolma"  # <results>/dolma/<shard>.jsonl per shard, <results>/dolma.json
 CORPUS_FILES = ("manifest.parquet", "report.md", "report.html", "summary.txt", "export.json")
 
 
+IMAGES_SUFFIX = "_images"
+# Bytes in one file name (NAME_MAX) on Linux filesystems: ext4, XFS, Lustre, GPFS, NFS. Temp
+# files are kept within it by atomic.py; a document's own names by output_stem.
+NAME_MAX = 255
+LONGEST_SUFFIX = max(len(s.encode()) for s in (*DOCUMENT_SUFFIXES.values(), IMAGES_SUFFIX))
+HASH_TAG = 12  # hex digits of sha256 that stand for the part of a name cut off
+
+
+def fit_name(name: str, limit: int) -> str:
+    """``name`` when its UTF-8 fits in ``limit`` bytes; else as much of it as fits (whole
+    characters) and ``~`` and a hash of the whole name, so two long names never meet."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    tag = "~" + hashlib.sha256(raw).hexdigest()[:HASH_TAG]
+    return raw[:limit - len(tag)].decode("utf-8", "ignore") + tag
+
+
+def output_stem(doc_id: str) -> str:
+    """The path below markdown/ that a document's files are named after: its doc_id, each part
+    shortened to fit NAME_MAX with the longest suffix ocrflow adds (``.pages.jsonl``). The
+    doc_id itself stays whole in every record."""
+    if len(doc_id) * 4 <= NAME_MAX - LONGEST_SUFFIX:  # no part can be too long (UTF-8: <= 4 bytes)
+        return doc_id
+    *folders, name = doc_id.split("/")
+    return "/".join([*(fit_name(f, NAME_MAX) for f in folders),
+                     fit_name(name, NAME_MAX - LONGEST_SUFFIX)])
+
+
 def document_file(markdown: Path, doc_id: str, kind: str) -> Path:
     """A document's output of ``kind`` (one of DOCUMENT_SUFFIXES) in the ``markdown`` folder."""
-    return markdown / f"{doc_id}{DOCUMENT_SUFFIXES[kind]}"
+    return markdown / f"{output_stem(doc_id)}{DOCUMENT_SUFFIXES[kind]}"
 
 
 def document_images(markdown: Path, doc_id: str) -> Path:
     """The folder of a document's figures, beside its Markdown."""
-    return markdown / f"{doc_id}_images"
+    return markdown / f"{output_stem(doc_id)}{IMAGES_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +123,11 @@ class Layout:
     @property
     def shards(self) -> Path:
         return self.work / "shards"
+
+    def plan_record(self, plan_id: str) -> Path:
+        """What one change of the plan did (plan.py): shards written and retired, documents
+        removed; one file per change, kept as the folder's history."""
+        return self.work / "plans" / f"{plan_id}.json"
 
     def shard_dir(self, shard: str) -> Path:
         return self.shards / shard

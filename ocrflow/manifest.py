@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic
-from ocrflow.records import PageRow, read_records
+from ocrflow.records import OUTPUT_ERROR, PageRow, read_records
 
 STATUSES = ("ok", "recovered", "no_text", "failed", "unreadable")
 REPORT_LIST_LIMIT = 200
@@ -91,6 +92,11 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         lines.append(f"  unreadable: {row['source_path']}: {row['error']}")
     if len(unreadable) > REPORT_LIST_LIMIT:
         lines.append(f"  ... and {len(unreadable) - REPORT_LIST_LIMIT} more unreadable PDFs")
+    unwritten = {row["doc_id"]: row["error"] for row in rows if OUTPUT_ERROR in row["reasons"]}
+    for doc_id, error in list(unwritten.items())[:REPORT_LIST_LIMIT]:
+        lines.append(f"  not written: {doc_id}: {error}")
+    if len(unwritten) > REPORT_LIST_LIMIT:
+        lines.append(f"  ... and {len(unwritten) - REPORT_LIST_LIMIT} more documents not written")
     return "\n".join(lines) + "\n"
 
 
@@ -153,15 +159,22 @@ def report_tables(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[T
     return [table for table in tables if table is not None]
 
 
+def _text(value: Any) -> str:
+    """Text ocrflow did not write (ids, paths, errors) as Markdown shows it: one line, and
+    &, <, > as entities, since Markdown passes raw HTML through (``<svg onload=...>``)."""
+    return html.escape(" ".join(str(value).split()), quote=False)
+
+
 def _cell(value: Any) -> str:
-    """A value as a Markdown table cell: one line, pipes escaped."""
-    return " ".join(str(value).split()).replace("|", "\\|")
+    """A value as a Markdown table cell: text escaped, pipes too (they would end the cell)."""
+    return _text(value).replace("|", "\\|")
 
 
 def markdown_tables(title: str, tables: list[Table]) -> str:
-    out = [f"# {title}", ""]
+    out = [f"# {_text(title)}", ""]
     for table in tables:
-        out += [f"## {table.title}", "", "| " + " | ".join(table.columns) + " |",
+        out += [f"## {_text(table.title)}", "",
+                "| " + " | ".join(_cell(column) for column in table.columns) + " |",
                 "|" + " --- |" * len(table.columns)]
         out += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in table.rows]
         out += ["", table.note, ""] if table.note else [""]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import logging
 import os
 import re
 import shutil
@@ -21,20 +22,28 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic, headers
+from ocrflow.corpus import owns_output_names
 from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.layout import DOCUMENT_SUFFIXES, document_file, document_images
 from ocrflow.outputs import WRITERS, remove_dolma, write_dolma_line
 from ocrflow.records import (
+    OUTPUT_ERROR,
+    TOO_LARGE,
+    TOO_LARGE_ERROR,
     FinalPage,
     InventoryDocument,
     InventoryPage,
     PageRow,
     Reading,
     Verdict,
+    error_line,
+    inventory_reasons,
     read_records,
     write_records,
 )
 from ocrflow.text_layer import is_rtl
+
+log = logging.getLogger(__name__)
 
 Judged = tuple[Reading, Verdict]  # a reading and detection's verdict on it
 
@@ -82,8 +91,9 @@ def resolve_page(page: InventoryPage, primary: Judged | None, recovery: Judged |
     primary passed or there is no recovery)."""
     number = page.page
     if page.error or primary is None:
-        return FinalPage(number, "failed", reasons=["inventory:bad_page"],
-                         error=page.error or "no reading recorded", quality=0.0)
+        error = page.error or "no reading recorded"
+        return FinalPage(number, "failed", reasons=inventory_reasons(error), error=error,
+                         quality=0.0)
     first, first_verdict = primary
     if first_verdict.ok:
         return _taken(number, "ok", primary, [])
@@ -228,6 +238,44 @@ def remove_running_lines(pages: list[FinalPage], settings: dict[str, Any] | None
             page.reasons = [*page.reasons, "merge:headers_footers_removed"]
 
 
+def write_document(doc: InventoryDocument, pages: list[FinalPage], markdown_dir: Path,
+                   store_root: Path, outputs: tuple[str, ...]) -> list[Path]:
+    """A document's chosen ``outputs`` (the others removed); returns the files written."""
+    remove_document(markdown_dir, doc.doc_id, keep=outputs)
+    written = []
+    if "markdown" in outputs:
+        target = document_file(markdown_dir, doc.doc_id, "markdown")
+        for final in pages:
+            if final.images:
+                place_images(final, target, store_root)
+        atomic.write_text(target, document_markdown(pages))
+        written.append(target)
+        if document_images(markdown_dir, doc.doc_id).is_dir():
+            written.append(document_images(markdown_dir, doc.doc_id))
+    for kind, write in WRITERS.items():  # page_records, json, text
+        if kind in outputs:
+            target = document_file(markdown_dir, doc.doc_id, kind)
+            write(target, doc, pages)
+            written.append(target)
+    return written
+
+
+def unwritten(doc: InventoryDocument, error: str) -> list[FinalPage]:
+    """The pages of a document whose outputs could not be made: failed, with the one line."""
+    return [FinalPage(page.page, "failed", reasons=[OUTPUT_ERROR], error=error, quality=0.0)
+            for page in doc.pages]
+
+
+def _document_pages(doc: InventoryDocument, primaries: dict[tuple[str, int], Judged],
+                    recoveries: dict[tuple[str, int], Judged], min_agreement: float,
+                    headers_footers: dict[str, Any] | None) -> list[FinalPage]:
+    pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
+                          recoveries.get((doc.doc_id, page.page)), min_agreement)
+             for page in doc.pages]
+    remove_running_lines(pages, headers_footers)
+    return pages
+
+
 def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
                 recovery_verdicts: Path | None, markdown_dir: Path, store_root: Path,
                 output: Path, documents: Path, outputs: tuple[str, ...] = ("markdown",),
@@ -242,7 +290,11 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
     depend on which per-document ``outputs`` were chosen. ``dolma``: the shard's Dolma records,
     one per readable document, with ``outputs`` listing dolma; else it and ``dolma_merged``
     (all shards') are removed. ``headers_footers``: the config's section of that name
-    (None: nothing removed)."""
+    (None: nothing removed).
+
+    One document never fails its shard: an error making its pages or writing its files is
+    that document's (its pages failed with ``merge:output_error`` and the error line, its
+    partial files removed), and the other documents are written."""
     primaries = _judged(primary, primary_verdicts)
     recoveries = _judged(recovery, recovery_verdicts)
     rows: list[PageRow] = []
@@ -253,38 +305,31 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             (dolma_lines or contextlib.nullcontext()) as dolma_out:
         for doc in read_records(inventory, InventoryDocument):
             if doc.error:
+                reasons = [TOO_LARGE] if doc.error.startswith(TOO_LARGE_ERROR) else []
                 rows.append(PageRow(doc.doc_id, doc.source_path, doc.content_hash, None,
-                                    "unreadable", error=doc.error))
-                remove_document(markdown_dir, doc.doc_id)  # an older readable version's
+                                    "unreadable", reasons=reasons, error=doc.error))
+                if owns_output_names(doc.error):
+                    remove_document(markdown_dir, doc.doc_id)  # an older readable version's
                 continue
-            pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
-                                  recoveries.get((doc.doc_id, page.page)), min_agreement)
-                     for page in doc.pages]
-            remove_running_lines(pages, headers_footers)
+            try:
+                pages = _document_pages(doc, primaries, recoveries, min_agreement,
+                                        headers_footers)
+                written = write_document(doc, pages, markdown_dir, store_root, outputs)
+            except Exception as exc:  # the document's error, not the shard's
+                error = f"cannot write its outputs: {error_line(exc)}"
+                log.error("%s: %s", doc.doc_id, error)
+                with contextlib.suppress(OSError):  # nothing half-made that looks complete
+                    remove_document(markdown_dir, doc.doc_id)
+                pages, written = unwritten(doc, error), []
             rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
                              final.status, final.engine, final.reasons, len(final.text),
                              final.error, final.attempts, final.provenance, final.quality,
                              final.language) for final in pages]
-            remove_document(markdown_dir, doc.doc_id, keep=outputs)
-            written = []
-            if "markdown" in outputs:
-                target = document_file(markdown_dir, doc.doc_id, "markdown")
-                for final in pages:
-                    if final.images:
-                        place_images(final, target, store_root)
-                atomic.write_text(target, document_markdown(pages))
-                written.append(target)
-                if document_images(markdown_dir, doc.doc_id).is_dir():
-                    written.append(document_images(markdown_dir, doc.doc_id))
-            for kind, write in WRITERS.items():  # page_records, json, text
-                if kind in outputs:
-                    target = document_file(markdown_dir, doc.doc_id, kind)
-                    write(target, doc, pages)
-                    written.append(target)
             if dolma_out is not None:
                 write_dolma_line(dolma_out, doc, pages)
-            index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
-                                                  for p in written)]))
+            if written:
+                index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
+                                                      for p in written)]))
             if text_lines is not None:
                 for final in pages:
                     text_lines.write(json.dumps({"doc_id": doc.doc_id, "page": final.page,

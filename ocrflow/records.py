@@ -182,6 +182,20 @@ def needs_recovery(verdict: Verdict) -> bool:
     return not verdict.ok
 
 
+# The reason of a page whose document's outputs could not be written (merge): the error says why.
+OUTPUT_ERROR = "merge:output_error"
+# A page or PDF that would take more memory than its worker may use (inventory, rendering): the
+# error starts with TOO_LARGE_ERROR and names the limit.
+TOO_LARGE = "inventory:too_large"
+TOO_LARGE_ERROR = "too large:"
+BAD_PAGE = "inventory:bad_page"  # the page itself cannot be read: no engine can help
+
+
+def inventory_reasons(error: str) -> list[str]:
+    """The reasons of a page or PDF the inventory could not read, from its error line."""
+    return [TOO_LARGE if error.startswith(TOO_LARGE_ERROR) else BAD_PAGE]
+
+
 def error_line(exc: BaseException, limit: int = 500) -> str:
     """An exception as the one line a page record or a log keeps."""
     return (f"{type(exc).__name__}: {exc}".splitlines() or [""])[0][:limit]

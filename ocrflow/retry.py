@@ -18,10 +18,10 @@ from typing import Any
 from ocrflow import corpus, engines
 from ocrflow.config import engine_settings
 from ocrflow.layout import Layout
-from ocrflow.records import PageRow, read_records
+from ocrflow.records import BAD_PAGE, TOO_LARGE, PageRow, read_records
 from ocrflow.store import PageStore
 
-UNRETRYABLE = "inventory:bad_page"  # the page itself is broken: no engine can help
+UNRETRYABLE = {BAD_PAGE, TOO_LARGE}  # the page itself cannot be read: no engine can help
 
 
 def _store(config: dict[str, Any], name: str) -> PageStore | None:
@@ -53,7 +53,7 @@ def low_quality_pages(results: str | Path, below: float) -> dict[str, list[PageR
 def failed_pages(results: str | Path) -> dict[str, list[PageRow]]:
     """Per shard, the rows of pages whose final status is failed and an engine could redo."""
     return _rows_where(results, lambda row: row.status == "failed"
-                       and UNRETRYABLE not in row.reasons)
+                       and not UNRETRYABLE & set(row.reasons))
 
 
 def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[int, int]:

@@ -3,6 +3,7 @@ rule manifest:
     input:
         pages=all_shards(LAYOUT.pages),
         stats=ocr_stats(),
+        plan=plan_record(),  # a shard that left the plan leaves the manifest too
     output:
         manifest=LAYOUT.manifest,
         report=LAYOUT.report,

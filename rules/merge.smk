@@ -1,7 +1,7 @@
 rule merge:
     """Final page states and texts; per document its outputs under <results>/markdown/, indexed in documents.tsv; the shard's Dolma records with outputs: [dolma]."""
     input:
-        unpack(merge_inputs),
+        **merge_inputs(),
     output:
         pages=LAYOUT.pages(SHARD),
         texts=LAYOUT.texts(SHARD),
@@ -14,7 +14,7 @@ rule merge:
         min_agreement=config["detection"]["min_agreement"],
         headers_footers=config["headers_footers"],
         # merge removes them when dolma is not in outputs
-        dolma=lambda wildcards: str(LAYOUT.dolma_shard(wildcards.shard)),
+        dolma=str(LAYOUT.dolma_shard(SHARD)),
         dolma_merged=str(LAYOUT.dolma),
     log:
         LAYOUT.log("merge", SHARD),

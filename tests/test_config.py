@@ -98,6 +98,67 @@ def test_snakemake_names_a_missing_input(workspace) -> None:
     assert "no-such-folder" in result.stderr
 
 
+# A URL with a password, its secret in each form it may be printed in, and the URL masked.
+PASSWORD_URLS = [
+    ("postgresql+psycopg://ocrflow:hunter2@db.example:5432/corpus", {"hunter2"},
+     "'postgresql+psycopg://ocrflow:***@db.example:5432/corpus'"),
+    ("postgresql+psycopg://ocrflow@db.example/corpus?sslmode=require&password=hunter2",
+     {"hunter2"}, "'postgresql+psycopg://ocrflow@db.example/corpus?sslmode=require&password=***'"),
+    ("postgresql+psycopg://ocrflow:hun%40ter2@db.example/corpus", {"hun%40ter2", "hun@ter2"},
+     "'postgresql+psycopg://ocrflow:***@db.example/corpus'"),
+]
+
+
+@pytest.mark.parametrize(("url", "secrets", "masked"), PASSWORD_URLS)
+def test_a_password_in_export_url_is_refused_masked(url: str, secrets: set[str],
+                                                    masked: str) -> None:
+    with pytest.raises(ocrflow_config.ConfigError) as error:
+        ocrflow_config.validate(with_change("export.url", url))
+    message = str(error.value)
+    assert message.startswith(f"config error: export.url: {masked} holds a password")
+    assert "\n" not in message
+    assert "OCRFLOW_DB_PASSWORD" in message and "export.password_env" in message
+    assert not any(secret in message for secret in secrets)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://:hunter2@db.example/corpus",  # no user name
+    "postgresql://ocrflow:hunt/er2@db.example/corpus",  # SQLAlchemy reads a '/' in a password
+    "postgresql://ocrflow:hun@ter2@db.example/corpus",  # an '@' not encoded
+    "postgresql://ocrflow@db.example/corpus?sslpassword=hunter2",
+    "postgresql://ocrflow@db.example/corpus?Pass%77ord=hunter2",  # a key percent-encoded
+    "postgresql://ocrflow@db.example/corpus?api_token=hunter2&application_name=x",
+    "postgres://ocrflow:hunter2@db.example/corpus",  # a scheme the schema refuses: same line
+])
+def test_every_form_of_a_password_in_export_url_is_refused(url: str) -> None:
+    cfg = with_change("export.url", url)
+    cfg["export"]["password_env"] = "CORPUS_DB_PASSWORD"
+    with pytest.raises(ocrflow_config.ConfigError) as error:
+        ocrflow_config.validate(cfg)
+    message = str(error.value)
+    assert message.startswith("config error: export.url: ") and "***" in message
+    assert "CORPUS_DB_PASSWORD" in message  # the variable export.password_env names
+    assert "hunter2" not in message and "ter2" not in message and "\n" not in message
+
+
+def test_export_url_without_a_password_is_kept() -> None:
+    url = "postgresql+psycopg://ocrflow@db.example:5432/corpus?sslmode=require&passfile=/x"
+    assert ocrflow_config.validate(with_change("export.url", url))["export"]["url"] == url
+
+
+@pytest.mark.parametrize(("url", "secrets", "masked"), PASSWORD_URLS)
+def test_a_dry_run_refuses_a_password_in_export_url_and_writes_it_nowhere(
+        workspace, url: str, secrets: set[str], masked: str) -> None:
+    (workspace.root / "corpus").mkdir()
+    result = workspace.snakemake("-n", "--config", f"export={{url: '{url}'}}", check=False,
+                                 timeout=120)
+    assert result.returncode != 0
+    line, = (line for line in result.stderr.splitlines() if "config error" in line)
+    assert line.startswith(f"config error: export.url: {masked} holds a password")
+    assert not any(secret in result.stdout + result.stderr for secret in secrets)
+    assert not (workspace.results / "config.yaml").exists()
+
+
 def _resolved(node: dict) -> dict:
     """``node`` over the $defs entry its $ref names, property schemas merged key by key."""
     if "$ref" not in node:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import corpus
+from ocrflow import corpus, plan
 from ocrflow.layout import Layout
 
 
@@ -60,12 +60,12 @@ def test_bad_sample_sheet_names_the_line(tmp_path: Path, body: str, message: str
 def test_adding_pdfs_changes_only_the_shards_they_land_in(tmp_path: Path) -> None:
     src, results = tmp_path / "in", tmp_path / "results"
     touch(src, *(f"doc{i:03d}.pdf" for i in range(10)))
-    assert corpus.plan(str(src), results, shard_size=4) == ["s000000", "s000001", "s000002"]
+    assert plan.update(str(src), results, shard_size=4) == ["s000000", "s000001", "s000002"]
     before = {s: Layout.of(results).members(s).read_text()
               for s in corpus.existing_shards(results)}
     # New names sort before and among the old ones: membership must not shift.
     touch(src, "aaa.pdf", "doc004b.pdf", "zzz.pdf")
-    corpus.plan(str(src), results, shard_size=4)
+    plan.update(str(src), results, shard_size=4)
     after = members(results)
     assert after["s000000"] == ["doc000", "doc001", "doc002", "doc003"]
     assert after["s000001"] == ["doc004", "doc005", "doc006", "doc007"]
@@ -78,10 +78,10 @@ def test_adding_pdfs_changes_only_the_shards_they_land_in(tmp_path: Path) -> Non
 def test_modified_pdf_changes_its_member_list(tmp_path: Path) -> None:
     src, results = tmp_path / "in", tmp_path / "results"
     touch(src, "a.pdf", "b.pdf")
-    corpus.plan(str(src), results, shard_size=1)
+    plan.update(str(src), results, shard_size=1)
     listing = Layout.of(results).members("s000001")
     first = listing.read_text()
     (src / "b.pdf").write_bytes(b"%PDF-1.4 changed and longer")
-    corpus.plan(str(src), results, shard_size=1)
+    plan.update(str(src), results, shard_size=1)
     assert listing.read_text() != first
     assert Layout.of(results).members("s000000").read_text().startswith("a\t")

@@ -401,14 +401,16 @@ def test_the_password_is_never_shown(states: States, postgres: Postgres,
         assert not _shown(forms | {wrong}, failed.stderr)
 
 
-def test_a_url_with_a_password_is_refused(states: States) -> None:
-    url = "postgresql+psycopg://ocrflow:hunter2@127.0.0.1:5432/ocrflow"
+@pytest.mark.parametrize("url", ["postgresql+psycopg://ocrflow:hunter2@127.0.0.1:5432/ocrflow",
+                                 "postgresql+psycopg://ocrflow@127.0.0.1/ocrflow?password=hunter2",
+                                 "postgresql+psycopg://ocrflow:hun%40ter2@127.0.0.1/ocrflow"])
+def test_a_url_with_a_password_is_refused(states: States, url: str) -> None:
     for args in (("--url", url), ("--config", f"export={{url: '{url}'}}")):
         refused = _cli(states.first, *args)
         assert refused.returncode == 2 and refused.stdout == ""
         line, = refused.stderr.splitlines()
-        assert "export.url" in line and "OCRFLOW_DB_PASSWORD" in line
-        assert "hunter2" not in refused.stderr
+        assert "export.url" in line and "OCRFLOW_DB_PASSWORD" in line and "***" in line
+        assert "hunter2" not in refused.stderr and "ter2" not in refused.stderr
 
 
 def test_a_database_of_another_schema_or_not_ocrflows_is_refused(states: States,

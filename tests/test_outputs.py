@@ -33,7 +33,10 @@ def test_a_document_that_left_the_corpus_leaves_its_outputs(workspace: Workspace
     (workspace.root / "corpus" / "b.pdf").unlink()  # its shard stays, with a alone
     (workspace.root / "corpus" / "c.pdf").unlink()  # its shard goes
     result = workspace.snakemake()
-    assert "2 documents left the input; their outputs were removed" in result.stderr
+    assert ("documents that left the input, whose outputs a run removes: 2 (first: 'b')"
+            in result.stderr)
+    assert "ocrflow: plan" in result.stderr and "2 documents removed, 1 shards retired" \
+        in result.stderr
     assert {p.name for p in files_under(layout.markdown)} == {"a.md", "a.pages.jsonl"}
     assert {row["doc_id"] for row in workspace.manifest()} == {"a"}
     assert layout.documents("s000000").read_text() == "a\ta.md\ta.pages.jsonl\n"

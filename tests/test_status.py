@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic, config, corpus, status
+from ocrflow import atomic, config, plan, status
 from ocrflow.layout import Layout
 from ocrflow.progress import Progress, ProgressFile, Timeline, ended_by
 from tests import pdfs
@@ -124,7 +124,7 @@ def make_run(tmp: Path, shards: int, pdfs: int, recovery: str = "none") -> Layou
     cfg = config.validate({"input": str(sheet), "results": str(tmp / "results"),
                            "shard_size": pdfs, "primary": {"engine": "chandra"},
                            "recovery": {"engine": recovery}})
-    assert len(corpus.plan(str(sheet), cfg["results"], cfg["shard_size"])) == shards
+    assert len(plan.update(str(sheet), cfg["results"], cfg["shard_size"])) == shards
     config.record(cfg)
     return Layout.of(cfg["results"])
 

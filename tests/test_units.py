@@ -3,18 +3,24 @@ tested without a Snakemake run (the pipeline tests hold them end to end)."""
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
+import pytest
+
 from ocrflow import atomic
-from ocrflow.corpus import Document, _assign
+from ocrflow.corpus import Document
 from ocrflow.layout import Layout
 from ocrflow.manifest import (
     REPORT_LIST_LIMIT,
+    build,
     collect_rows,
     markdown_tables,
     report_tables,
     summarize,
 )
+from ocrflow.plan import Registry, _assign
 from ocrflow.records import (
     FinalPage,
     InventoryDocument,
@@ -34,14 +40,18 @@ def docs(*ids: str) -> list[Document]:
 
 
 def test_shards_keep_their_members_and_fill_up_before_new_ones() -> None:
-    first = _assign(docs("a", "b", "c"), {}, shard_size=2)
+    def assign(ids: tuple[str, ...], known: dict[str, str], next_index: int) -> dict[str, str]:
+        return _assign(docs(*ids), Registry(known, 2, next_index), shard_size=2)[0]
+
+    first = assign(("a", "b", "c"), {}, 0)
     assert first == {"a": "s000000", "b": "s000000", "c": "s000001"}
     # b leaves, d and e arrive: a stays, d fills the open shard s000001, e opens s000002
-    second = _assign(docs("a", "c", "d", "e"), first, shard_size=2)
+    second = assign(("a", "c", "d", "e"), first, 2)
     assert second == {"a": "s000000", "c": "s000001", "d": "s000001", "e": "s000002"}
-    # a shard whose members all left is not filled again (only the last one is open)
-    third = _assign(docs("y", "f", "g"), {"x": "s000001", "y": "s000002"}, shard_size=2)
-    assert third == {"y": "s000002", "f": "s000002", "g": "s000003"}
+    # a shard whose members all left is not filled again (only the last one is open), and a
+    # retired shard's number is never given again (s000003 was made and retired)
+    third = assign(("y", "f", "g"), {"x": "s000001", "y": "s000002"}, 4)
+    assert third == {"y": "s000002", "f": "s000002", "g": "s000004"}
 
 
 def row(doc_id: str, page: int | None, status: str, content_hash: str | None, **extra) -> dict:
@@ -99,6 +109,46 @@ def test_the_report_says_what_the_rows_say() -> None:
     assert tables["Quality of the pages read"].rows == [["en", 1, "0.900", 0]]
     markdown = markdown_tables("ocrflow report", report_tables(summary, rows))
     assert "| a | 2 | chandra:repetition | cut \\| short |" in markdown  # one cell, escaped
+
+
+HOSTILE_IDS = ["<svg onload=alert(1)>", "a|b", "two\nlines", "bad</script>",
+               "الجريدة/مرسوم_٢٠٢١", "x&amp;y"]
+
+
+def _markdown_cells(line: str) -> list[str]:
+    """A Markdown table row's cells as a reader sees them: split at unescaped pipes, then
+    ``\\|`` and the HTML entities read back."""
+    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [html.unescape(cell.strip().replace("\\|", "|")) for cell in cells]
+
+
+def test_report_md_escapes_ids_and_errors(tmp_path: Path) -> None:
+    """Ids and errors come from the corpus: report.md shows them, never as HTML."""
+    shard = tmp_path / "pages.jsonl"
+    atomic.write_jsonl(shard, [
+        *(row(doc_id, 1, "failed", f"h{n}", reasons=["x:empty_output"],
+              error=f"<script>alert({n})</script> & more")
+          for n, doc_id in enumerate(HOSTILE_IDS)),
+        row("<img src=x onerror=alert(2)>", None, "unreadable", None, error="</script>|<b>")])
+    report = tmp_path / "report.md"
+    build(shard_pages=[shard], stats=[], manifest=tmp_path / "manifest.parquet", report=report,
+          summary_path=tmp_path / "summary.txt")
+    markdown = report.read_text(encoding="utf-8")
+    for raw in ("<svg", "<script", "</script", "<img", "<b>"):
+        assert raw not in markdown
+    cells = [_markdown_cells(line) for line in markdown.splitlines() if line.startswith("| ")]
+    failed = {cells[0]: cells[3] for cells in cells if cells[2:3] == ["x:empty_output"]}
+    assert set(failed) == {" ".join(doc_id.split()) for doc_id in HOSTILE_IDS}  # one line each
+    assert failed["<svg onload=alert(1)>"] == "<script>alert(0)</script> & more"
+    assert ["<img src=x onerror=alert(2)>", "", "", "</script>|<b>"] in cells
+
+    markdown_it = pytest.importorskip("markdown_it")  # rendered with raw HTML let through
+    rendered = markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table")
+    page = rendered.render(markdown)
+    for raw in ("<svg", "<script", "</script", "<img", "<b>"):
+        assert raw not in page
+    assert "<td>&lt;svg onload=alert(1)&gt;</td>" in page and "<td>a|b</td>" in page
+    assert "<td>الجريدة/مرسوم_٢٠٢١</td>" in page and "<td>x&amp;amp;y</td>" in page
 
 
 def test_records_round_trip_and_read_results_written_before_them(tmp_path: Path) -> None:

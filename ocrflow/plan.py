@@ -1,0 +1,281 @@
+"""The shard plan: which shard each document belongs to, and what a run changes in it.
+
+Computed in memory when the Snakefile is parsed in the main process, reading the input and the
+results folder but writing nothing: a dry run, and a run that Snakemake's lock refuses, leave
+the results folder as it was. The ``plan`` rule's job writes it (``apply``): the member lists
+that changed, the registry, the record of the change, and the removal of what documents that
+left the input had made. Snakemake runs that job only in a real run holding its lock.
+
+Why that shape: a shard's member list (``inputs.tsv``) is the input of its first job, so a
+shard reruns exactly when one of its PDFs is added, removed or modified. The plan rule declares
+as outputs the member lists that change, so Snakemake's DAG, built at parse time, reruns those
+shards and no other, without a checkpoint; and the record of the change
+(``work/plans/<id>.json``, a new id for every change) is missing until the job ran, which makes
+the job run when the only change is a shard whose documents all left. Cluster jobs read the
+plan back from the member lists (``corpus.existing_shards``) and never list the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ocrflow import atomic, corpus
+from ocrflow.corpus import Document, InputError
+from ocrflow.layout import IMAGES_SUFFIX, Layout, output_stem
+
+REGISTRY_HEADER = "# shard_size="  # then: "<size> next=<index> plan=<id>"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """What the last plan assigned: doc_id -> shard, the shard size, the next shard number
+    (never reused, even when the highest shard retired) and the plan's id."""
+
+    shards: dict[str, str] = field(default_factory=dict)
+    shard_size: int | None = None
+    next_index: int = 0
+    plan_id: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> Registry:
+        if not path.exists():
+            return cls()
+        rows = corpus.read_tsv(path)
+        header = rows[0][0] if rows and rows[0] else ""
+        if not header.startswith(REGISTRY_HEADER):
+            return cls()
+        words = header[len(REGISTRY_HEADER):].split()
+        values = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        shards = {doc_id: shard for shard, doc_id in rows[1:]}
+        next_index = int(values.get("next", -1))
+        if next_index < 0:  # written before the header kept it
+            next_index = max((int(s[1:]) for s in shards.values()), default=-1) + 1
+        return cls(shards, int(words[0]), next_index, values.get("plan", ""))
+
+    def text(self) -> str:
+        header = f"{REGISTRY_HEADER}{self.shard_size} next={self.next_index} plan={self.plan_id}"
+        return corpus.tsv([[header], *([shard, doc_id] for doc_id, shard
+                                       in sorted(self.shards.items()))])
+
+
+@dataclass
+class Plan:
+    """The plan of one run; ``changes`` says whether the plan job has anything to do."""
+
+    layout: Layout
+    shard_size: int
+    members: dict[str, list[Document]]  # shard -> its documents, by doc_id
+    previous: Registry
+    registry: Registry  # the new one
+    changed: list[str]  # shards whose member list is written
+    retired: list[str]  # shards of the previous plan with no document left
+    left: list[str]  # doc_ids of the previous plan no longer in the input
+
+    @property
+    def shards(self) -> list[str]:
+        return sorted(self.members)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.changed or self.retired or self.left
+                    or self.registry.shards != self.previous.shards)
+
+    @property
+    def record(self) -> Path:
+        return self.layout.plan_record(self.registry.plan_id)
+
+    def outputs(self) -> list[str]:
+        """What the plan job writes, as the rule declares it: nothing when nothing changes."""
+        if not self.changes:
+            return []
+        return [str(self.layout.members(s)) for s in self.changed] + [str(self.record)]
+
+    def member_text(self, shard: str) -> str:
+        return corpus.tsv([d.fields() for d in self.members[shard]])
+
+    def check_removals(self, max_share: float, max_count: int) -> None:
+        """A vanishing input is not a mass deletion: stop, removing nothing, when the
+        documents that left are all the known ones, or more than ``max_share`` of them and
+        more than ``max_count`` (rsync's --max-delete). ``max_share`` 1 allows any removal."""
+        known, gone = len(self.previous.shards), len(self.left)
+        if not gone or max_share >= 1:
+            return
+        if gone == known or (gone > max_share * known and gone > max_count):
+            raise InputError(
+                f"ocrflow: stopped: {gone} of the {known} documents known to "
+                f"{self.layout.root} are no longer in the input (first: {self.left[0]!r}), "
+                f"and a run would remove their outputs; nothing was removed. If the input is "
+                f"right, allow it once: --config removal='{{max_share: 1}}' (removal.max_share "
+                f"{max_share:g}, removal.max_count {max_count})")
+
+    def describe(self) -> str:
+        """What a run will change in the plan, for the dry run's output ('' when nothing)."""
+        if not self.changes:
+            return ""
+        new = len(set(self.registry.shards) - set(self.previous.shards))
+        line = (f"ocrflow plan: {_count(len(self.registry.shards), 'document')} in "
+                f"{_count(len(self.members), 'shard')}; a run writes the member lists of "
+                f"{_count(len(self.changed), 'shard')} ({_count(new, 'new document')})")
+        if self.left:
+            line += (f"; documents that left the input, whose outputs a run removes: "
+                     f"{len(self.left)} (first: {self.left[0]!r})")
+        if self.retired:
+            line += f"; {_count(len(self.retired), 'shard')} with no document left removed"
+        return line
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _claim_output_names(docs: list[Document], previous: Registry, sheet: bool) -> list[Document]:
+    """Documents whose outputs would be the same files on a case-insensitive filesystem (or
+    where one's figures folder holds another): the first keeps its names (a document of the
+    last plan first, so adding a PDF never takes a name from one that has it), the second is
+    unreadable with one line naming both, and never touches the other's files. In a sample
+    sheet the ids are the user's own: a clash stops the plan."""
+    stems = {d.doc_id: output_stem(d.doc_id).casefold() for d in docs}  # ids are NFC already
+    order = sorted(docs, key=lambda d: (d.doc_id not in previous.shards, d.doc_id))
+    owners: dict[str, str] = {}  # folded stem -> doc_id
+    folders: dict[str, str] = {}  # folded "<stem>_images" folder some document is in -> doc_id
+    for doc in order:
+        stem = stems[doc.doc_id]
+        if IMAGES_SUFFIX + "/" in stem:  # rare: only such a path can sit in a figures folder
+            parts = stem.split("/")
+            for depth in range(1, len(parts)):
+                folders.setdefault("/".join(parts[:depth]), doc.doc_id)
+    clashes: dict[str, str] = {}
+    for doc in order:
+        stem = stems[doc.doc_id]
+        other = owners.get(stem) or folders.get(stem + IMAGES_SUFFIX)
+        if other is None:
+            owners[stem] = doc.doc_id
+            continue
+        if sheet:
+            raise InputError(f"ocrflow: doc_id {doc.doc_id!r} and doc_id {other!r} would write "
+                             "the same output files on a case-insensitive filesystem: rename one")
+        clashes[doc.doc_id] = other
+    return [Document(d.doc_id, d.source_path, -1, -1, corpus.name_taken(clashes[d.doc_id]))
+            if d.doc_id in clashes else d for d in docs]
+
+
+def _assign(docs: list[Document], previous: Registry,
+            shard_size: int) -> tuple[dict[str, str], int]:
+    """Keep every known document in its shard; fill the last open shard, then new ones.
+    Numbering continues after the highest shard ever made, so a shard id is never reused."""
+    same_size = previous.shard_size == shard_size
+    known = previous.shards if same_size else {}
+    current = {d.doc_id for d in docs}
+    assigned = {doc_id: shard for doc_id, shard in known.items() if doc_id in current}
+    counts: dict[str, int] = {}
+    for shard in assigned.values():
+        counts[shard] = counts.get(shard, 0) + 1
+    next_index = previous.next_index
+    open_shard = max(known.values(), default=None)
+    for doc in docs:
+        if doc.doc_id in assigned:
+            continue
+        if open_shard is None or counts.get(open_shard, 0) >= shard_size:
+            open_shard = f"s{next_index:06d}"
+            next_index += 1
+        assigned[doc.doc_id] = open_shard
+        counts[open_shard] = counts.get(open_shard, 0) + 1
+    return assigned, next_index
+
+
+def compute(input_path: str, results: str | Path, shard_size: int) -> Plan:
+    """The plan of a run, from the input and the results folder as they are; writes nothing."""
+    corpus.check_results(results)
+    layout = Layout.of(results)
+    previous = Registry.read(layout.registry)
+    docs = corpus.discover(input_path)
+    docs = _claim_output_names(docs, previous, corpus.sheet_kind(input_path))
+    assigned, next_index = _assign(docs, previous, shard_size)
+    members: dict[str, list[Document]] = {}
+    for doc in docs:
+        members.setdefault(assigned[doc.doc_id], []).append(doc)
+    plan = Plan(layout, shard_size, members, previous, Registry(), [], [], [])
+    digest = hashlib.sha256(previous.plan_id.encode())
+    for shard in sorted(members):
+        text = plan.member_text(shard)
+        path = layout.members(shard)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            plan.changed.append(shard)
+            digest.update(f"{shard}\n{text}".encode())
+    plan.retired = sorted(set(previous.shards.values()) - set(members))
+    plan.left = sorted(set(previous.shards) - set(assigned))
+    registry = Registry(assigned, shard_size, next_index)
+    digest.update(registry.text().encode())
+    # A new id for every change (it chains the previous one), so the record is new each time.
+    plan.registry = Registry(assigned, shard_size, next_index, digest.hexdigest()[:16])
+    if not plan.changes:
+        plan.registry = previous
+    return plan
+
+
+def apply(plan: Plan) -> None:
+    """Write the plan (the plan job): first remove what left, then the member lists, then the
+    registry, then the record; a job killed halfway is simply redone by the next run."""
+    from ocrflow.merge import remove_document
+
+    layout = plan.layout
+    for doc_id in plan.left:
+        for path in remove_document(layout.markdown, doc_id):
+            print(f"ocrflow: removed {path} ({doc_id!r} left the input)", file=sys.stderr)
+        _remove_empty_folders(layout.markdown, doc_id)
+    for shard in plan.retired:
+        shutil.rmtree(layout.shard_dir(shard), ignore_errors=True)
+        layout.dolma_shard(shard).unlink(missing_ok=True)
+    for shard in plan.changed:
+        atomic.write_text(layout.members(shard), plan.member_text(shard))
+    atomic.write_text(layout.registry, plan.registry.text())
+    atomic.write_text(plan.record, json.dumps(_record(plan), ensure_ascii=False, indent=1) + "\n")
+
+
+def _remove_empty_folders(root: Path, doc_id: str) -> None:
+    """The folders of a document's outputs that it leaves empty (a whole subfolder left)."""
+    folder = (root / output_stem(doc_id)).parent
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another document's), or already gone
+            return
+        folder = folder.parent
+
+
+def _record(plan: Plan) -> dict[str, Any]:
+    return {"plan": plan.registry.plan_id, "previous": plan.previous.plan_id,
+            "planned_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "documents": len(plan.registry.shards), "shards": len(plan.members),
+            "shard_size": plan.shard_size, "changed_shards": plan.changed,
+            "retired_shards": plan.retired, "removed_documents": plan.left}
+
+
+def update(input_path: str, results: str | Path, shard_size: int) -> list[str]:
+    """Compute and write the plan at once (tools and tests; the workflow splits the two)."""
+    plan = compute(input_path, results, shard_size)
+    if plan.changes:
+        apply(plan)
+    return plan.shards
+
+
+def write_planned(input_path: str, results: str | Path, shard_size: int, plan_id: str,
+                  removal: dict[str, Any]) -> None:
+    """The plan job: plan again (the job holds the lock now), check that it is the plan the
+    run was started with, then write it."""
+    plan = compute(input_path, results, shard_size)
+    if plan.registry.plan_id != plan_id:
+        raise InputError("ocrflow: the input or the results folder changed while this run was "
+                         "starting; nothing was written: run again")
+    plan.check_removals(removal["max_share"], removal["max_count"])
+    apply(plan)
+    print(f"ocrflow: plan {plan_id} written: member lists of {len(plan.changed)} shards, "
+          f"{len(plan.left)} documents removed, {len(plan.retired)} shards retired",
+          file=sys.stderr)
