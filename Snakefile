@@ -1,6 +1,6 @@
 # ocrflow: PDFs to per-document Markdown. Stages, one .smk each under rules/:
-# plan -> inventory -> primary OCR -> detection -> recovery of failed pages -> detection -> merge -> manifest
-# -> SQL export (and, with outputs: [dolma], the shards' Dolma records in one file).
+# plan -> inventory -> primary OCR (each page judged) -> recovery of the failed pages (judged) -> merge
+# -> manifest -> SQL export (and, with outputs: [dolma], the shards' Dolma records in one file).
 # Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/.
 
 from snakemake.utils import min_version
@@ -15,7 +15,6 @@ include: "rules/common.smk"
 include: "rules/plan.smk"
 include: "rules/inventory.smk"
 include: "rules/ocr.smk"
-include: "rules/detect.smk"
 include: "rules/merge.smk"
 include: "rules/dolma.smk"
 include: "rules/manifest.smk"
@@ -26,7 +25,6 @@ include: "rules/export.smk"
 localrules:
     all,
     plan,
-    detect,
     merge,
     dolma,
     export,

@@ -59,23 +59,28 @@ def inventory(job: Any) -> None:
 
 
 def ocr(job: Any) -> None:
+    """An OCR stage: the engine reads the shard's pages, then detection judges each reading (in
+    the same job: a job per shard and stage is what a large run pays for, in Snakemake's DAG
+    and on the scheduler)."""
+    from ocrflow.detect import detect_shard
     from ocrflow.ocr import ocr_shard
 
+    inventory, records = Path(job.input.inventory), Path(job.output.records)
     mem_mb = getattr(getattr(job, "resources", None), "mem_mb", None)  # see inventory()
-    _run(job, ocr_shard, inventory=Path(job.input.inventory), verdicts=_optional(job, "verdicts"),
-         output=Path(job.output.records), stats=Path(job.output.stats), role=job.params.role,
-         engine_name=job.params.engine, settings=job.params.settings,
-         store_root=Path(job.params.store), render=job.params.render, threads=job.threads,
-         log_path=Path(job.log.log), progress=Path(job.log.progress), policy=job.params.policy,
-         trusted_text_layer=job.params.trusted_text_layer, mem_mb=mem_mb)
 
+    def read_then_judge() -> None:
+        ocr_shard(inventory=inventory, verdicts=_optional(job, "primary_verdicts"),
+                  output=records, stats=Path(job.output.stats), role=job.params.role,
+                  engine_name=job.params.engine, settings=job.params.settings,
+                  store_root=Path(job.params.store), render=job.params.render,
+                  threads=job.threads, log_path=Path(job.log.log),
+                  progress=Path(job.log.progress), policy=job.params.policy,
+                  trusted_text_layer=job.params.trusted_text_layer, mem_mb=mem_mb)
+        detect_shard(inventory=inventory, records=records, output=Path(job.output.verdicts),
+                     counts=Path(job.output.counts), cfg=job.params.detection,
+                     trust_cfg=job.params.trust)
 
-def detect(job: Any) -> None:
-    from ocrflow.detect import detect_shard
-
-    _run(job, detect_shard, inventory=Path(job.input.inventory), records=Path(job.input.records),
-         output=Path(job.output.verdicts), counts=Path(job.output.counts),
-         cfg=job.params.detection, trust_cfg=job.params.trust)
+    _run(job, read_then_judge)
 
 
 def merge(job: Any) -> None:
@@ -118,6 +123,6 @@ def export(job: Any) -> None:
 def plan(job: Any) -> None:
     from ocrflow.plan import write_planned
 
-    _run(job, write_planned, input_path=job.params.input, results=job.params.results,
+    _run(job, write_planned, input_path=job.params.input, results=job.config["results"],
          shard_size=job.params.shard_size, plan_id=job.params.plan_id,
          removal=job.params.removal)

@@ -89,6 +89,8 @@ def engine_params(role):
         "policy": config["ocr"],
         # recovery reads failed pages whatever their layer: the switch is the primary's
         "trusted_text_layer": role == "primary" and config["primary"]["trusted_text_layer"],
+        "detection": config["detection"],
+        "trust": config["trust"],
     }
 
 
@@ -141,9 +143,9 @@ def signature_known(func):
 
 @signature_known
 def recovery_gpus(wildcards, input):
-    """Evaluated when the job is ready to run, once the verdicts exist."""
+    """Evaluated when the job is ready to run, once the primary's verdicts exist."""
     gpus = engine_gpus("recovery") if HAS_RECOVERY else 0
-    return ocrflow_resources.recovery_gpus(gpus, input.verdicts)
+    return ocrflow_resources.recovery_gpus(gpus, input.primary_verdicts)
 
 
 def all_shards(path_of):

@@ -7,7 +7,7 @@ rule export:
     output:
         receipt=LAYOUT.export_receipt,
     params:
-        results=RESULTS,
+        results=lambda wildcards, output: Path(output.receipt).parent,  # the results folder
         settings=config["export"],
     log:
         LAYOUT.log("export"),

@@ -1,10 +1,12 @@
 rule ocr_primary:
-    """Every readable page of a shard through the primary engine."""
+    """Every readable page of a shard through the primary engine, then each page judged (verdict and reasons)."""
     input:
         inventory=LAYOUT.inventory(SHARD),
     output:
         records=LAYOUT.records(SHARD, "primary"),
         stats=LAYOUT.stats(SHARD, "primary"),
+        verdicts=LAYOUT.verdicts(SHARD, "primary"),
+        counts=LAYOUT.verdict_counts(SHARD, "primary"),
     params:
         **engine_params("primary"),
     threads: config["render"]["workers"] + 1
@@ -22,13 +24,15 @@ rule ocr_primary:
 
 
 rule ocr_recovery:
-    """Only the pages whose primary output failed detection, through the recovery engine."""
+    """Only the pages whose primary output failed detection, through the recovery engine, then judged."""
     input:
         inventory=LAYOUT.inventory(SHARD),
-        verdicts=LAYOUT.verdicts(SHARD, "primary"),
+        primary_verdicts=LAYOUT.verdicts(SHARD, "primary"),
     output:
         records=LAYOUT.records(SHARD, "recovery"),
         stats=LAYOUT.stats(SHARD, "recovery"),
+        verdicts=LAYOUT.verdicts(SHARD, "recovery"),
+        counts=LAYOUT.verdict_counts(SHARD, "recovery"),
     params:
         **engine_params("recovery"),
     threads: config["render"]["workers"] + 1

@@ -4,7 +4,6 @@ rule plan:
         plan_outputs(),
     params:
         input=config["input"],
-        results=RESULTS,
         shard_size=config["shard_size"],
         plan_id=plan_id(),
         removal=config["removal"],

@@ -112,12 +112,13 @@ def test_demo_end_to_end_then_rerun_and_threshold_change(example_workspace: Work
     ws.snakemake()
     assert ws.calls() == []
 
-    # A detection threshold changed: detection, recovery and merge rerun, primary OCR does not.
+    # A detection threshold changed: the OCR jobs judge their readings again and merge reruns;
+    # the inventory does not, and no page goes to the primary engine again (the page store).
     ws.config["detection"] = {"min_chars": 300}
     rerun = ws.snakemake()
     jobs = jobs_run(rerun)
-    assert jobs["detect"] == 2 and jobs["ocr_recovery"] == 1 and jobs["merge"] == 1
-    assert "ocr_primary" not in jobs and "inventory" not in jobs
+    assert jobs["ocr_primary"] == jobs["ocr_recovery"] == jobs["merge"] == 1
+    assert "inventory" not in jobs
     new_calls = ws.calls()
     assert new_calls and all(c["role"] == "recovery" for c in new_calls)
     # the recovered pages are in the store already
@@ -272,11 +273,11 @@ def test_dry_run_plans_jobs_per_shard_not_per_page(workspace: Workspace) -> None
         pdfs.write(corpus / f"batch{i % 7}" / f"doc{i:04d}.pdf", b"%PDF-1.4 placeholder")
     ws.config["shard_size"] = 50
     result = ws.snakemake("-n")
-    assert jobs_run(result) == {"plan": 1, "inventory": 20, "ocr_primary": 20, "detect": 40,
+    assert jobs_run(result) == {"plan": 1, "inventory": 20, "ocr_primary": 20,
                                 "ocr_recovery": 20, "merge": 20, "manifest": 1, "export": 1,
                                 "all": 1}
     ws.config["shard_size"] = 250
-    assert sum(jobs_run(ws.snakemake("-n")).values()) == 4 * 6 + 4
+    assert sum(jobs_run(ws.snakemake("-n")).values()) == 4 * 4 + 4
     assert not ws.results.exists()  # a dry run writes nothing
 
 
