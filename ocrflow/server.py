@@ -28,6 +28,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def last_error(log_path: Path, limit: int = 300) -> str:
+    """The server's own reason from its log: its last error line (argparse's "vllm serve:
+    error: ...", a Python exception), else its last line."""
+    try:
+        lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines()
+                 if line.strip()]
+    except OSError:
+        return "no log"
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or ["nothing logged"])[-1][:limit]
+
+
 class ServerFailed(RuntimeError):
     """The server did not come up (or back); the message names its log."""
 
@@ -75,8 +87,8 @@ class ModelServer:
         while time.monotonic() < deadline:
             if not self.alive():
                 code = self.process.returncode if self.process else None
-                raise ServerFailed(f"model server exited ({code}) while starting; "
-                                   f"see {self.log_path}")
+                raise ServerFailed(f"model server exited ({code}) while starting: "
+                                   f"{last_error(self.log_path)} (log: {self.log_path})")
             if self.ready():
                 return
             time.sleep(1)

@@ -1,21 +1,26 @@
-"""A stand-in for `vllm serve` that holds ocrflow to vLLM 0.17.0's contract: an OpenAI-compatible
+"""A stand-in for `vllm serve` that holds ocrflow to vLLM 0.32.0's contract: an OpenAI-compatible
 server on loopback, started with the command line the engine builds, answering like Chandra or
-DeepSeek-OCR, with faults injected per page and per attempt.
+DeepSeek-OCR, with faults injected per page and per attempt. tests/test_real_vllm.py sends the
+same requests to it and to the real `vllm serve` of that version (its CPU build) and compares
+what comes back; this file keeps what a real server cannot do on demand (5xx, timeouts, dropped
+connections, dying mid-request) and answers shaped like the real models'.
 
-What it enforces, as vLLM 0.17.0 does (sources in tests/data/vllm-0.17.0/):
-- the command line: the model first, then only options `vllm serve` 0.17.0 has
+What it enforces, as vLLM 0.32.0 does (its parser's options in tests/data/vllm-0.32.0/):
+- the command line: the model first, then only options `vllm serve` 0.32.0 has
   (serve_flags.txt, read from its own parser), "_" read as "-", JSON options parsed; anything else
   stops the start with argparse's message and exit code 2, as vLLM does;
-- `--served-model-name`: a request for another model is answered 404;
-- request length, when the request arrives (vllm/entrypoints/openai/chat_completion/protocol.py
-  build_tok_params, vllm/renderers/params.py TokenizeParams): max_tokens above max_model_len,
-  or prompt tokens + max_tokens above max_model_len, is HTTP 400 with vLLM's message; then, with
-  the image's tokens counted (vllm/v1/engine/input_processor.py _validate_prompt_len), a prompt
-  that fills the context is HTTP 400; a request without max_tokens gets what the context leaves
-  (vllm/entrypoints/utils.py get_max_tokens), and an answer longer than that is cut, with
-  finish_reason "length";
+- `--served-model-name`: a request for another model is answered 404, naming the served one;
+- request length (vllm/renderers/params.py, vllm/v1/engine/input_processor.py): max_tokens below
+  1 or above max_model_len is HTTP 400; a text prompt that fills the context is 400; so is one
+  that the image's tokens push over it; prompt + max_tokens over the context is not an error:
+  max_tokens is cut to what the context leaves (as it is when max_tokens is not given), and an
+  answer longer than that is cut, with finish_reason "length";
+- an image that cannot be read is 400; more images than `--limit-mm-per-prompt` allows is 400;
+- with DeepSeek-OCR's NGramPerReqLogitsProcessor loaded, its `vllm_xargs` are checked as its
+  validate_params checks them;
 - `/version` answers the version, as vLLM's server does.
-Token counts are estimates (models.json says how), close enough to fail where vLLM fails.
+Token counts are estimates (models.json says how), close enough to fail where vLLM fails; the
+messages are vLLM's, their numbers this estimate's.
 
 Which page a request is for is read from the image itself: the test PDFs carry a black bar at
 the top whose width is ``tag`` fortieths of the page width (no bar: tag 0). The plan (JSON, path
@@ -48,7 +53,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-VERSION = "0.17.0"
+VERSION = "0.32.0"
 DATA = Path(__file__).parent / "data" / f"vllm-{VERSION}"
 _PLAN_PATH = os.environ.get("FAKE_VLLM_PLAN")
 PLAN = json.loads(open(_PLAN_PATH).read()) if _PLAN_PATH else {}  # noqa: SIM115
@@ -59,7 +64,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class ServeArgs:
-    """`vllm serve MODEL [options]`, read as vLLM 0.17.0's parser reads it."""
+    """`vllm serve MODEL [options]`, read as vLLM 0.32.0's parser reads it."""
 
     def __init__(self, argv: list[str]) -> None:
         kinds = dict(line.split() for line in (DATA / "serve_flags.txt").read_text().splitlines()
@@ -99,7 +104,7 @@ class ServeArgs:
 
 
 def fail(message: str) -> None:
-    print(f"usage: vllm serve [model_tag] [options]\nvllm serve: error: {message}",
+    print(f"usage: vllm serve [model_tag] [options]\nvllm: error: {message}",
           file=sys.stderr)
     sys.exit(2)
 
@@ -122,9 +127,27 @@ class Model:
         self.max_model_len = int(given) if given is not None else int(context)
         self.image_tokens = entry.get("image_tokens") or (
             "deepseek_ocr" if "deepseek" in args.model.lower() else "qwen_vl")
+        limits = json.loads(args.value("--limit-mm-per-prompt", "{}") or "{}")
+        self.max_images = int(limits.get("image", 999))
+        self.ngram_guard = "NGramPerReqLogitsProcessor" in (args.value("--logits-processors")
+                                                           or "")
         pixels = json.loads(args.value("--mm-processor-kwargs", "{}") or "{}")
         self.min_pixels = pixels.get("min_pixels", 3136)
         self.max_pixels = pixels.get("max_pixels", 12845056)
+
+    def check_xargs(self, xargs: dict) -> str:
+        """NGramPerReqLogitsProcessor.validate_params, where that processor is loaded."""
+        ngram = xargs.get("ngram_size")
+        if not self.ngram_guard or ngram is None:
+            return ""
+        window = xargs.get("window_size", 100)
+        for name, value in (("ngram_size", ngram), ("window_size", window)):
+            if not isinstance(value, int) or value <= 0:
+                return f"`{name}` has to be a strictly positive integer, got {value}."
+        whitelist = xargs.get("whitelist_token_ids")
+        if whitelist is not None and not isinstance(whitelist, (list, tuple)):
+            return f"`whitelist_token_ids` has to be a sequence of integers, got {whitelist}."
+        return ""
 
     def count_image(self, width: int, height: int) -> int:
         if self.image_tokens == "deepseek_ocr":
@@ -264,27 +287,33 @@ class Handler(BaseHTTPRequestHandler):
     def validate(self, body: dict, images: list[object]) -> tuple[str, int]:
         """("", tokens the answer may have) or (vLLM's error message, status)."""
         if body.get("model") != self.served_name:
-            return f"The model `{body.get('model')}` does not exist.", 404
+            return (f"The model `{body.get('model')}` does not exist. Valid aliases: "
+                    f"{self.served_name}."), 404
         limit = self.model.max_model_len
         asked = body.get("max_completion_tokens", body.get("max_tokens"))
         if asked is not None and (not isinstance(asked, int) or asked < 1):
-            return f"max_tokens must be at least 1, got {asked}.", 400
+            return f"max_tokens must be at least 1, got {asked}. (parameter=max_tokens, " \
+                f"value={asked})", 400
         if asked is not None and asked > limit:
-            return (f"max_tokens={asked}cannot be greater than max_model_len=max_total_tokens="
-                    f"{limit}. Please request fewer output tokens."), 400
+            return (f"max_tokens={asked} cannot be greater than max_model_len={limit}. Please "
+                    f"request fewer output tokens. (parameter=max_tokens, value={asked})"), 400
+        problem = self.model.check_xargs(body.get("vllm_xargs") or {})
+        if problem:
+            return problem, 400
+        if len(images) > self.model.max_images:
+            return f"At most {self.model.max_images} image(s) may be provided in one prompt.", 400
         prompt = sum(10 + sum(text_tokens(part.get("text", "")) + (part["type"] == "image_url")
                               for part in message["content"])
                      for message in body["messages"])
-        if asked is not None and prompt > limit - asked:
-            return (f"You passed {prompt} input tokens and requested {asked} output tokens. "
-                    f"However, the model's context length is only {limit} tokens, resulting in "
-                    f"a maximum input length of {limit - asked} tokens. Please reduce the length "
-                    "of the input prompt."), 400
+        if prompt > limit:
+            return (f"This model's maximum context length is {limit} tokens. However, your "
+                    f"prompt contains at least {prompt} input tokens, which exceeds this limit "
+                    "even without any output tokens. Please reduce the length of the input "
+                    f"prompt. (parameter=input_tokens, value={prompt})"), 400
         expanded = prompt - len(images) + sum(self.model.count_image(*i.size) for i in images)
-        if expanded >= limit:
-            return (f"The decoder prompt (length {expanded}) is longer than the maximum model "
-                    f"length of {limit}. Make sure that `max_model_len` is no smaller than the "
-                    "number of text tokens plus multimodal tokens."), 400
+        if expanded > limit:
+            return (f"Input length ({expanded}) exceeds model's maximum context length "
+                    f"({limit})."), 400
         return "", min(asked or limit, limit - expanded)
 
     def do_POST(self) -> None:
@@ -296,8 +325,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         content = [part for message in body["messages"] for part in message["content"]]
-        images = [Image.open(io.BytesIO(base64.b64decode(part["image_url"]["url"].split(",")[1])))
-                  for part in content if part["type"] == "image_url"]
+        try:
+            images = [Image.open(io.BytesIO(base64.b64decode(
+                part["image_url"]["url"].split(",")[1]))) for part in content
+                if part["type"] == "image_url"]
+        except OSError as exc:  # PIL.UnidentifiedImageError
+            self._error(400, f"Failed to load image: {exc}")
+            return
         problem, room = self.validate(body, images)
         if PLAN.get("reject_all") and not problem:
             problem, room = "rejected by the test's plan", 400

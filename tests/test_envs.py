@@ -130,10 +130,9 @@ def test_each_env_pip_part_resolves_with_its_conda_pins(name: str) -> None:
     assert result.returncode == 0, "\n".join(errors[-5:])
 
 
-def test_the_resolution_check_fails_on_the_old_numpy_pin() -> None:
-    # vLLM 0.17.0 pins numba==0.61.2, which needs numpy<2.3: the envs' old numpy=2.3 cannot be.
+def test_the_resolution_check_fails_on_a_pin_vllm_refuses() -> None:
+    # vLLM 0.32.0 requires transformers>=5.16.1,<5.20: an env that pinned 5.15 cannot be.
     env = yaml.safe_load((REPO / "envs" / "deepseek.yaml").read_text())
-    old = [("numpy==2.3.*" if r.startswith("numpy==") else r) for r in pip_requirements(env)]
-    result = resolves(old)
+    result = resolves([*pip_requirements(env), "transformers==5.15.*"])
     assert result.returncode != 0 and "ResolutionImpossible" in result.stderr
-    assert "Cannot install numpy==2.3.*" in result.stderr
+    assert "transformers==5.15" in result.stderr

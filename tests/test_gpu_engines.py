@@ -152,9 +152,11 @@ def test_server_is_stopped_on_success_and_on_error(tmp_path: Path) -> None:
 
 
 def test_server_that_cannot_start_is_named_with_its_log(tmp_path: Path) -> None:
-    broken = ServerGroup([ModelServer([sys.executable, "-c", "import sys; sys.exit(3)"], ["0"],
-                                      tmp_path / "bad.log", startup_timeout_s=10)])
-    with pytest.raises(ServerFailed, match=r"exited \(3\) while starting; see .*bad\.log"):
+    broken = ServerGroup([ModelServer(
+        [sys.executable, "-c", "import sys; print('loading'); sys.exit('ValueError: no weights')"],
+        ["0"], tmp_path / "bad.log", startup_timeout_s=10)])
+    with pytest.raises(ServerFailed, match=r"exited \(1\) while starting: ValueError: no weights "
+                                           r"\(log: .*bad\.log\)"):
         broken.__enter__()
     os.environ["FAKE_VLLM_STARTUP_S"] = "60"
     try:

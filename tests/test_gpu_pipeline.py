@@ -45,7 +45,7 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
                                        "boxes": [[50, 40, 950, 90]]}  # DeepSeek's boxes
     assert records[0]["attempts"] == 1
     provenance = json.loads(rows[("b", 1)]["provenance"])
-    assert (provenance["engine"], provenance["server_version"]) == ("chandra", "0.17.0")
+    assert (provenance["engine"], provenance["server_version"]) == ("chandra", "0.32.0")
     assert json.loads(rows[("b", 2)]["provenance"])["engine"] == "deepseek"
     figure = (ws.results / "markdown" / "a.md").read_text().split("](a_images/")[1].split(")")[0]
     assert (ws.results / "markdown" / "a_images" / figure).stat().st_size > 0

@@ -97,8 +97,11 @@ def run_inventory_job(members: Path, output: Path, mem_mb: int) -> dict[str, int
         "if __name__ == '__main__':\n"
         "    inventory_shard(Path(sys.argv[1]), Path(sys.argv[2]), DEFAULTS['inventory'], 1,\n"
         "                    DEFAULTS['trust'], mem_mb=int(sys.argv[3]))\n"
-        "    peak = {who: resource.getrusage(which).ru_maxrss // 1024 for who, which in\n"
-        "            (('job', resource.RUSAGE_SELF), ('workers', resource.RUSAGE_CHILDREN))}\n"
+        # The job's own peak is VmHWM: its ru_maxrss would count the test process it was
+        # forked from (Linux keeps the larger across exec), which grows over a test session.
+        "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+        "    peak = {'job': int(hwm.split()[1]) // 1024, 'workers':\n"
+        "            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024}\n"
         "    print(json.dumps(peak))\n")
     done = subprocess.run([sys.executable, "-c", script, str(members), str(output), str(mem_mb)],
                           capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -71,9 +71,8 @@ class DeepSeekEngine(ServerEngine):
         # vllm_xargs reaches the NGramPerReqLogitsProcessor; without ngram_size it does nothing.
         params: dict[str, Any] = {"temperature": 0.0, "skip_special_tokens": False,
                                   "vllm_xargs": guard}
-        # No max_tokens by default: the model's context is 8192 tokens, and vLLM rejects a
-        # request whose prompt plus max_tokens exceeds it; left out, vLLM gives the page all
-        # the context its prompt leaves.
+        # No max_tokens by default: left out, vLLM gives the page all the context (8192 tokens)
+        # its prompt leaves; a max_tokens above the context itself is rejected (HTTP 400).
         if s["max_tokens"]:
             params["max_tokens"] = s["max_tokens"]
         return params

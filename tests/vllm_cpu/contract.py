@@ -1,0 +1,81 @@
+"""The requests that hold the stand-in (tests/fake_vllm.py) to the real `vllm serve`: the same
+requests go to both, and what comes back is compared up to the numbers that depend on the
+tokenizer (test_real_vllm.py).
+
+Both servers are started with Chandra's command line (as the engine builds it) plus DeepSeek-OCR's
+logits processor, so one server answers for both engines' requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from typing import Any
+
+import httpx
+from PIL import Image, ImageDraw
+
+SERVED = "chandra"
+CONTEXT = 18000  # Chandra's --max-model-len
+
+
+def page_png(width: int = 1008, height: int = 1400) -> str:
+    image = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(image).text((50, 50), "Bulletin officiel", fill="black")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def chat(images: list[str], text: str = "OCR this page.", **sampling: Any) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}}
+                                     for url in images]
+    content.append({"type": "text", "text": text})
+    return {"model": SERVED, "messages": [{"role": "user", "content": content}],
+            "temperature": 0.0, **sampling}
+
+
+def cases() -> dict[str, dict[str, Any]]:
+    """Each request the engines can send or meet, by name."""
+    page = page_png()
+    big = page_png(2048, 3072)  # 8,024 image tokens at Chandra's max_pixels
+    not_an_image = "data:image/png;base64," + base64.b64encode(b"not a picture").decode()
+    return {
+        "good": chat([page], max_tokens=50),
+        "no max_tokens": chat([page]),
+        "max_tokens above the context": chat([page], max_tokens=CONTEXT + 2000),
+        "max_tokens zero": chat([page], max_tokens=0),
+        # Prompt + max_tokens over the context: vLLM 0.32 cuts max_tokens to what is left.
+        "prompt and max_tokens over the context": chat([page], "the " * 2000,
+                                                       max_tokens=CONTEXT - 100),
+        # Text alone within the context, the image's tokens push it over.
+        "image fills the context": chat([big], "the " * 12000, max_tokens=50),
+        "text over the context": chat([page], "the " * (CONTEXT + 500), max_tokens=50),
+        "two images": chat([page, page], max_tokens=50),
+        "bad image": chat([not_an_image], max_tokens=50),
+        "unknown model": {**chat([page], max_tokens=50), "model": "nope"},
+        "bad vllm_xargs": chat([page], max_tokens=50, vllm_xargs={"ngram_size": "x"}),
+        "good vllm_xargs": chat([page], max_tokens=50, skip_special_tokens=False, vllm_xargs={
+            "ngram_size": 30, "window_size": 90, "whitelist_token_ids": [1, 2]}),
+    }
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def outcome(base_url: str, body: dict[str, Any]) -> tuple[int, str]:
+    """(HTTP status, finish_reason or the error message with its numbers masked)."""
+    response = httpx.post(f"{base_url}/chat/completions", json=body, timeout=300)
+    payload = response.json()
+    if response.status_code == 200:
+        return 200, payload["choices"][0]["finish_reason"]
+    message = payload.get("error", {}).get("message", str(payload))
+    return response.status_code, mask(message)
+
+
+def mask(message: str) -> str:
+    """An error message without what depends on the tokenizer or the request: numbers, and
+    the text of an image that could not be read."""
+    message = re.sub(r"cannot identify image file .*", "cannot identify image file ...", message)
+    return _NUMBER.sub("N", message)
