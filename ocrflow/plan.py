@@ -65,6 +65,19 @@ class Registry:
                                        in sorted(self.shards.items()))])
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What the workflow keeps of a plan once it is computed: its shards and what the plan job
+    writes. The plan job computes the plan again, so the documents (100,000 of them: tens of
+    MB) need not stay in the memory of a dry run."""
+
+    shards: list[str]
+    outputs: list[str]
+    record: Path
+    changes: bool
+    plan_id: str
+
+
 @dataclass
 class Plan:
     """The plan of one run; ``changes`` says whether the plan job has anything to do."""
@@ -96,6 +109,10 @@ class Plan:
         if not self.changes:
             return []
         return [str(self.layout.members(s)) for s in self.changed] + [str(self.record)]
+
+    def planned(self) -> Planned:
+        return Planned(self.shards, self.outputs(), self.record, self.changes,
+                       self.registry.plan_id)
 
     def member_text(self, shard: str) -> str:
         return corpus.tsv([d.fields() for d in self.members[shard]])

@@ -190,3 +190,12 @@ def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) ->
     assert stats["pages_sent"] == 1 and stats["pages_from_text_layer"] == 2
     assert "2 pages taken from their trusted text layer" in (
         workspace.results / "summary.txt").read_text()
+
+
+def test_the_language_check_agrees_with_wordfreq_without_importing_it() -> None:
+    from wordfreq import available_languages
+
+    known = set(available_languages("best"))
+    assert {"ar", "fr", "en"} <= known
+    for language in [*sorted(known), "xx", "fr-FR", "arabic", ""]:
+        assert (trust.check_language(language) == "") == (language in known), language
