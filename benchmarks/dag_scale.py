@@ -1,7 +1,10 @@
 """Planning cost at corpus scale: wall time and peak memory of `snakemake -n` on N PDFs, and the
 start of one cluster job (the Snakefile parsed again and the DAG of its one job).
 
-    python benchmarks/dag_scale.py [N ...]        (default: 10000 100000)
+    python benchmarks/dag_scale.py [--python PY] [N ...]        (default: 10000 100000)
+
+--python: the interpreter whose Snakemake is timed (default: this one), e.g. that of a venv with
+only requirements.txt (no SLURM plugin, whose import takes pandas' 0.26 s).
 
 The PDFs are placeholder files (a dry run lists and stats the input, it never opens a PDF).
 Each size is dry-run twice: before anything is planned (a first run: every shard is new), and
@@ -95,7 +98,7 @@ def write_plan(config: dict[str, str]) -> None:
 
 def main(sizes: list[int]) -> None:
     global ENV
-    version = [sys.executable, "-m", "snakemake", "--version"]
+    version = [SNAKEMAKE[0], "-m", "snakemake", "--version"]
     with_slurm, _, _ = timed(version)
     with tempfile.TemporaryDirectory() as shim:
         ENV = without_slurm(Path(shim))
@@ -128,4 +131,8 @@ def run_sizes(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10_000, 100_000])
+    arguments = sys.argv[1:]
+    if arguments[:1] == ["--python"]:
+        SNAKEMAKE[0] = arguments[1]
+        arguments = arguments[2:]
+    main([int(a) for a in arguments] or [10_000, 100_000])

@@ -24,8 +24,8 @@ try:
     config = ocrflow_config.validate(config)
     RESULTS = config["results"]
     LAYOUT = Layout.of(RESULTS)  # every path of the results folder
-    # The main process lists the input and plans in memory; cluster jobs re-parse this file and
-    # only read the member lists back.
+    # The main process lists the input and plans in memory; a cluster job re-parses this file
+    # and lists the shard folders only when its rule reads every shard.
     if workflow.is_main_process:
         computed = ocrflow_plan.compute(config["input"], RESULTS, config["shard_size"])
         computed.check_removals(config["removal"]["max_share"], config["removal"]["max_count"])
@@ -40,7 +40,7 @@ try:
         del computed
     else:
         PLAN = None
-        SHARDS = corpus.existing_shards(RESULTS)
+        SHARDS = corpus.existing_shards(RESULTS) if ocrflow_plan.lists_shards(sys.argv) else []
 except (ocrflow_config.ConfigError, corpus.InputError) as error:
     sys.exit(str(error))
 

@@ -63,9 +63,10 @@ class FakeServer:
 
 def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None],
             role: str = "primary", policy: dict | None = None,
-            verdicts: Path | None = None) -> dict[int, tuple[dict, dict]]:
+            verdicts: Path | None = None,
+            page_size: tuple[float, float] = (595, 842)) -> dict[int, tuple[dict, dict]]:
     """Inventory, OCR and detection of one PDF, as the workflow's jobs do them."""
-    pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags))
+    pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags, page_size))
     members = tmp / "inputs.tsv"
     members.write_text(f"doc\t{pdf}\t1\t1\n")
     inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1,

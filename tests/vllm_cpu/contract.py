@@ -39,7 +39,7 @@ def chat(images: list[str], text: str = "OCR this page.", **sampling: Any) -> di
 def cases() -> dict[str, dict[str, Any]]:
     """Each request the engines can send or meet, by name."""
     page = page_png()
-    big = page_png(2048, 3072)  # 8,024 image tokens at Chandra's max_pixels
+    big = page_png(2048, 3072)  # 6,144 image tokens on Qwen3.5's 32-px grid (8,024 on 28 px)
     not_an_image = "data:image/png;base64," + base64.b64encode(b"not a picture").decode()
     return {
         "good": chat([page], max_tokens=50),
@@ -50,7 +50,7 @@ def cases() -> dict[str, dict[str, Any]]:
         "prompt and max_tokens over the context": chat([page], "the " * 2000,
                                                        max_tokens=CONTEXT - 100),
         # Text alone within the context, the image's tokens push it over.
-        "image fills the context": chat([big], "the " * 12000, max_tokens=50),
+        "image fills the context": chat([big], "the " * 13000, max_tokens=50),
         "text over the context": chat([page], "the " * (CONTEXT + 500), max_tokens=50),
         "two images": chat([page, page], max_tokens=50),
         "bad image": chat([not_an_image], max_tokens=50),
