@@ -29,8 +29,8 @@ def free_port() -> int:
 
 
 def last_error(log_path: Path, limit: int = 300) -> str:
-    """The server's own reason from its log: its last error line (argparse's "vllm serve:
-    error: ...", a Python exception), else its last line."""
+    """The server's own reason from its log: its last error line (argparse's "vllm: error:
+    ...", a Python exception), else its last line."""
     try:
         lines = [line.strip() for line in log_path.read_text(errors="replace").splitlines()
                  if line.strip()]

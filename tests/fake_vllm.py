@@ -115,10 +115,15 @@ class Model:
     def __init__(self, args: ServeArgs) -> None:
         known = json.loads((DATA / "models.json").read_text())
         entry = known.get(args.model) or {}
-        config = Path(args.model) / "config.json"
+        config_path = Path(args.model) / "config.json"
         context = entry.get("max_model_len")
-        if config.exists():
-            context = json.loads(config.read_text()).get("max_position_embeddings", context)
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        context = config.get("max_position_embeddings",
+                             config.get("text_config", {}).get("max_position_embeddings", context))
+        # The image grid: a local model's vision patch times its merge (Qwen2.5-VL 14 x 2,
+        # Qwen3.5 16 x 2), else the 28 px of chandra-ocr's own scaling.
+        vision = config.get("vision_config", {})
+        self.grid = vision.get("patch_size", 14) * vision.get("spatial_merge_size", 2)
         given = args.value("--max-model-len")
         if given is None and context is None:
             print(f"stand-in: the context of {args.model} is not known here; give "
@@ -152,7 +157,7 @@ class Model:
     def count_image(self, width: int, height: int) -> int:
         if self.image_tokens == "deepseek_ocr":
             return deepseek_image_tokens(width, height)
-        factor = 28  # Qwen2VLImageProcessor.smart_resize
+        factor = self.grid  # Qwen2VLImageProcessor.smart_resize
         h = max(factor, round(height / factor) * factor)
         w = max(factor, round(width / factor) * factor)
         if h * w > self.max_pixels:
@@ -260,6 +265,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     served_name = "model"
     model: Model
+    prompt_tokens = 0  # of the request being answered, images expanded
 
     def log_message(self, *args: object) -> None:  # quiet
         pass
@@ -314,6 +320,7 @@ class Handler(BaseHTTPRequestHandler):
         if expanded > limit:
             return (f"Input length ({expanded}) exceeds model's maximum context length "
                     f"({limit})."), 400
+        self.prompt_tokens = expanded
         return "", min(asked or limit, limit - expanded)
 
     def do_POST(self) -> None:
@@ -408,7 +415,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, {"id": "x", "object": "chat.completion", "model": body.get("model"),
                          "choices": [{"index": 0, "finish_reason": finish,
                                       "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": 0, "completion_tokens": len(tokens)}})
+                         "usage": {"prompt_tokens": self.prompt_tokens,
+                                   "completion_tokens": len(tokens)}})
 
 
 def main() -> None:

@@ -118,6 +118,8 @@ def test_the_stand_in_answers_as_the_real_server_does(served) -> None:
         if answers[0] != answers[1]:
             differences[name] = answers
     assert not differences, json.dumps(differences, indent=1)
+    # Qwen3.5's 32-px grid: 64 x 96 patches against 32 x 44 (on Qwen2.5-VL's 28 px: 8,024 - 1,800)
+    assert contract.image_tokens(real) == contract.image_tokens(fake) == 6144 - 1408
     import httpx
 
     versions = [httpx.get(url.removesuffix("/v1") + "/version").json() for url in (real, fake)]
@@ -288,3 +290,29 @@ def test_deepseek_ocr_itself_reads_a_page_on_the_real_server(tiny_models, tmp_pa
     assert provenance["server_version"] == pinned_version()
     assert provenance["sampling"]["vllm_xargs"]["ngram_size"] == 30  # reached the processor
     assert gone(model)
+
+
+def test_a_request_the_real_server_cannot_read_is_rejected_once_with_its_message(served) -> None:
+    """What no rendered page sends, but the shared client must not retry: an image the server
+    cannot read is rejected at once, with vLLM's message."""
+    import asyncio
+
+    from ocrflow.client import ChatClient, RequestFailed
+
+    real, _, _ = served
+    bad = contract.cases()["bad image"]["messages"]
+
+    async def ask() -> RequestFailed:
+        client = ChatClient([real], contract.SERVED, retries=3, backoff_s=0.01)
+        try:
+            await client.complete(bad, max_tokens=5)
+        except RequestFailed as failed:
+            return failed
+        finally:
+            await client.aclose()
+        raise AssertionError("a bad image was answered")
+
+    failed = asyncio.run(ask())
+    assert not failed.transient
+    assert str(failed).startswith("rejected: HTTP 400: Failed to load image: cannot identify "
+                                  "image file")

@@ -20,9 +20,9 @@ SERVED = "chandra"
 CONTEXT = 18000  # Chandra's --max-model-len
 
 
-def page_png(width: int = 1008, height: int = 1400) -> str:
+def page_png(width: int = 1008, height: int = 1400, text: str = "Bulletin officiel") -> str:
     image = Image.new("RGB", (width, height), "white")
-    ImageDraw.Draw(image).text((50, 50), "Bulletin officiel", fill="black")
+    ImageDraw.Draw(image).text((50, 50), text, fill="black")
     out = io.BytesIO()
     image.save(out, format="PNG")
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
@@ -79,3 +79,17 @@ def mask(message: str) -> str:
     the text of an image that could not be read."""
     message = re.sub(r"cannot identify image file .*", "cannot identify image file ...", message)
     return _NUMBER.sub("N", message)
+
+
+def image_tokens(base_url: str) -> int:
+    """How many more prompt tokens a 2048 x 3072 page costs than a 1008 x 1400 one (the text is
+    the same): the server's image-token count, free of its tokenizer."""
+    counts = []
+    for size in ((1008, 1400), (2048, 3072)):
+        # Images not sent before: vLLM 0.32 once answered a repeated one 500 ("Multi-modal
+        # cache miss ... P0/P1 cache drift"), which the engines' client retries.
+        body = chat([page_png(*size, text=f"image tokens {size}")], max_tokens=1)
+        response = httpx.post(f"{base_url}/chat/completions", json=body, timeout=300)
+        assert response.status_code == 200, f"{base_url}: {response.text}"
+        counts.append(response.json()["usage"]["prompt_tokens"])
+    return counts[1] - counts[0]
