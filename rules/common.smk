@@ -152,8 +152,8 @@ def recovery_gpus(wildcards, input):
 
 def all_shards(path_of):
     """``path_of(shard)`` for every shard of the plan: the path built once, with the wildcard,
-    and filled in per shard (every cluster job parses these lists; 1,000 shards cost 0.05 s
-    as paths, a tenth of that as strings)."""
+    and filled in per shard (1,000 shards cost 0.05 s as paths, a tenth of that as strings;
+    the main process and the corpus rules' cluster jobs build these lists)."""
     pattern = str(path_of(SHARD))
     return [pattern.replace(SHARD, shard) for shard in SHARDS]
 

@@ -15,9 +15,13 @@ What it enforces, as vLLM 0.32.0 does (its parser's options in tests/data/vllm-0
   that the image's tokens push over it; prompt + max_tokens over the context is not an error:
   max_tokens is cut to what the context leaves (as it is when max_tokens is not given), and an
   answer longer than that is cut, with finish_reason "length";
-- an image that cannot be read is 400; more images than `--limit-mm-per-prompt` allows is 400;
+- an image that cannot be read is 400 ("Failed to load image: ..."); more images than
+  `--limit-mm-per-prompt` allows is 400 (vllm/multimodal/processing/context.py
+  validate_num_items);
 - with DeepSeek-OCR's NGramPerReqLogitsProcessor loaded, its `vllm_xargs` are checked as its
-  validate_params checks them;
+  validate_params checks them (vllm/model_executor/models/deepseek_ocr.py);
+- `usage.prompt_tokens` counts the images' tokens on the model's grid (a local model's vision
+  patch x merge, from its config.json);
 - `/version` answers the version, as vLLM's server does.
 Token counts are estimates (models.json says how), close enough to fail where vLLM fails; the
 messages are vLLM's, their numbers this estimate's.

@@ -54,14 +54,19 @@ the survey, with tables of figures and a summary. الجريدة الرسمية 
 يتعلق بتنظيم الإدارة. 0123456789 | - . , ; : ( ) [ ] < > / = " ' # * _ """
 
 
-def tokenizer(out: Path) -> PreTrainedTokenizerFast:
+def byte_level_bpe(special: list[str]) -> Tokenizer:
+    """A 4,096-token byte-level BPE trained on TRAINING_TEXT; ``special`` take ids 0, 1, ..."""
     model = Tokenizer(models.BPE())
     model.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     model.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=4096, special_tokens=SPECIAL,
+    trainer = trainers.BpeTrainer(vocab_size=4096, special_tokens=special,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     model.train_from_iterator([TRAINING_TEXT] * 50, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=model, eos_token="<|im_end|>",
+    return model
+
+
+def tokenizer(out: Path) -> PreTrainedTokenizerFast:
+    fast = PreTrainedTokenizerFast(tokenizer_object=byte_level_bpe(SPECIAL), eos_token="<|im_end|>",
                                    pad_token="<|endoftext|>", unk_token=None)
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
@@ -105,13 +110,8 @@ DEEPSEEK_SPECIAL = ["<｜end▁of▁sentence｜>", "<｜begin▁of▁sentence｜
 
 def build_deepseek_ocr(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    model = Tokenizer(models.BPE())
-    model.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    model.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=4096, special_tokens=DEEPSEEK_SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    model.train_from_iterator([TRAINING_TEXT] * 50, trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=model, eos_token=DEEPSEEK_SPECIAL[0],
+    tok = PreTrainedTokenizerFast(tokenizer_object=byte_level_bpe(DEEPSEEK_SPECIAL),
+                                  eos_token=DEEPSEEK_SPECIAL[0],
                                   bos_token=DEEPSEEK_SPECIAL[1], pad_token=DEEPSEEK_SPECIAL[3],
                                   unk_token=None)
     tok.save_pretrained(out)
