@@ -84,6 +84,7 @@ bench: $(VENV)/.dev  ## print the scaling and speed figures
 	$(BIN)/python benchmarks/feed_rate.py
 	$(BIN)/python benchmarks/status_scale.py
 	$(BIN)/python benchmarks/export_scale.py
+	$(BIN)/python benchmarks/loop_cost.py
 
 clean:
 	rm -rf results .snakemake

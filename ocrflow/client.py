@@ -4,11 +4,16 @@ concurrency, timeouts, retries with backoff, and load spread over several server
 Retried: transport errors (refused, reset, dropped), timeouts, HTTP 429 and 5xx. Not retried: other
 4xx (a request the server rejected is rejected again): the page fails at once with the server's
 message. The API key is sent, never logged.
+
+With a ``cut`` test, the answer is streamed and the request closed as soon as the test says the
+text so far is a loop: vLLM aborts a request whose client has gone, so the GPU stops decoding it.
+Its tokens are counted from the usage vLLM sends with every chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -22,12 +27,24 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+# Tokens vLLM decodes between two chunks of a streamed answer (its per-request stream_interval):
+# a loop is cut at most this many tokens late, and a page streams in a few dozen chunks.
+STREAM_INTERVAL = 16
+CUT = "repetition"  # the finish reason of an answer closed as a loop (vLLM's own word for it)
+
+
 @dataclass
 class Completion:
     text: str
-    finish_reason: str
+    finish_reason: str  # "stop", "length", or "repetition" (closed as a loop)
     completion_tokens: int
-    attempts: int
+    attempts: int  # HTTP attempts
+    prompt_tokens: int = 0
+
+    def usage(self) -> dict[str, Any]:
+        """What this request cost, as a page record keeps it."""
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "finish_reason": self.finish_reason}
 
 
 class RequestFailed(RuntimeError):
@@ -68,28 +85,39 @@ class ChatClient:
         """The server with the fewest requests in flight."""
         return min(self.base_urls, key=lambda url: self.in_flight[url])
 
-    async def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], *,
+                       cut: Callable[[str], bool] | None = None, **params: Any) -> Completion:
+        """One chat completion. ``cut``: stream the answer and close it where ``cut(text so
+        far)`` is true (finish_reason "repetition")."""
         import httpx
 
         body = {"model": self.model, "messages": messages, **params}
+        if cut is not None:
+            body.update(stream=True, stream_interval=STREAM_INTERVAL, stream_options={
+                "include_usage": True, "continuous_usage_stats": True})
         last_error = ""
         async with self.semaphore:
             for attempt in range(1, self.retries + 2):
                 url = self._pick()
                 self.in_flight[url] += 1
                 try:
-                    response = await self._http.post(f"{url}/chat/completions", json=body)
+                    async with self._http.stream("POST", f"{url}/chat/completions",
+                                                 json=body) as response:
+                        if response.status_code == 200:
+                            if cut is None:
+                                return self._parse(json.loads(await response.aread()), attempt)
+                            return await self._read_stream(response, cut, attempt)
+                        await response.aread()
+                        last_error = f"HTTP {response.status_code}: {_error_message(response)}"
+                        if response.status_code not in RETRY_STATUS:
+                            raise RequestFailed(f"rejected: {last_error}", transient=False)
                 except (httpx.TransportError, httpx.TimeoutException) as exc:
                     last_error = error_line(exc)
                     lost = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
                     if self.recover and isinstance(exc, lost):
                         await self.recover(url)
-                else:
-                    if response.status_code == 200:
-                        return self._parse(response.json(), attempt)
-                    last_error = f"HTTP {response.status_code}: {_error_message(response)}"
-                    if response.status_code not in RETRY_STATUS:
-                        raise RequestFailed(f"rejected: {last_error}", transient=False)
+                except StreamError as exc:  # the server failed mid-answer: as a 5xx
+                    last_error = str(exc)
                 finally:
                     self.in_flight[url] -= 1
                 if attempt <= self.retries:
@@ -107,6 +135,35 @@ class ChatClient:
         return Completion(text=choice["message"].get("content") or "",
                           finish_reason=choice.get("finish_reason") or "stop",
                           completion_tokens=int(usage.get("completion_tokens") or 0),
+                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                          attempts=attempts)
+
+    @staticmethod
+    async def _read_stream(response: Any, cut: Callable[[str], bool],
+                           attempts: int) -> Completion:
+        """Server-sent chunks until [DONE], or until the text is a loop: then the caller's
+        ``async with`` closes the connection, and vLLM aborts the request."""
+        parts: list[str] = []
+        finish, usage = "stop", {}
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = json.loads(data)
+            if "error" in chunk:
+                raise StreamError(f"error while streaming: {_message(chunk['error'])}")
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices") or []:
+                parts.append((choice.get("delta") or {}).get("content") or "")
+                finish = choice.get("finish_reason") or finish
+            if parts and parts[-1] and cut(text := "".join(parts)):
+                parts, finish = [text], CUT
+                break
+        return Completion(text="".join(parts), finish_reason=finish,
+                          completion_tokens=int(usage.get("completion_tokens") or 0),
+                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
                           attempts=attempts)
 
     async def aclose(self) -> None:
@@ -126,12 +183,19 @@ def server_version(base_url: str, api_key: str | None = None) -> str:
         return ""
 
 
+class StreamError(RuntimeError):
+    """The server sent an error instead of the rest of a streamed answer."""
+
+
+def _message(error: Any) -> str:
+    message = error.get("message") if isinstance(error, dict) else error
+    return " ".join(str(message).split())[:400]
+
+
 def _error_message(response: Any) -> str:
     """The server's own words, on one line: vLLM answers {"error": {"message": ...}}."""
     try:
         error = response.json().get("error")
-        message = error.get("message") if isinstance(error, dict) else error
     except (ValueError, AttributeError):
-        message = None
-    text = str(message or response.text)
-    return " ".join(text.split())[:400]
+        error = None
+    return _message(error or response.text)

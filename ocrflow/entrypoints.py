@@ -75,7 +75,8 @@ def ocr(job: Any) -> None:
                   store_root=Path(job.params.store), render=job.params.render,
                   threads=job.threads, log_path=Path(job.log.log),
                   progress=Path(job.log.progress), policy=job.params.policy,
-                  trusted_text_layer=job.params.trusted_text_layer, mem_mb=mem_mb)
+                  trusted_text_layer=job.params.trusted_text_layer, mem_mb=mem_mb,
+                  handoff=job.params.handoff)
         detect_shard(inventory=inventory, records=records, output=Path(job.output.verdicts),
                      counts=Path(job.output.counts), cfg=job.params.detection,
                      trust_cfg=job.params.trust)

@@ -24,7 +24,7 @@ def _schema() -> Any:
         ("page", pa.int32()), ("status", pa.string()), ("engine", pa.string()),
         ("reasons", pa.list_(pa.string())), ("n_chars", pa.int64()), ("error", pa.string()),
         ("duplicate_of", pa.string()), ("attempts", pa.int32()), ("provenance", pa.string()),
-        ("quality", pa.float32()), ("language", pa.string()),
+        ("quality", pa.float32()), ("language", pa.string()), ("tokens", pa.string()),
     ])
 
 
@@ -39,8 +39,9 @@ def collect_rows(shard_pages: list[Path]) -> list[dict[str, Any]]:
         original = (first_with_hash.setdefault(content_hash, row["doc_id"]) if content_hash
                     else None)
         row["duplicate_of"] = original if original not in (None, row["doc_id"]) else None
-        if row.get("provenance") is not None:  # one JSON column: engines record different keys
-            row["provenance"] = json.dumps(row["provenance"], sort_keys=True)
+        for key in ("provenance", "tokens"):  # JSON columns: engines record different keys
+            if row.get(key) is not None:
+                row[key] = json.dumps(row[key], sort_keys=True)
     return rows
 
 
@@ -73,7 +74,36 @@ def summarize(rows: list[dict[str, Any]], stats: list[dict[str, Any]]) -> dict[s
         "pages": sum(1 for row in rows if row["page"] is not None),
         "by_status": {status: by_status.get(status, 0) for status in STATUSES},
         "engines": engines,
+        "tokens": token_totals(rows),
     }
+
+
+def token_totals(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per engine: pages it was asked to read, requests, prompt and decoded (completion) tokens,
+    decoded tokens per page, and the share decoded for readings that were not kept (the page
+    failed, or another engine's reading was)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for engine, requests in _tokens(row).items():
+            entry = totals.setdefault(engine, {"pages": 0, "requests": 0, "prompt_tokens": 0,
+                                               "completion_tokens": 0, "not_kept": 0})
+            decoded = sum(r.get("completion_tokens") or 0 for r in requests)
+            entry["pages"] += 1
+            entry["requests"] += len(requests)
+            entry["prompt_tokens"] += sum(r.get("prompt_tokens") or 0 for r in requests)
+            entry["completion_tokens"] += decoded
+            if not (row["engine"] == engine and row["status"] in ("ok", "recovered")):
+                entry["not_kept"] += decoded
+    for entry in totals.values():
+        decoded = entry["completion_tokens"]
+        entry["per_page"] = round(decoded / entry["pages"], 1)
+        entry["share_not_kept"] = round(entry.pop("not_kept") / decoded, 4) if decoded else 0.0
+    return totals
+
+
+def _tokens(row: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    tokens = row.get("tokens")
+    return (json.loads(tokens) if isinstance(tokens, str) else tokens) or {}
 
 
 def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
@@ -87,6 +117,11 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
                      f"({rate_text})" + (f"; {entry['from_text_layer']} pages taken from their "
                                          "trusted text layer instead"
                                          if entry["from_text_layer"] else ""))
+    for engine, entry in summary["tokens"].items():
+        lines.append(f"  {engine}: {entry['completion_tokens']} tokens decoded for "
+                     f"{entry['pages']} pages ({entry['per_page']} a page, "
+                     f"{entry['requests']} requests), {entry['share_not_kept']:.1%} of them for "
+                     "readings not kept")
     unreadable = [row for row in rows if row["status"] == "unreadable"]
     for row in unreadable[:REPORT_LIST_LIMIT]:
         lines.append(f"  unreadable: {row['source_path']}: {row['error']}")
@@ -101,6 +136,7 @@ def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 
 LOW_QUALITY = 0.5  # the report counts pages read below this score
+TOKENS_TITLE = "Tokens decoded"
 
 
 @dataclass
@@ -154,6 +190,16 @@ def report_tables(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[T
                             [[name, e["pages_read"], e["pages_sent"], e["seconds"],
                               e["pages_per_s"] or "-"]
                              for name, e in summary["engines"].items()]))
+    if summary["tokens"]:
+        tables.append(Table(TOKENS_TITLE, ["engine", "pages", "requests", "prompt tokens",
+                                           "decoded tokens", "decoded a page",
+                                           "decoded for readings not kept"],
+                            [[engine, e["pages"], e["requests"], e["prompt_tokens"],
+                              e["completion_tokens"], e["per_page"],
+                              f"{e['share_not_kept']:.1%}"]
+                             for engine, e in summary["tokens"].items()],
+                            "What the model servers decoded: a GPU's time goes with these. "
+                            "Not kept: the reading failed, or another engine's was taken."))
     tables += [quality_by_language(rows), problems(rows, "unreadable", "Unreadable PDFs"),
                problems(rows, "failed", "Failed pages")]
     return [table for table in tables if table is not None]

@@ -39,6 +39,7 @@ from ocrflow.records import (
     error_line,
     inventory_reasons,
     read_records,
+    spent,
     write_records,
 )
 from ocrflow.text_layer import is_rtl
@@ -269,9 +270,13 @@ def unwritten(doc: InventoryDocument, error: str) -> list[FinalPage]:
 def _document_pages(doc: InventoryDocument, primaries: dict[tuple[str, int], Judged],
                     recoveries: dict[tuple[str, int], Judged], min_agreement: float,
                     headers_footers: dict[str, Any] | None) -> list[FinalPage]:
-    pages = [resolve_page(page, primaries.get((doc.doc_id, page.page)),
-                          recoveries.get((doc.doc_id, page.page)), min_agreement)
-             for page in doc.pages]
+    pages = []
+    for page in doc.pages:
+        primary, recovery = (judged.get((doc.doc_id, page.page))
+                             for judged in (primaries, recoveries))
+        final = resolve_page(page, primary, recovery, min_agreement)
+        final.tokens = spent(*(judged[0] for judged in (primary, recovery) if judged))
+        pages.append(final)
     remove_running_lines(pages, headers_footers)
     return pages
 
@@ -324,7 +329,7 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
                              final.status, final.engine, final.reasons, len(final.text),
                              final.error, final.attempts, final.provenance, final.quality,
-                             final.language) for final in pages]
+                             final.language, final.tokens) for final in pages]
             if dolma_out is not None:
                 write_dolma_line(dolma_out, doc, pages)
             if written:

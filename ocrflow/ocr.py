@@ -236,7 +236,8 @@ class ShardRun:
         record: dict[str, Any] = {
             "page": page.page, "text": output.text, "error": output.error,
             "finish_reason": output.finish_reason, "attempts": output.attempts,
-            "page_attempts": tries, "meta": output.meta, "provenance": self.provenance}
+            "page_attempts": tries, "meta": output.meta, "provenance": self.provenance,
+            "requests": output.requests}
         if output.error:
             record["retry"] = output.transient and tries < self.policy["max_page_attempts"]
         if output.images:
@@ -253,11 +254,12 @@ def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_n
               threads: int = 1, verdicts: Path | None = None,
               policy: dict[str, Any], log_path: Path | None = None,
               trusted_text_layer: bool = False, progress: Path | None = None,
-              mem_mb: int | None = None) -> None:
+              mem_mb: int | None = None, handoff: bool = False) -> None:
     """``trusted_text_layer``: pages whose text layer is trusted are read from it, and only the
     others are sent to the engine (born-digital pages stay off the GPU). ``progress``: the file
     the job keeps its counts in while it runs (progress.ProgressFile), for ``ocrflow status``.
-    ``mem_mb``: the job's declared memory, shared out as the render workers' limit."""
+    ``mem_mb``: the job's declared memory, shared out as the render workers' limit.
+    ``handoff``: a recovery engine reads the pages this one fails (JobContext.handoff)."""
     docs = read_records(inventory, InventoryDocument)
     from_layer: list[PageInput] = []
     if verdicts is None:
@@ -278,7 +280,7 @@ def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_n
                  len(from_layer), len(work), engine_name)
     engine = engines.create(engine_name, settings, threads)
     store = PageStore(store_root, engine.name, engine.fingerprint())
-    job = JobContext(log_path=log_path)  # a model server's log goes beside the rule's
+    job = JobContext(log_path=log_path, handoff=handoff)  # a server's log goes beside the rule's
     fields = {"shard": output.parent.name, "pages": len(from_layer) + len(work),
               "pages_from_text_layer": len(from_layer)}
     memory = worker_limit(mem_mb, render["workers"], PARENT_RESERVE_MB)

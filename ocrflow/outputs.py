@@ -29,7 +29,7 @@ FORM_FEED = "\f"
 DOLMA_SOURCE = "ocrflow"
 DOLMA_SEPARATOR = "\n"  # olmOCR's, inside the span of the page before it
 PAGE_KEYS = ("page", "status", "engine", "reasons", "error", "quality", "language", "attempts",
-             "blocks", "provenance", "text", "removed_lines")
+             "blocks", "provenance", "tokens", "text", "removed_lines")
 
 
 def text_placeholder(page: int, reasons: list[str]) -> str:

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 R = TypeVar("R", bound="Record")
 # Names of the same facts in results folders written before the records had one name each.
 _FORMER_NAMES = {"hash": "content_hash", "doc_hash": "content_hash", "path": "source_path"}
+# A page's model requests by engine: {"chandra": [{"prompt_tokens": .., "completion_tokens": ..,
+# "finish_reason": ..}, ...], "deepseek": [...]}: the kept reading's and the failed ones'.
+Tokens = dict[str, list[dict[str, Any]]]
 
 
 class Record:
@@ -123,6 +126,9 @@ class Reading(Record):
     images: list[str] = field(default_factory=list)  # figure crops, relative to the page store
     provenance: dict[str, Any] = field(default_factory=dict)  # what produced the text
     reread_below: float | None = None  # retry-failed --below: the quality it must reach
+    # one entry per model request: prompt_tokens, completion_tokens, finish_reason (a server
+    # engine's; none for an engine that decodes nothing)
+    requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -155,6 +161,7 @@ class FinalPage(Record):
     text: str = ""
     images: list[str] = field(default_factory=list)  # figure crops, relative to the page store
     removed_lines: list[str] = field(default_factory=list)  # running heads/footers taken off
+    tokens: Tokens | None = None  # what every reading of the page cost, the failed ones too
 
 
 @dataclass
@@ -175,6 +182,13 @@ class PageRow(Record):
     provenance: dict[str, Any] | None = None
     quality: float | None = None
     language: str | None = None
+    tokens: Tokens | None = None
+
+
+def spent(*readings: Reading | None) -> Tokens | None:
+    """The requests of a page's readings, by engine; None when none was asked of a model."""
+    tokens = {r.engine: r.requests for r in readings if r is not None and r.requests}
+    return tokens or None
 
 
 def needs_recovery(verdict: Verdict) -> bool:

@@ -206,14 +206,15 @@ def _tables(tables: list[Table], rows: list[dict[str, Any]]) -> dict[str, tuple[
         ["document", "file", "reasons", "error"],
         [[doc, paths.get(doc, ""), reasons, error] for doc, _, reasons, error in unreadable.rows],
         unreadable.note) if unreadable else '<p class="note">No unreadable file.</p>')
-    for key, title in (("quality", "Quality of the pages read"), ("failed", "Failed pages")):
+    for key, title in (("quality", "Quality of the pages read"), ("failed", "Failed pages"),
+                       ("tokens", manifest.TOKENS_TITLE)):
         if table := _find(tables, title):
             out[key] = (table.title, _table(table.columns, table.rows, table.note))
     return out
 
 
-ORDER = ("status", "recovery", "reasons", "engines", "throughput", "worst", "unreadable",
-         "quality", "failed")
+ORDER = ("status", "recovery", "reasons", "engines", "tokens", "throughput", "worst",
+         "unreadable", "quality", "failed")
 HALF = {"status", "recovery"}  # side by side on a wide screen; the others span the page
 STYLE = """
 body{font-family:"DejaVu Sans",Arial,"Amiri",sans-serif;margin:24px;color:#222;background:#fff}

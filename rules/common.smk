@@ -91,6 +91,8 @@ def engine_params(role):
         "policy": config["ocr"],
         # recovery reads failed pages whatever their layer: the switch is the primary's
         "trusted_text_layer": role == "primary" and config["primary"]["trusted_text_layer"],
+        # another engine reads the pages this one fails: a looping page is handed on sooner
+        "handoff": role == "primary" and HAS_RECOVERY,
         "detection": config["detection"],
         "trust": config["trust"],
     }

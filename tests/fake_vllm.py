@@ -33,17 +33,26 @@ in FAKE_VLLM_PLAN) maps tags, or "<served model>:<tag>", to behaviours by attemp
 FAKE_VLLM_LOG as one JSON line, each server's start and stop (SIGTERM) to FAKE_VLLM_LOG.servers.
 
 Behaviours: ok, http500, timeout (answers after 30 s), drop (closes the connection), loop
-(runaway repetition), length (cut at the token limit), empty, prose (a long made-up text),
+(runaway repetition until the context or max_tokens is full, after half a page), page (a page of
+page_tokens tokens that does not repeat), length (cut at the token limit), empty, prose (a long
+made-up text),
 figure (Chandra: a page with an Image block), bilingual (a French and an Arabic paragraph, in
 logical order as the models write them), die (the server process exits).
 Plan keys besides "pages": die_once_after (die on the next request after N, once across
 restarts), delay_s or delay_mean_s (answer time), skip_decode (no tag reading: benchmarks),
-reject_all (every request answered 400, as a server that rejects them).
+reject_all (every request answered 400, as a server that rejects them), page_tokens (the length
+of "page" answers, and of the text a loop starts after), tokens_per_s (decoding speed of a
+streamed answer), loop_share and loop_again (a corpus: see corpus_page; benchmarks/loop_cost.py).
+
+A streamed request (``stream``) is answered as vLLM streams: chunks of ``stream_interval`` tokens
+with usage where ``stream_options`` asks for it; the tokens decoded before the client went away
+(vLLM aborts such a request) are appended to FAKE_VLLM_LOG.decoded, one line per request.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
@@ -135,7 +144,8 @@ class Model:
             sys.exit(1)
         self.max_model_len = int(given) if given is not None else int(context)
         self.image_tokens = entry.get("image_tokens") or (
-            "deepseek_ocr" if "deepseek" in args.model.lower() else "qwen_vl")
+            ("deepseek_ocr2" if "ocr-2" in args.model.lower() or "ocr2" in args.model.lower()
+             else "deepseek_ocr") if "deepseek" in args.model.lower() else "qwen_vl")
         limits = json.loads(args.value("--limit-mm-per-prompt", "{}") or "{}")
         self.max_images = int(limits.get("image", 999))
         self.ngram_guard = "NGramPerReqLogitsProcessor" in (args.value("--logits-processors")
@@ -161,6 +171,8 @@ class Model:
     def count_image(self, width: int, height: int) -> int:
         if self.image_tokens == "deepseek_ocr":
             return deepseek_image_tokens(width, height)
+        if self.image_tokens == "deepseek_ocr2":
+            return deepseek_image_tokens(width, height, tile=768, newlines=False)
         factor = self.grid  # Qwen2VLImageProcessor.smart_resize
         h = max(factor, round(height / factor) * factor)
         w = max(factor, round(width / factor) * factor)
@@ -175,10 +187,12 @@ class Model:
         return (h // factor) * (w // factor)
 
 
-def deepseek_image_tokens(width: int, height: int) -> int:
-    """get_num_image_tokens of vLLM's DeepSeek-OCR processing (BASE_SIZE 1024, IMAGE_SIZE 640)."""
+def deepseek_image_tokens(width: int, height: int, tile: int = 640, newlines: bool = True) -> int:
+    """get_num_image_tokens of vLLM's DeepSeek-OCR processing: a 1024 px global view plus 2-6
+    tiles of ``tile`` px (DeepSeek-OCR: 640, a newline token closing each row of the views;
+    DeepSeek-OCR-2, vllm/model_executor/models/deepseek_ocr2.py: 768, no newline tokens)."""
     tiles = (1, 1)
-    if width > 640 or height > 640:
+    if width > tile or height > tile:
         ratios = sorted({(i, j) for n in range(2, 7) for i in range(1, n + 1)
                          for j in range(1, n + 1) if 2 <= i * j <= 6}, key=lambda r: r[0] * r[1])
         aspect, best_diff = width / height, float("inf")
@@ -186,13 +200,24 @@ def deepseek_image_tokens(width: int, height: int) -> int:
             diff = abs(aspect - ratio[0] / ratio[1])
             if diff < best_diff:
                 best_diff, tiles = diff, ratio
-            elif diff == best_diff and width * height > 0.5 * 640 * 640 * ratio[0] * ratio[1]:
+            elif diff == best_diff and width * height > 0.5 * tile * tile * ratio[0] * ratio[1]:
                 tiles = ratio
-    base, local = 1024 // 16 // 4, 640 // 16 // 4
-    tokens = base * (base + 1)
+    base, local = 1024 // 16 // 4, tile // 16 // 4
+    tokens = base * (base + newlines)
     if tiles != (1, 1):
-        tokens += (tiles[1] * local) * (tiles[0] * local + 1)
+        tokens += (tiles[1] * local) * (tiles[0] * local + newlines)
     return tokens + 1
+
+
+def varied(tag: int, tokens: int | None = None) -> str:
+    """``tokens`` words (the plan's page_tokens) that never repeat as a run: a page's text."""
+    count = PLAN.get("page_tokens", 200) if tokens is None else tokens
+    rng = random.Random(tag)
+    return " ".join(rng.choice(WORDS) + str(rng.randrange(100)) for _ in range(count))
+
+
+WORDS = ("harbour", "pier", "crane", "wages", "pilot", "treasurer", "accounts", "winter",
+         "lighthouse", "committee", "repairs", "season", "report", "spring", "works")
 
 
 def text_tokens(text: str) -> int:
@@ -214,6 +239,30 @@ def page_tag(image: object) -> int:
                 break
         best = max(best, run)
     return round(best / (width / 40))
+
+
+_asked: dict[str, int] = {}  # a corpus page's requests so far, by model and image
+
+
+def corpus_page(body: dict, model: str) -> tuple[int, list[str]]:
+    """(attempt, behaviours) of a page of a corpus where a known share of pages loop: the
+    pages whose image (its data URL's sha1) the plan's loop_images lists, else the plan's
+    loop_share of pages drawn at random, loop at the first request to a model whose name has
+    "chandra"; each re-ask loops again with probability loop_again; every other answer is a
+    page of page_tokens tokens. The same page, the same fate."""
+    image = next(part["image_url"]["url"] for message in body["messages"]
+                 for part in message["content"] if part["type"] == "image_url")
+    digest = hashlib.sha1(image.encode()).hexdigest()
+    key = f"{model}:{digest}"
+    attempt = _asked.get(key, 0)
+    _asked[key] = attempt + 1
+    draw = random.Random(key)
+    loops = draw.random() < PLAN["loop_share"]
+    if "loop_images" in PLAN:
+        loops = digest in PLAN["loop_images"]
+    loops = loops and "chandra" in model
+    again = [draw.random() < PLAN.get("loop_again", 1.0) for _ in range(attempt)]
+    return attempt, ["page"] * attempt + ["loop" if loops and all(again) else "page"]
 
 
 def previous_attempts(tag: int, model: str) -> int:
@@ -349,9 +398,12 @@ class Handler(BaseHTTPRequestHandler):
         tag = 0 if PLAN.get("skip_decode") or not images else page_tag(images[0])
         with _lock:
             model = str(body.get("model"))
-            attempt = previous_attempts(tag, model)
-            pages = PLAN.get("pages", {})
-            plan = pages.get(f"{model}:{tag}") or pages.get(str(tag)) or ["ok"]
+            if PLAN.get("loop_share") is not None:  # a corpus: pages told apart by their image
+                attempt, plan = corpus_page(body, model)
+            else:
+                attempt = previous_attempts(tag, model)
+                pages = PLAN.get("pages", {})
+                plan = pages.get(f"{model}:{tag}") or pages.get(str(tag)) or ["ok"]
             behaviour = "rejected" if problem else plan[min(attempt, len(plan) - 1)]
             _served += 1
             died_before = f"{LOG}.died"
@@ -368,6 +420,7 @@ class Handler(BaseHTTPRequestHandler):
                         "vllm_xargs": body.get("vllm_xargs"),
                         "skip_special_tokens": body.get("skip_special_tokens"),
                         "image_format": images[0].format if images else None,
+                        "image_size": images[0].size if images else None,
                         "authorization": self.headers.get("Authorization"),
                         "pid": os.getpid(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
                         "t": time.time()})
@@ -400,9 +453,12 @@ class Handler(BaseHTTPRequestHandler):
         if behaviour == "http500":
             self._error(500, "CUDA out of memory (injected)", "InternalServerError")
             return
-        if behaviour == "loop":
-            text = (f'<div data-bbox="0 0 1000 1000" data-label="Text"><p>Page {tag} '
-                    + "the same words again " * 300 + "</p></div>")
+        if behaviour == "page":  # a page of a realistic length: page_tokens tokens, no loop
+            text = f'<div data-bbox="0 0 1000 1000" data-label="Text"><p>{varied(tag)}</p></div>'
+        if behaviour == "loop":  # a model that loops decodes until the context or max_tokens
+            start = varied(tag, PLAN.get("page_tokens", 0) // 2) or f"Page {tag}"
+            text = f'<div data-bbox="0 0 1000 1000" data-label="Text"><p>{start} ' + \
+                "the same words again " * (room // 4 + 1)
         if behaviour == "prose":
             text = PROSE if deepseek else f'<div data-bbox="0 0 1000 1000" data-label="Text">' \
                 f"<p>{PROSE}</p></div>"
@@ -412,15 +468,67 @@ class Handler(BaseHTTPRequestHandler):
             text = ""
         if behaviour == "bilingual":
             text = bilingual(deepseek)
-        tokens = _TOKEN.findall(text)
-        if len(tokens) > room:  # the context is full: vLLM stops generating there
-            cut = [m.end() for m in _TOKEN.finditer(text)][room - 1] if room else 0
-            text, finish = text[:cut], "length"
-        self._send(200, {"id": "x", "object": "chat.completion", "model": body.get("model"),
-                         "choices": [{"index": 0, "finish_reason": finish,
-                                      "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": self.prompt_tokens,
-                                   "completion_tokens": len(tokens)}})
+        ends = [m.end() for m in _TOKEN.finditer(text)]
+        if len(ends) > room:  # the context is full: vLLM stops generating there
+            text, finish, ends = text[:ends[room - 1] if room else 0], "length", ends[:room]
+        if body.get("stream"):
+            generated = self.stream(body, text, ends, finish)
+        else:
+            generated = len(ends)
+            self._send(200, {"id": "x", "object": "chat.completion", "model": body.get("model"),
+                             "choices": [{"index": 0, "finish_reason": finish,
+                                          "message": {"role": "assistant", "content": text}}],
+                             "usage": {"prompt_tokens": self.prompt_tokens,
+                                       "completion_tokens": generated}})
+        if LOG:  # what the model decoded for this request, before its client went away or not
+            with _lock, open(f"{LOG}.decoded", "a") as handle:
+                handle.write(json.dumps({"tag": tag, "model": body.get("model"),
+                                         "behaviour": behaviour, "tokens": generated,
+                                         "of": len(ends), "stream": bool(body.get("stream"))})
+                             + "\n")
+
+    def stream(self, body: dict, text: str, ends: list[int], finish: str) -> int:
+        """Server-sent chunks of ``stream_interval`` tokens, decoded at the plan's
+        ``tokens_per_s``, with usage on each chunk where continuous_usage_stats asks for it (as
+        vLLM's serving_chat does). Returns the tokens decoded before the client went away."""
+        options = body.get("stream_options") or {}
+        every = max(1, int(body.get("stream_interval") or 1))
+        rate = PLAN.get("tokens_per_s")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        started, sent, decoded = time.monotonic(), 0, 0
+
+        def event(choices: list[dict], usage: bool) -> None:
+            chunk: dict = {"id": "x", "object": "chat.completion.chunk", "choices": choices}
+            if usage:
+                chunk["usage"] = {"prompt_tokens": self.prompt_tokens,
+                                  "completion_tokens": decoded,
+                                  "total_tokens": self.prompt_tokens + decoded}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+
+        try:
+            while decoded < len(ends):
+                decoded = min(len(ends), decoded + every)
+                if rate:
+                    time.sleep(max(0.0, started + decoded / rate - time.monotonic()))
+                piece, sent = text[sent:ends[decoded - 1]], ends[decoded - 1]
+                done = decoded == len(ends)
+                event([{"index": 0, "delta": {"content": piece + (text[sent:] if done else "")},
+                        "finish_reason": finish if done else None}],
+                      bool(options.get("continuous_usage_stats")))
+            if not ends:
+                event([{"index": 0, "delta": {"content": ""}, "finish_reason": finish}], False)
+            if options.get("include_usage"):
+                event([], True)
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):  # the client closed: vLLM aborts
+            pass
+        return decoded
 
 
 def main() -> None:

@@ -64,8 +64,10 @@ class FakeServer:
 def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None],
             role: str = "primary", policy: dict | None = None,
             verdicts: Path | None = None,
-            page_size: tuple[float, float] = (595, 842)) -> dict[int, tuple[dict, dict]]:
-    """Inventory, OCR and detection of one PDF, as the workflow's jobs do them."""
+            page_size: tuple[float, float] = (595, 842),
+            handoff: bool = False) -> dict[int, tuple[dict, dict]]:
+    """Inventory, OCR and detection of one PDF, as the workflow's jobs do them (``handoff``: a
+    recovery engine is configured)."""
     pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags, page_size))
     members = tmp / "inputs.tsv"
     members.write_text(f"doc\t{pdf}\t1\t1\n")
@@ -75,7 +77,7 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
               stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
               settings=engine_settings, store_root=Layout.of(tmp).page_store,
               render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
-              policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts)
+              policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts, handoff=handoff)
     detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",
                  output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"],
                  trust_cfg=DEFAULTS["trust"])

@@ -55,7 +55,7 @@ def test_chandra_through_the_vllm_api_with_faults(tmp_path: Path, fake_server) -
     assert tries == [(0.0, 0.1), (0.2, 0.95), (0.4, 0.95)]
     assert pages[4][1]["reasons"] == ["truncated"]
     assert pages[7][1]["reasons"] == ["empty_output"]
-    assert pages[8][0]["attempts"] == 7 and "repeated_tail" in pages[8][1]["reasons"]
+    assert pages[8][0]["attempts"] == 7 and "repetition" in pages[8][1]["reasons"]
     # Every page answered successfully once at most: nothing sent again after success.
     assert all(n == 1 for n in oks_per_tag(server.requests()).values())
     # A rerun: every page comes from the page store, nothing reaches the server.

@@ -31,7 +31,17 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
 
     rows = {(r["doc_id"], r["page"]): r for r in ws.manifest()}
     assert rows[("b", 2)]["status"] == "recovered" and rows[("b", 2)]["engine"] == "deepseek"
-    assert "chandra:repeated_tail" in rows[("b", 2)]["reasons"]
+    assert "chandra:repetition" in rows[("b", 2)]["reasons"]
+    # What each page cost: the looping page two Chandra requests (recovery is configured: one
+    # re-ask), both cut as loops, then one DeepSeek-OCR request.
+    tokens = json.loads(rows[("b", 2)]["tokens"])
+    assert [r["finish_reason"] for r in tokens["chandra"]] == ["repetition"] * 2
+    assert [r["finish_reason"] for r in tokens["deepseek"]] == ["stop"]
+    assert all(r["prompt_tokens"] > 0 and r["completion_tokens"] > 0
+               for requests in tokens.values() for r in requests)
+    report = (ws.results / "report.md").read_text()
+    decoded_row = next(line for line in report.splitlines() if line.startswith("| chandra |"))
+    assert decoded_row.startswith("| chandra | 8 | 9 |")  # 8 pages, 9 requests
     others = [r for key, r in rows.items() if key != ("b", 2)]
     assert {(r["status"], r["engine"]) for r in others} == {("ok", "chandra")}
     markdown = (ws.results / "markdown" / "b.md").read_text()

@@ -316,3 +316,75 @@ def test_a_request_the_real_server_cannot_read_is_rejected_once_with_its_message
     assert not failed.transient
     assert str(failed).startswith("rejected: HTTP 400: Failed to load image: cannot identify "
                                   "image file")
+
+
+def generation_tokens(base_url: str) -> float:
+    """vLLM's own count of the tokens it decoded, from its Prometheus metrics."""
+    import httpx
+
+    text = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:generation_tokens_total"))
+
+
+def test_a_looping_answer_is_cut_and_the_real_server_stops_decoding(tiny_models,
+                                                                    tmp_path: Path) -> None:
+    """The random model loops (greedy decoding of random weights falls into a cycle: "012345
+    012345 ..."); the stream is closed once 2,000 characters repeat, and vLLM's own counter shows
+    that it stopped decoding, well before max_tokens.
+
+    How soon the server stops after the client has gone is not this machine's to measure: on
+    two cores vLLM's API process, which streams and notices the client leave, competes with its
+    engine core, which decodes, and falls 80 to 2,300 tokens behind it (the stand-in, which
+    does not, stops within 64: test_loops.py)."""
+    model = shutil.copytree(tiny_models["generate"], tmp_path / "generate")
+    chosen = real_settings("chandra", model, max_retries=0)
+    command = engines.create("chandra", chosen).serve_command()
+    with ServerGroup([ModelServer(command, [], tmp_path / "real.log",
+                                  startup_timeout_s=600)]) as real:
+        url = real.base_urls[0]
+        before = generation_tokens(url)
+        pages = run_job(tmp_path, "chandra", {**chosen, "endpoint": url}, [1])
+        time.sleep(2)
+        decoded = generation_tokens(url) - before
+        time.sleep(2)
+        assert generation_tokens(url) - before == decoded  # nothing decoding any more
+    record, verdict = pages[1]
+    (request,) = record["requests"]
+    assert record["finish_reason"] == "repetition" and "repetition" in verdict["reasons"], \
+        record["text"][-300:]
+    assert request["completion_tokens"] < chosen["max_tokens"] // 4
+    # what the server decoded: what the client received, and what it decoded until it saw
+    # the client go; without the cut it decodes max_tokens (test_loops.py, the stand-in)
+    assert request["completion_tokens"] <= decoded < chosen["max_tokens"] // 2
+
+
+def test_deepseek_ocr_2_is_counted_as_vllm_counts_it_and_accepted(tmp_path: Path,
+                                                                  fake_server) -> None:
+    """DeepSeek-OCR-2 as recovery: the stand-in counts its image tokens (a 1024 px view plus
+    0-6 tiles of 768 px) with vLLM's own functions' results, and takes the engine's requests."""
+    from tests.fake_vllm import deepseek_image_tokens
+
+    sizes = [(600, 600), (768, 768), (769, 1000), (1224, 1584), (1654, 2339), (2339, 1654),
+             (3000, 900), (1190, 1684)]
+    script = ("import json, sys\n"
+              "from vllm.model_executor.models.deepseek_ocr import DeepseekOCRProcessingInfo\n"
+              "from vllm.model_executor.models.deepseek_ocr2 import DeepseekOCR2ProcessingInfo\n"
+              "print(json.dumps([[info.get_num_image_tokens(None, image_width=w, image_height=h)"
+              " for info in (DeepseekOCRProcessingInfo, DeepseekOCR2ProcessingInfo)]"
+              " for w, h in json.loads(sys.argv[1])]))")
+    real = subprocess.run([str(VENV / "bin" / "python"), "-c", script, json.dumps(sizes)],
+                          capture_output=True, text=True, check=True, timeout=300)
+    counted = [[deepseek_image_tokens(w, h), deepseek_image_tokens(w, h, 768, newlines=False)]
+               for w, h in sizes]
+    assert counted == json.loads(real.stdout.splitlines()[-1])
+    model = "deepseek-ai/DeepSeek-OCR-2"
+    server = fake_server({}, "deepseek", model=model)
+    pages = run_job(tmp_path, "deepseek", settings("deepseek", endpoint=server.url, model=model),
+                    [1], role="recovery")
+    record, verdict = pages[1]
+    assert verdict["ok"] and record["provenance"]["model"] == model
+    width, height = server.requests()[0]["image_size"]
+    (request,) = record["requests"]
+    text = request["prompt_tokens"] - deepseek_image_tokens(width, height, 768, newlines=False)
+    assert 0 < text < 40  # the prompt's words and the chat template, the image counted as OCR-2

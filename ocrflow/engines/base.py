@@ -36,8 +36,11 @@ class PageOutput:
     # The error may pass (server unreachable, timed out, overloaded): the page is tried again by
     # the job's next attempt, up to ocr.max_page_attempts. Otherwise the error is final.
     transient: bool = False
-    finish_reason: str = "stop"  # "length" when cut at the token limit
+    finish_reason: str = "stop"  # "length": cut at the token limit; "repetition": a loop cut
     attempts: int = 1
+    # One entry per request the page took (prompt_tokens, completion_tokens, finish_reason...):
+    # what the page cost, kept in its record.
+    requests: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)  # figure crops the text links to
 
@@ -45,10 +48,12 @@ class PageOutput:
 @dataclass
 class JobContext:
     """What an OCR job hands its engine at start: the rule's log (a model server's log goes
-    beside it) and the GPU slots of this machine the engine takes its GPUs from."""
+    beside it), the GPU slots of this machine the engine takes its GPUs from, and whether
+    another engine reads the pages this one fails (``handoff``: a primary with a recovery)."""
 
     log_path: Path | None = None
     slots: GpuSlots = field(default_factory=GpuSlots)
+    handoff: bool = False
 
 
 class Engine(ABC):

@@ -1,9 +1,12 @@
 """Chandra (datalab-to/chandra-ocr-2) on vLLM's OpenAI-compatible API.
 
 Chandra's own prompt, image scaling and HTML-to-Markdown parser come from the ``chandra-ocr``
-package (envs/chandra.yaml). A page whose output repeats itself is asked again with a rising
-temperature, as Chandra's own client does; the attempt count is recorded. A failed request is not
-asked again here: the client has retried what can pass, and a rejected request stays rejected.
+package (envs/chandra.yaml). An answer is streamed and closed as soon as it loops (loops.py). A page
+whose output repeats itself is asked again with a rising temperature, as Chandra's own client does
+(up to max_retries times), or, where a recovery engine reads the pages Chandra fails, at most
+retries_with_recovery times: a page that loops twice goes to the engine that exists to read it.
+Each request's tokens are recorded. A failed request is not asked again here: the client has
+retried what can pass, and a rejected request stays rejected.
 Figures are cropped from the page image, as Chandra's CLI saves them, and kept with the page.
 """
 
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from ocrflow.client import ChatClient
+from ocrflow.client import CUT, ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
 from ocrflow.engines.vlm import ServerEngine, data_url, option_values, prompt_hash
 from ocrflow.render import RenderSpec
@@ -71,6 +74,13 @@ class ChandraEngine(ServerEngine):
             "max_tokens": s["max_tokens"], "temperature": s["temperature"], "top_p": s["top_p"],
             "max_retries": s["max_retries"]}}
 
+    def re_asks(self) -> int:
+        """Times a looping page is asked again: Chandra's schedule, or fewer where a recovery
+        engine takes the pages Chandra fails."""
+        s = self.settings
+        return min(s["max_retries"], s["retries_with_recovery"]) if self.job.handoff \
+            else s["max_retries"]
+
     async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
         from chandra.model.util import detect_repeat_token
 
@@ -79,19 +89,23 @@ class ChandraEngine(ServerEngine):
             {"type": "image_url", "image_url": {"url": data_url(page)}},
             {"type": "text", "text": self.prompt()}]}]
         temperature, top_p = s["temperature"], s["top_p"]
-        for attempt in range(1, s["max_retries"] + 2):
+        re_asks, cut, requests = self.re_asks(), self.loop_cut(), []
+        for attempt in range(1, re_asks + 2):
             # RequestFailed goes up: the page fails at once (engines/vlm.py records it).
-            completion = await client.complete(messages, max_tokens=s["max_tokens"],
+            completion = await client.complete(messages, cut=cut, max_tokens=s["max_tokens"],
                                                temperature=temperature, top_p=top_p)
+            requests.append({**completion.usage(), "temperature": temperature})
             raw = completion.text
-            repeats = detect_repeat_token(raw) or (
+            # Chandra's own test of a finished answer, besides the cut of one still streaming
+            repeats = completion.finish_reason == CUT or detect_repeat_token(raw) or (
                 len(raw) > 50 and detect_repeat_token(raw, cut_from_end=50))
             if not repeats:
                 break
-            if attempt <= s["max_retries"]:
+            if attempt <= re_asks:
                 temperature, top_p = min(s["temperature"] + 0.2 * attempt, 0.8), 0.95
-        return self.parse(raw, page, completion.finish_reason, attempt,
-                          {"completion_tokens": completion.completion_tokens})
+        output = self.parse(raw, page, completion.finish_reason, attempt, {})
+        output.requests = requests
+        return output
 
     def parse(self, html: str, page: PageInput, finish: str, attempts: int,
               meta: dict[str, Any]) -> PageOutput:

@@ -87,7 +87,8 @@ class DeepSeekEngine(ServerEngine):
         messages = [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": data_url(page)}},
             {"type": "text", "text": self.settings["prompt"]}]}]
-        completion = await client.complete(messages, **self.sampling())
-        return parse(completion.text, completion.finish_reason,
-                     {"completion_tokens": completion.completion_tokens,
-                      "http_attempts": completion.attempts})
+        completion = await client.complete(messages, cut=self.loop_cut(), **self.sampling())
+        output = parse(completion.text, completion.finish_reason,
+                       {"http_attempts": completion.attempts})
+        output.requests = [completion.usage()]
+        return output

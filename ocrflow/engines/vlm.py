@@ -30,6 +30,7 @@ from ocrflow.engines.base import (
     error_line,
 )
 from ocrflow.gpus import assign, memory_mib
+from ocrflow.loops import LoopCut
 from ocrflow.server import ModelServer, ServerGroup
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ class ServerEngine(Engine):
     OPERATIONAL = frozenset({
         "endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
         "retry_backoff_s", "gpus", "device", "server_command", "server_args", "startup_timeout_s",
-        "max_restarts", "max_num_seqs", "max_num_batched_tokens"})
+        "max_restarts", "max_num_seqs", "max_num_batched_tokens",
+        # what is paid for a page that loops, not the text of one that does not
+        "loop_cut_chars", "retries_with_recovery"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         super().__init__(settings, threads)
@@ -189,6 +192,11 @@ class ServerEngine(Engine):
             raise EngineUnavailable(f"engine {self.name}: environment variable {name} "
                                     f"(engines.{self.name}.api_key_env) is not set")
         return key
+
+    def loop_cut(self) -> LoopCut | None:
+        """The test that closes a looping answer as it streams; None: answers run to the end."""
+        chars = self.settings.get("loop_cut_chars", 0)
+        return LoopCut(min_chars=chars) if chars else None
 
     def client(self) -> ChatClient:
         return ChatClient(self.base_urls, self.settings["served_model_name"],
