@@ -89,8 +89,10 @@ def decoded(server) -> list[dict]:
 
 def test_a_looping_page_costs_one_re_ask_then_goes_to_recovery(tmp_path: Path,
                                                                 fake_server) -> None:
+    rate = 2000  # tokens a second, per request
+    late = rate // 8  # what the server may decode between the cut and noticing the client go
     plan = {"pages": {"2": ["loop"], "3": ["loop", "page"]}, "page_tokens": 600,
-            "tokens_per_s": 20000}
+            "tokens_per_s": rate}
     server = fake_server(plan, "chandra")
     pages = run_job(tmp_path, "chandra", settings("chandra", endpoint=server.url), [1, 2, 3],
                     handoff=True)
@@ -107,14 +109,14 @@ def test_a_looping_page_costs_one_re_ask_then_goes_to_recovery(tmp_path: Path,
             # the server decoded a few hundred tokens of the 12,384 the loop would have taken:
             # 300 of text before the loop, the 2,000 repeated characters (~400 tokens), and
             # what was decoded while the cut reached the server
-            assert line["of"] == 12384 and line["tokens"] < 300 + 400 + 150, line
+            assert line["of"] == 12384 and line["tokens"] < 300 + 400 + late, line
     requests = {page: record["requests"] for page, (record, _) in pages.items()}
     usage = [r for page in requests.values() for r in page]
     assert all(r["prompt_tokens"] > 1000 for r in usage)  # the page image's tokens counted
     # The records count what the client received: what the server decoded, less what it
     # decoded between the cut and noticing the client had gone (3 cut requests here).
     counted = sum(r["completion_tokens"] for r in usage)
-    assert 0 <= sum(line["tokens"] for line in decoded(server)) - counted <= 3 * 64
+    assert 0 <= sum(line["tokens"] for line in decoded(server)) - counted <= 3 * late
 
 
 def test_without_recovery_chandras_own_schedule_holds(tmp_path: Path, fake_server) -> None:
