@@ -90,7 +90,7 @@ def run_policy(root: Path, plan: dict, count: int, policy: str,
     root.mkdir(parents=True)
     pages = list(page_images(count))
     every = round(1 / loop_share) if loop_share else 0
-    plan = {**plan, "loop_share": 0.0, "loop_images": [
+    plan = {**plan, "loop_images": [
         hashlib.sha1(data_url(page).encode()).hexdigest()
         for n, page in enumerate(pages) if every and n % every == every - 1]}
     servers = {name: FakeServer(root, plan, served_command(name))

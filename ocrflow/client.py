@@ -131,20 +131,15 @@ class ChatClient:
     @staticmethod
     def _parse(payload: dict[str, Any], attempts: int) -> Completion:
         choice = payload["choices"][0]
-        usage = payload.get("usage") or {}
-        return Completion(text=choice["message"].get("content") or "",
-                          finish_reason=choice.get("finish_reason") or "stop",
-                          completion_tokens=int(usage.get("completion_tokens") or 0),
-                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                          attempts=attempts)
+        return _completion(choice["message"].get("content") or "",
+                           choice.get("finish_reason") or "stop", payload.get("usage"), attempts)
 
     @staticmethod
     async def _read_stream(response: Any, cut: Callable[[str], bool],
                            attempts: int) -> Completion:
         """Server-sent chunks until [DONE], or until the text is a loop: then the caller's
         ``async with`` closes the connection, and vLLM aborts the request."""
-        parts: list[str] = []
-        finish, usage = "stop", {}
+        text, finish, usage = "", "stop", {}
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue
@@ -155,16 +150,15 @@ class ChatClient:
             if "error" in chunk:
                 raise StreamError(f"error while streaming: {_message(chunk['error'])}")
             usage = chunk.get("usage") or usage
-            for choice in chunk.get("choices") or []:
-                parts.append((choice.get("delta") or {}).get("content") or "")
-                finish = choice.get("finish_reason") or finish
-            if parts and parts[-1] and cut(text := "".join(parts)):
-                parts, finish = [text], CUT
-                break
-        return Completion(text="".join(parts), finish_reason=finish,
-                          completion_tokens=int(usage.get("completion_tokens") or 0),
-                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                          attempts=attempts)
+            choices = chunk.get("choices") or []
+            piece = "".join((c.get("delta") or {}).get("content") or "" for c in choices)
+            finish = next((c["finish_reason"] for c in choices if c.get("finish_reason")), finish)
+            if piece:
+                text += piece  # grown in place (nothing else holds it): no copy per chunk
+                if cut(text):
+                    finish = CUT
+                    break
+        return _completion(text, finish, usage, attempts)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -181,6 +175,14 @@ def server_version(base_url: str, api_key: str | None = None) -> str:
         return str(response.json().get("version", "")) if response.status_code == 200 else ""
     except (httpx.HTTPError, ValueError, AttributeError):
         return ""
+
+
+def _completion(text: str, finish: str, usage: dict[str, Any] | None,
+                attempts: int) -> Completion:
+    usage = usage or {}
+    return Completion(text=text, finish_reason=finish, attempts=attempts,
+                      completion_tokens=int(usage.get("completion_tokens") or 0),
+                      prompt_tokens=int(usage.get("prompt_tokens") or 0))
 
 
 class StreamError(RuntimeError):

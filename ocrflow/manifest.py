@@ -79,12 +79,12 @@ def summarize(rows: list[dict[str, Any]], stats: list[dict[str, Any]]) -> dict[s
 
 
 def token_totals(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per engine: pages it was asked to read, requests, prompt and decoded (completion) tokens,
-    decoded tokens per page, and the share decoded for readings that were not kept (the page
-    failed, or another engine's reading was)."""
+    """From the manifest's rows (``tokens`` as JSON), per engine: pages it was asked to read,
+    requests, prompt and decoded (completion) tokens, decoded tokens per page, and the share
+    decoded for readings that were not kept (the page failed, or another engine's was)."""
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
-        for engine, requests in _tokens(row).items():
+        for engine, requests in json.loads(row.get("tokens") or "{}").items():
             entry = totals.setdefault(engine, {"pages": 0, "requests": 0, "prompt_tokens": 0,
                                                "completion_tokens": 0, "not_kept": 0})
             decoded = sum(r.get("completion_tokens") or 0 for r in requests)
@@ -99,11 +99,6 @@ def token_totals(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         entry["per_page"] = round(decoded / entry["pages"], 1)
         entry["share_not_kept"] = round(entry.pop("not_kept") / decoded, 4) if decoded else 0.0
     return totals
-
-
-def _tokens(row: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    tokens = row.get("tokens")
-    return (json.loads(tokens) if isinstance(tokens, str) else tokens) or {}
 
 
 def summary_text(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:

@@ -15,6 +15,8 @@ What it enforces, as vLLM 0.32.0 does (its parser's options in tests/data/vllm-0
   that the image's tokens push over it; prompt + max_tokens over the context is not an error:
   max_tokens is cut to what the context leaves (as it is when max_tokens is not given), and an
   answer longer than that is cut, with finish_reason "length";
+- `stream_options` without `stream` is 400 (ChatCompletionRequest.validate_stream_options); a
+  streamed answer has the shape of vLLM's (below);
 - an image that cannot be read is 400 ("Failed to load image: ..."); more images than
   `--limit-mm-per-prompt` allows is 400 (vllm/multimodal/processing/context.py
   validate_num_items);
@@ -42,7 +44,7 @@ Plan keys besides "pages": die_once_after (die on the next request after N, once
 restarts), delay_s or delay_mean_s (answer time), skip_decode (no tag reading: benchmarks),
 reject_all (every request answered 400, as a server that rejects them), page_tokens (the length
 of "page" answers, and of the text a loop starts after), tokens_per_s (decoding speed of a
-streamed answer), loop_share and loop_again (a corpus: see corpus_page; benchmarks/loop_cost.py).
+streamed answer), loop_images and loop_again (a corpus: see corpus_page; benchmarks/loop_cost.py).
 
 A streamed request (``stream``) is answered as vLLM streams: chunks of ``stream_interval`` tokens
 with usage where ``stream_options`` asks for it; the tokens decoded before the client went away
@@ -245,11 +247,11 @@ _asked: dict[str, int] = {}  # a corpus page's requests so far, by model and ima
 
 
 def corpus_page(body: dict, model: str) -> tuple[int, list[str]]:
-    """(attempt, behaviours) of a page of a corpus where a known share of pages loop: the
-    pages whose image (its data URL's sha1) the plan's loop_images lists, else the plan's
-    loop_share of pages drawn at random, loop at the first request to a model whose name has
-    "chandra"; each re-ask loops again with probability loop_again; every other answer is a
-    page of page_tokens tokens. The same page, the same fate."""
+    """(attempt, behaviours) of a page of a corpus where known pages loop: those whose image
+    (its data URL's sha1) the plan's loop_images lists loop at the first request to a model
+    whose name has "chandra", and at each re-ask again with probability loop_again (drawn from
+    the page: the same page, the same fate); every other answer is a page of page_tokens
+    tokens."""
     image = next(part["image_url"]["url"] for message in body["messages"]
                  for part in message["content"] if part["type"] == "image_url")
     digest = hashlib.sha1(image.encode()).hexdigest()
@@ -257,10 +259,7 @@ def corpus_page(body: dict, model: str) -> tuple[int, list[str]]:
     attempt = _asked.get(key, 0)
     _asked[key] = attempt + 1
     draw = random.Random(key)
-    loops = draw.random() < PLAN["loop_share"]
-    if "loop_images" in PLAN:
-        loops = digest in PLAN["loop_images"]
-    loops = loops and "chandra" in model
+    loops = digest in PLAN["loop_images"] and "chandra" in model
     again = [draw.random() < PLAN.get("loop_again", 1.0) for _ in range(attempt)]
     return attempt, ["page"] * attempt + ["loop" if loops and all(again) else "page"]
 
@@ -356,6 +355,9 @@ class Handler(BaseHTTPRequestHandler):
         if asked is not None and asked > limit:
             return (f"max_tokens={asked} cannot be greater than max_model_len={limit}. Please "
                     f"request fewer output tokens. (parameter=max_tokens, value={asked})"), 400
+        if body.get("stream_options") and not body.get("stream"):  # validate_stream_options
+            return ("Stream options can only be defined when `stream=True`. "
+                    "(parameter=stream_options)"), 400
         problem = self.model.check_xargs(body.get("vllm_xargs") or {})
         if problem:
             return problem, 400
@@ -398,7 +400,7 @@ class Handler(BaseHTTPRequestHandler):
         tag = 0 if PLAN.get("skip_decode") or not images else page_tag(images[0])
         with _lock:
             model = str(body.get("model"))
-            if PLAN.get("loop_share") is not None:  # a corpus: pages told apart by their image
+            if "loop_images" in PLAN:  # a corpus: pages told apart by their image
                 attempt, plan = corpus_page(body, model)
             else:
                 attempt = previous_attempts(tag, model)
@@ -488,10 +490,14 @@ class Handler(BaseHTTPRequestHandler):
                              + "\n")
 
     def stream(self, body: dict, text: str, ends: list[int], finish: str) -> int:
-        """Server-sent chunks of ``stream_interval`` tokens, decoded at the plan's
-        ``tokens_per_s``, with usage on each chunk where continuous_usage_stats asks for it (as
-        vLLM's serving_chat does). Returns the tokens decoded before the client went away."""
+        """Server-sent chunks as vLLM 0.32's chat_completion_stream_generator sends them
+        (vllm/entrypoints/openai/chat_completion/serving.py): the role first, then content
+        ``stream_interval`` tokens at a time, decoded at the plan's ``tokens_per_s``, the
+        finish_reason on the last, usage on each where continuous_usage_stats asks for it, a
+        usage-only chunk where include_usage does, then [DONE]. Returns the tokens decoded
+        before the client went away."""
         options = body.get("stream_options") or {}
+        continuous = bool(options.get("include_usage") and options.get("continuous_usage_stats"))
         every = max(1, int(body.get("stream_interval") or 1))
         rate = PLAN.get("tokens_per_s")
         self.send_response(200)
@@ -511,6 +517,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         try:
+            event([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                    "finish_reason": None}], continuous)
             while decoded < len(ends):
                 decoded = min(len(ends), decoded + every)
                 if rate:
@@ -518,10 +526,10 @@ class Handler(BaseHTTPRequestHandler):
                 piece, sent = text[sent:ends[decoded - 1]], ends[decoded - 1]
                 done = decoded == len(ends)
                 event([{"index": 0, "delta": {"content": piece + (text[sent:] if done else "")},
-                        "finish_reason": finish if done else None}],
-                      bool(options.get("continuous_usage_stats")))
+                        "finish_reason": finish if done else None}], continuous)
             if not ends:
-                event([{"index": 0, "delta": {"content": ""}, "finish_reason": finish}], False)
+                event([{"index": 0, "delta": {"content": ""}, "finish_reason": finish}],
+                      continuous)
             if options.get("include_usage"):
                 event([], True)
             self.wfile.write(b"data: [DONE]\n\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from typing import Any
 
@@ -58,20 +59,48 @@ def cases() -> dict[str, dict[str, Any]]:
         "bad vllm_xargs": chat([page], max_tokens=50, vllm_xargs={"ngram_size": "x"}),
         "good vllm_xargs": chat([page], max_tokens=50, skip_special_tokens=False, vllm_xargs={
             "ngram_size": 30, "window_size": 90, "whitelist_token_ids": [1, 2]}),
+        # Streamed as the shared client streams a page it watches for loops.
+        "streamed with usage": chat([page], max_tokens=50, stream=True, stream_interval=16,
+                                    stream_options=USAGE),
+        "streamed": chat([page], max_tokens=50, stream=True),
+        "stream options without stream": chat([page], max_tokens=50, stream_options=USAGE),
     }
+
+
+USAGE = {"include_usage": True, "continuous_usage_stats": True}
 
 
 _NUMBER = re.compile(r"\d+")
 
 
 def outcome(base_url: str, body: dict[str, Any]) -> tuple[int, str]:
-    """(HTTP status, finish_reason or the error message with its numbers masked)."""
+    """(HTTP status, finish_reason or the error message with its numbers masked); for a
+    streamed answer, the finish_reason and the stream's shape."""
     response = httpx.post(f"{base_url}/chat/completions", json=body, timeout=300)
+    if response.status_code == 200 and body.get("stream"):
+        return 200, stream_shape(response.text)
     payload = response.json()
     if response.status_code == 200:
         return 200, payload["choices"][0]["finish_reason"]
     message = payload.get("error", {}).get("message", str(payload))
     return response.status_code, mask(message)
+
+
+def stream_shape(text: str) -> str:
+    """What a client of a server-sent stream relies on: the events' kinds in order (role,
+    content, finish, usage only), which carry usage, the finish_reason, the end marker."""
+    events = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    kinds = []
+    for data in events[:-1]:
+        chunk = json.loads(data)
+        choices = chunk.get("choices") or []
+        delta = choices[0].get("delta", {}) if choices else {}
+        kind = ("usage" if not choices else "finish " + str(choices[0].get("finish_reason"))
+                if choices[0].get("finish_reason") else "role" if "role" in delta else "content")
+        kinds.append(kind + ("+usage" if chunk.get("usage") and choices else ""))
+    # runs of content chunks as one: how many depends on the tokens decoded
+    shape = [k for i, k in enumerate(kinds) if i == 0 or k != kinds[i - 1]]
+    return ", ".join(shape) + f"; ends {events[-1] if events else 'without events'}"
 
 
 def mask(message: str) -> str:
