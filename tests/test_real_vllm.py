@@ -39,6 +39,7 @@ VLLM = VENV / "bin" / "vllm"
 NGRAM = "vllm.model_executor.models.deepseek_ocr:NGramPerReqLogitsProcessor"
 # Where the server runs, and nothing else: vLLM's CPU build with 1 GB of KV cache.
 CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
+RESERVED_FOR_API = "1"  # cores vLLM's CPU build leaves to its API process, where timing matters
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -327,17 +328,17 @@ def generation_tokens(base_url: str) -> float:
                if line.startswith("vllm:generation_tokens_total"))
 
 
-def test_a_looping_answer_is_cut_and_the_real_server_stops_decoding(tiny_models,
-                                                                    tmp_path: Path) -> None:
+def test_a_looping_answer_is_cut_and_the_real_server_stops_decoding(
+        tiny_models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The random model loops (greedy decoding of random weights falls into a cycle: "012345
     012345 ..."); the stream is closed once 2,000 characters repeat, and vLLM's own counter shows
-    that it stopped decoding, well before max_tokens.
+    that it stopped decoding there, not at max_tokens.
 
-    How soon the server stops after the client has gone is not this machine's to measure: on
-    two cores vLLM's API process, which streams and notices the client leave, competes with its
-    engine core, which decodes, and falls behind it: 80 tokens on an idle machine, 2,200 in
-    this test, every token of the answer under load (benchmarks/loop_cost.py --real). The
-    stand-in, which does not, stops within 64: test_loops.py."""
+    One core is kept for vLLM's API process (VLLM_CPU_NUM_OF_RESERVED_CPU), as a GPU node's has
+    cores of its own: that process streams the answer and notices the client leave, and where it
+    shares both cores with the engine core that decodes it falls thousands of tokens behind
+    (2,200 and 4,700 in two runs of this test without it; 377 with it, twice)."""
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", RESERVED_FOR_API)
     model = shutil.copytree(tiny_models["generate"], tmp_path / "generate")
     chosen = real_settings("chandra", model, max_retries=0)
     command = engines.create("chandra", chosen).serve_command()
@@ -356,8 +357,8 @@ def test_a_looping_answer_is_cut_and_the_real_server_stops_decoding(tiny_models,
         record["text"][-300:]
     assert request["completion_tokens"] < chosen["max_tokens"] // 4
     # what the server decoded: what the client received, and what it decoded until it saw
-    # the client go; without the cut it decodes max_tokens (test_loops.py, the stand-in)
-    assert request["completion_tokens"] <= decoded < chosen["max_tokens"]
+    # the client go (about a second of decoding here); without the cut, max_tokens
+    assert request["completion_tokens"] <= decoded <= request["completion_tokens"] + 1000
 
 
 def test_deepseek_ocr_2_is_counted_as_vllm_counts_it_and_accepted(tmp_path: Path,
