@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from ocrflow import config, engines  # noqa: E402
-from ocrflow.ocr import ShardRun, WorkPage  # noqa: E402
+from ocrflow.ocr import ShardRun  # noqa: E402
+from ocrflow.records import PageInput  # noqa: E402
 from ocrflow.server import ModelServer, free_port  # noqa: E402
 from ocrflow.store import PageStore  # noqa: E402
 from tests.stand_in import served_command  # noqa: E402
@@ -68,10 +69,8 @@ def feed(folder: Path, pdf: Path, n_pages: int, url: str, workers: int,
     engine = engines.create("chandra", settings)
     store = PageStore(folder / f"store-{time.monotonic_ns()}", engine.name, engine.fingerprint())
     render = {"workers": workers, "prefetch": 2 * workers, "timeout_s": 60}
-    work = [WorkPage("scans", f"{n:032x}", str(pdf), n % len(SCANS) + 1, "")
-            for n in range(n_pages)]
-    for page_number, page in enumerate(work, start=1):  # real page numbers of the big PDF
-        work[page_number - 1] = WorkPage(page.doc_id, "f" * 32, page.path, page_number, "")
+    work = [PageInput("f" * 32, number, str(pdf), doc_id="scans")  # the big PDF's own pages
+            for number in range(1, n_pages + 1)]
     started = time.monotonic()
     policy = config.validate({"input": "x"})["ocr"]
     _, stats = ShardRun(engine, store, "primary", render, policy).execute(work)
