@@ -53,18 +53,25 @@ tesseract:
 	    "fonts-hosny-amiri (Debian/Ubuntu, as root): the tesseract engine and the tests need them"; fi; \
 	fi
 
-# A real PostgreSQL server for the SQL export's tests, Chromium to open the HTML report in, and
-# two real manuals (PDF) with running heads for header removal's tests (Debian packages, as
-# root); the tests start and stop their own server.
+# A real PostgreSQL server for the SQL export's tests, Chromium to open the HTML report in, two
+# real manuals (PDF) with running heads for header removal's tests, LibreOffice Writer and its
+# fonts to make the bilingual corpus's PDFs, and poppler's pdftotext to compare with (Debian
+# packages, as root); the tests start and stop their own server.
 MANUALS := /usr/share/doc/libtasn1-doc/libtasn1.pdf /usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf
+FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v chromium >/dev/null || \
-	    ! ls $(MANUALS) >/dev/null 2>&1; then \
+	    ! ls $(MANUALS) $(FONTS) >/dev/null 2>&1 || ! command -v soffice >/dev/null || \
+	    ! command -v pdftotext >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      postgresql chromium libtasn1-doc shared-mime-info >/dev/null; \
-	  else echo "make: install postgresql chromium libtasn1-doc shared-mime-info (Debian/Ubuntu," \
-	    "as root): the SQL export, HTML report and header removal tests need them"; fi; \
+	      postgresql chromium libtasn1-doc shared-mime-info poppler-utils fonts-dejavu-core \
+	      fonts-liberation >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      libreoffice-writer >/dev/null; \
+	  else echo "make: install postgresql chromium libtasn1-doc shared-mime-info poppler-utils" \
+	    "fonts-dejavu-core fonts-liberation libreoffice-writer (Debian/Ubuntu, as root): the SQL" \
+	    "export, HTML report, header removal and bilingual corpus tests need them"; fi; \
 	fi
 
 test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint, then every test
@@ -78,13 +85,14 @@ retry-failed: $(VENV)/.runtime  ## OCR again only the pages still marked failed
 	$(BIN)/python -m ocrflow retry-failed $(ARGS)
 	$(BIN)/snakemake --profile $(PROFILE) $(ARGS)
 
-bench: $(VENV)/.dev  ## print the scaling and speed figures
+bench: $(VENV)/.dev tesseract services  ## print the scaling, speed and accuracy figures
 	$(BIN)/python benchmarks/dag_scale.py
 	$(BIN)/python benchmarks/page_speed.py
 	$(BIN)/python benchmarks/feed_rate.py
 	$(BIN)/python benchmarks/status_scale.py
 	$(BIN)/python benchmarks/export_scale.py
 	$(BIN)/python benchmarks/loop_cost.py
+	$(BIN)/python benchmarks/bilingual.py
 
 clean:
 	rm -rf results .snakemake

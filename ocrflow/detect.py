@@ -55,6 +55,33 @@ def repeated_ngram_ratio(text: str, n: int) -> tuple[float, int]:
     return 1 - len(counts) / total, total
 
 
+_NUMBERS = re.compile(r"(?<!\S)[\d.,:/%°٫٬-]*\d[\d.,:/%°٫٬-]*(?!\S)")
+
+
+_LEADERS = re.compile(r"([^\w\s])\1{2,}")
+
+
+def structure_free(text: str) -> str:
+    """The text without its numbers and leaders ("....", "____"), and each line once, but for
+    a line with letters repeated one after the other, numbers and all: documents repeat lines
+    apart or numbered (a calendar's day names month after month, "Article 3 .... 12"), a loop
+    repeats them in a row."""
+    lines: list[str] = []
+    seen, last = set(), ""
+    for raw in text.splitlines():
+        whole = " ".join(_LEADERS.sub(r"\1", raw).split())
+        line = " ".join(_NUMBERS.sub(" ", whole).split())
+        if not line:
+            continue
+        in_a_row = whole == last and any(c.isalpha() for c in line)
+        last = whole
+        if line in seen and not in_a_row:
+            continue
+        seen.add(line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def repeated_tail(text: str, min_chars: int, min_repeats: int) -> tuple[int, int]:
     """(period, length) of the longest periodic suffix worth reporting, or (0, 0)."""
     tail = _SPACES.sub(" ", text[-TAIL_WINDOW:]).rstrip()
@@ -86,14 +113,17 @@ def word_similarity(a: str, b: str) -> float:
 
 
 def reading_quality(reading: Reading, page: InventoryPage,
-                    trust_cfg: dict[str, Any]) -> tuple[float, str | None, list[str]]:
-    """The quality, language and distrust reasons of one reading: a text layer's come from
-    the inventory, which also measured where its text lies; any other reading is scored on its
-    text."""
+                    trust_cfg: dict[str, Any]
+                    ) -> tuple[float, str | None, list[str], dict[str, int]]:
+    """The quality, language, distrust reasons and words per script of one reading: a text
+    layer's first three come from the inventory, which also measured where its text lies; any
+    other reading is scored on its text."""
     if reading.engine == TEXT_LAYER and page.trust is not None:
-        return page.trust.quality, page.trust.language, page.trust.reasons
+        return page.trust.quality, page.trust.language, page.trust.reasons, \
+            trust.script_words(reading.text, tuple(trust_cfg["languages"]))
     assessment = trust.assess(_FIGURE.sub("", reading.text), trust_cfg)
-    return assessment.quality, assessment.language, assessment.reasons
+    return assessment.quality, assessment.language, assessment.reasons, \
+        assessment.script_words
 
 
 def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
@@ -109,7 +139,8 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
 
     text = reading.text
     from_layer = reading.engine == TEXT_LAYER
-    quality, verdict.language, distrust = reading_quality(reading, page, trust_cfg)
+    quality, verdict.language, distrust, verdict.script_words = reading_quality(reading, page,
+                                                                               trust_cfg)
     if from_layer and distrust:
         fail("untrusted_text_layer")
     if reading.error:
@@ -127,10 +158,15 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
     if (visible > cfg["max_chars_on_blank"] and page.ink < cfg["min_ink"]
             and not page.has_text_layer):  # a VLM writing prose on an empty page
         fail("hallucination")
-    ratio, total = repeated_ngram_ratio(text, cfg["ngram_size"])
+    # A trusted text layer repeats whole lines and runs of numbers where the document does (a
+    # calendar's day names and dates month after month, a form's blanks, a table's rows): its
+    # lines are judged once each, without their numbers. A stale OCR layer that looped still
+    # loops within its lines.
+    looped = structure_free(text) if from_layer and page.trusted_layer else text
+    ratio, total = repeated_ngram_ratio(looped, cfg["ngram_size"])
     if total >= cfg["min_ngrams"] and ratio > cfg["max_repeated_ngram_ratio"]:
         fail("repetition")
-    if repeated_tail(text, cfg["tail_min_chars"], cfg["tail_min_repeats"])[0]:
+    if repeated_tail(looped, cfg["tail_min_chars"], cfg["tail_min_repeats"])[0]:
         fail("repeated_tail")
     if garbage_ratio(text) > cfg["max_garbage_ratio"]:
         fail("garbage")

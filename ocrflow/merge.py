@@ -43,6 +43,7 @@ from ocrflow.records import (
     write_records,
 )
 from ocrflow.text_layer import is_rtl
+from ocrflow.trust import covers
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,13 @@ def agreement(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
 
+def lost_text(candidate: Verdict, other: Verdict) -> bool:
+    """Whether ``candidate``'s reading misses text ``other``'s has: most of its words of a
+    script, or of the page, while ``other``'s has nearly all of ``candidate``'s."""
+    return not covers(candidate.script_words, other.script_words) and \
+        covers(other.script_words, candidate.script_words)
+
+
 def resolve_page(page: InventoryPage, primary: Judged | None, recovery: Judged | None,
                  min_agreement: float = 0.8) -> FinalPage:
     """The final state of one page from its inventory entry and its readings: the primary's
@@ -110,6 +118,10 @@ def resolve_page(page: InventoryPage, primary: Judged | None, recovery: Judged |
             if doubted == {"low_quality"} and better:
                 # re-read on request (retry-failed --below) and read no better: keep the first
                 return _taken(number, "ok", primary, [*reasons, "merge:kept_better_reading"])
+            if doubted <= DOUBTS and lost_text(second_verdict, first_verdict):
+                # A cleaner score is no better reading when text is missing from it (a French
+                # reading of a page whose Arabic the first one has, a calendar's numbers alone)
+                return _taken(number, "ok", primary, [*reasons, "merge:kept_more_complete"])
             return _taken(number, "recovered", recovery, reasons)
         reasons += _tagged(second_verdict)
         # Two independent readings that agree overrule the heuristics: the emptiness is the

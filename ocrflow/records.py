@@ -142,6 +142,9 @@ class Verdict(Record):
     reasons: list[str] = field(default_factory=list)  # reason codes (detect.py)
     quality: float | None = None  # 0-1; None: the reading has no text to score
     language: str | None = None
+    # distinct dictionary words of each script ("ARABIC", "LATIN"...): how much of the page
+    # the reading covers (trust.script_words)
+    script_words: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

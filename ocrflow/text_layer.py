@@ -33,6 +33,12 @@ _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff
 # the base letters (NFKC: U+FEDF "ﻟ" -> U+0644 "ل", the lam-alef ligature -> two letters).
 _PRESENTATION_FORMS = re.compile("[\ufb1d-\ufdff\ufe70-\ufefe]+")
 _MIRRORED = dict(zip("()[]{}<>«»‹›", ")(][}{><»«›‹", strict=True))
+# Arabic letters that join only the letter before them: none can start a ligature (lam-alef is
+# "لا", never "ال"), so a ligature glyph whose letters start with one came out reversed.
+_RIGHT_JOINING = set("اأإآٱدذرزوؤةژڈڑۀۃۄۅۆۇۈۉۊۋۍۏ")
+# A gap between two glyphs of a line this many font sizes wide or more is no word space (a
+# quarter em, half an em justified) but a gutter: table cells, or text set at both margins.
+CELL_GAP = 1.0
 _NUMBER_SEPARATORS = set(".,:/-٫٬")
 
 log = logging.getLogger(__name__)
@@ -81,6 +87,7 @@ class _Char:
     size: float  # font size, points
     box: tuple[float, float, float, float]  # ink bounds: left, bottom, right, top
     span: tuple[float, float]  # from the pen position to where the pen goes next, and the ink
+    index: int = 0  # pdfium's order: the order the PDF draws it in
 
     @property
     def mark(self) -> bool:
@@ -98,6 +105,7 @@ class _Glyph:
     left: float  # span: pen positions and ink
     right: float
     size: float
+    order: int = 0  # where pdfium's order has its first character
 
     @property
     def space(self) -> bool:
@@ -118,7 +126,7 @@ def _page_chars(textpage: Any) -> list[_Char]:
         text = "\n" if chr(code) in "\r\n" else chr(code)
         loose = textpage.get_charbox(index, loose=True)
         chars.append(_Char(text, x.value, y.value, pdfium_c.FPDFText_GetFontSize(raw, index),
-                           textpage.get_charbox(index), (loose[0], loose[2])))
+                           textpage.get_charbox(index), (loose[0], loose[2]), index))
     return chars
 
 
@@ -199,9 +207,13 @@ def _glyphs(line: list[_Char]) -> list[_Glyph]:
     for base, group in members.items():
         chars = [line[i] for i in group if not line[i].mark] + \
                 [line[i] for i in group if line[i].mark]
+        letters = "".join(c.text for c in chars if not c.mark)
+        if len(letters) > 1 and letters[0] in _RIGHT_JOINING and is_rtl(letters[-1]):
+            # pdfium reversed the text object, the ligature's letters with it
+            chars = [*reversed([c for c in chars if not c.mark]), *(c for c in chars if c.mark)]
         glyphs.append(_Glyph("".join(c.text for c in chars), line[base].x,
                              min(c.span[0] for c in chars), max(c.span[1] for c in chars),
-                             line[base].size))
+                             line[base].size, min(c.index for c in chars)))
     return glyphs
 
 
@@ -278,14 +290,18 @@ def _kind_at(atoms: list[_Atom], index: int | None) -> str:
 
 def _resolve_number(atoms: list[_Atom], i: int, base: str) -> str:
     """Which run a number belongs to. Digits always read left to right; the question is
-    whether the number is read with the Arabic beside it. In an Arabic line it is, unless Latin
-    words enclose it. In a Latin line, a number just left of an Arabic phrase ends that phrase
-    (Unicode's bidi shows "المرسوم رقم 2.21.45" so), unless a Latin word or a number is right
-    before it ("12 mars 2021")."""
+    whether the number is read with the Arabic beside it. A number that is one word with Latin
+    letters ("A123456") is Latin. In an Arabic line it is, unless Latin words enclose it or it
+    lies between a Latin word and the line's end ("Janvier 2026"). In a Latin line, a number
+    just left of an Arabic phrase ends that phrase (Unicode's bidi shows "المرسوم رقم 2.21.45"
+    so), unless a Latin word or a number is right before it ("12 mars 2021")."""
     left = _kind_at(atoms, _nearest(atoms, i, -1, "RL"))
     right = _kind_at(atoms, _nearest(atoms, i, 1, "RL"))
-    if base == "R":
-        return "L" if left == right == "L" else "R"
+    if "L" in (_kind_at(atoms, i - 1 if i else None),
+               _kind_at(atoms, i + 1 if i + 1 < len(atoms) else None)):
+        return "L"
+    if base == "R":  # "Janvier 2026" at a line's end reads as one Latin phrase
+        return "L" if {left, right} <= {"L", ""} and "L" in (left, right) else "R"
     if right != "R":
         return "L"
     before = _nearest(atoms, i, -1, "RLNO")
@@ -325,17 +341,52 @@ def _logical_run(run: list[_Atom]) -> str:
     return "".join(_MIRRORED.get(atom.text, atom.text) for atom in reversed(run))
 
 
+def _first_strong(glyphs: list[_Glyph]) -> str:
+    """The direction of the letter the PDF draws first ("" when none): Unicode's bidi takes a
+    paragraph's direction from its first letter, and producers draw in reading order, but for
+    the letters of a right-to-left object pdfium reverses (so a letter of either direction)."""
+    strong = [g for g in glyphs if is_rtl(g.text[0]) or _is_ltr(g.text[0])]
+    if not strong:
+        return ""
+    return "R" if is_rtl(min(strong, key=lambda g: g.order).text[0]) else "L"
+
+
 def visual_to_logical(glyphs: list[_Glyph]) -> str:
-    """One line, glyphs left to right as shown, in the order it is read. The line is read
-    right to left unless most of its words are left-to-right ones (its first word in reading
-    order would say, but which word that is depends on the answer)."""
+    """One line (or table cell), glyphs left to right as shown, in the order it is read. It is
+    read right to left when most of its words are right-to-left ones, left to right when most
+    are left-to-right ones (its first word in reading order would say, but which word that is
+    depends on the answer); a tie goes to the letter the PDF draws first."""
     atoms = _atoms(glyphs)
-    base = "R" if _words_starting(atoms, "R") >= _words_starting(atoms, "L") else "L"
+    rtl, ltr = _words_starting(atoms, "R"), _words_starting(atoms, "L")
+    base = "R" if rtl > ltr else "L" if ltr > rtl else (_first_strong(glyphs) or "R")
     _resolve(atoms, base)
     runs = _runs(atoms)
     if base == "R":
         runs.reverse()
     return "".join(_logical_run(run) for run in runs).strip()
+
+
+def _cells(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
+    """A line cut at its gutters (gaps of CELL_GAP font sizes or more): a table row's cells."""
+    cells: list[list[_Glyph]] = [[]]
+    last: _Glyph | None = None  # the last glyph with ink
+    for glyph in glyphs:
+        if glyph.space:
+            cells[-1].append(glyph)
+            continue
+        if last is not None and glyph.left - last.right >= CELL_GAP * glyph.size:
+            cells.append([])
+        cells[-1].append(glyph)
+        last = glyph
+    return [cell for cell in cells if any(not g.space for g in cell)]
+
+
+def line_text(glyphs: list[_Glyph]) -> str:
+    """A line in logical order. Each cell is its own paragraph, and the cells are read in the
+    order the PDF draws them (a French table with an Arabic column left to right, an Arabic
+    one right to left): which way a table reads is not in its glyphs."""
+    cells = sorted(_cells(glyphs), key=lambda cell: min(g.order for g in cell))
+    return " ".join(filter(None, map(visual_to_logical, cells)))
 
 
 def positioned_text(textpage: Any) -> str:
@@ -345,7 +396,7 @@ def positioned_text(textpage: Any) -> str:
     for line in _lines(_page_chars(textpage)):
         text = "".join(char.text for char in line)
         if has_rtl(text):
-            text = visual_to_logical(_visual_order(_glyphs(line)))
+            text = line_text(_visual_order(_glyphs(line)))
         lines.append(text)
     return "\n".join(lines)
 

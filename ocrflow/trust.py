@@ -63,6 +63,7 @@ class Assessment:
     bad_chars: float = 0.0
     glyph_codes: float = 0.0  # share of letters no configured language writes, mixed in
     reversed_share: float | None = None  # right-to-left words that are words when reversed
+    script_words: dict[str, int] = field(default_factory=dict)  # distinct real words, by script
 
     @property
     def trusted(self) -> bool:
@@ -149,6 +150,9 @@ class WordCounts:
     rtl_reversed: int = 0  # ... that are words when their letters are reversed
     letters: int = 0
     foreign_letters: int = 0  # letters no configured language writes, below East Asian ones
+    known_by_script: dict[str, int] = field(default_factory=dict)  # distinct words that are words
+    reversed_runs: int = 0  # right-to-left lines whose words are words only when reversed
+    reversed_run_words: int = 0  # ... and their words
 
 
 def _known(language: str, token: str) -> bool:
@@ -187,6 +191,38 @@ def _count_letters(counts: WordCounts, token: str, alphabet: frozenset[str]) -> 
         counts.foreign_letters += kind == 2
 
 
+def _tokens(text: str) -> list[tuple[int, str]]:
+    """The first MAX_TOKENS words of a text, each with the number of its line."""
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines()):
+        found += [(number, token) for token in line.split()[:MAX_TOKENS - len(found)]]
+        if len(found) >= MAX_TOKENS:
+            break
+    return found
+
+
+# A right-to-left line of this many words or more is judged on its own.
+MIN_RUN_WORDS = 3
+
+
+def _reversed_runs(counts: WordCounts, tokens: list[str], lines: list[int],
+                   candidates: list[str]) -> None:
+    """Count the right-to-left lines read backwards: most of their words are words only when
+    reversed (an Arabic paragraph in visual order inside a Latin page is a minority of the
+    page's words, but all of its line's)."""
+    by_line: dict[int, list[str]] = {}
+    for token, line in zip(tokens, lines, strict=True):
+        by_line.setdefault(line, []).append(token)
+    for words in by_line.values():
+        if len(words) < MIN_RUN_WORDS:
+            continue
+        forward = max(sum(_known(lang, w) for w in words) for lang in candidates)
+        backward = max(sum(_known(lang, _reversed(w)) for w in words) for lang in candidates)
+        if backward * 2 >= len(words) and backward >= 2 * max(forward, 1):
+            counts.reversed_runs += 1
+            counts.reversed_run_words += len(words)
+
+
 def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
     """How many of the text's words are real words or numbers, and of which language. Words of
     a script none of ``languages`` is written in are not judged; their letters are counted."""
@@ -195,7 +231,8 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
     valid = 0
     known: Counter[str] = Counter()
     by_script: dict[str, list[str]] = {}
-    for raw in text.split()[:MAX_TOKENS]:
+    line_of: dict[str, list[int]] = {}  # each judged word's line, by script
+    for line, raw in _tokens(text):
         token = _strip_punctuation(_INVISIBLE.sub("", raw))
         if not token:
             continue  # punctuation: dot leaders, bullets, rules
@@ -213,22 +250,46 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
             continue
         counts.judged += 1
         by_script.setdefault(script, []).append("\0".join(_normal(p) for p in parts))
+        line_of.setdefault(script, []).append(line)
     for script, tokens in by_script.items():
         candidates = [lang for lang in languages if scripts[lang] == script]
         hits = {lang: sum(_known(lang, t) for t in tokens) for lang in candidates}
         best = max(candidates, key=lambda lang: hits[lang])  # first configured wins a tie
         known[best] += hits[best]
         valid += hits[best]
+        # distinct words: a loop repeats a few words many times, and covers little of a page
+        counts.known_by_script[script] = len({t for t in tokens if _known(best, t)})
         if script in _RTL_SCRIPTS:  # read in visual order, its words come out backwards
             counts.rtl_words += len(tokens)
             counts.rtl_known += hits[best]
             counts.rtl_reversed += max(sum(_known(lang, _reversed(t)) for t in tokens)
                                        for lang in candidates)
+            _reversed_runs(counts, tokens, line_of[script], candidates)
     if counts.judged:
         counts.share = valid / counts.judged
         if known and max(known.values()):
             counts.language = max(known, key=lambda lang: known[lang])
     return counts
+
+
+def script_words(text: str, languages: tuple[str, ...]) -> dict[str, int]:
+    """How many distinct words of each script are words of a configured language (numbers
+    apart): how much of a page a reading covers, whatever its score."""
+    return word_share(text, languages).known_by_script
+
+
+# A reading covers another when it has at least this share of the other's distinct words of
+# each script that the other has MIN_SCRIPT_WORDS of (a French reading of a page that also has
+# 40 Arabic words does not).
+COVER = 0.5
+MIN_SCRIPT_WORDS = 5
+
+
+def covers(reading: dict[str, int], other: dict[str, int]) -> bool:
+    """Whether a reading with ``reading``'s words per script has most of ``other``'s text."""
+    return all(reading.get(script, 0) >= COVER * count
+               for script, count in other.items() if count >= MIN_SCRIPT_WORDS) and \
+        sum(reading.values()) >= COVER * sum(other.values())
 
 
 def glyph_code_share(counts: WordCounts) -> float:
@@ -287,6 +348,10 @@ def _word_reasons(counts: WordCounts, settings: dict[str, Any]) -> list[str]:
     if backwards is not None and backwards >= settings["min_word_share"] and rtl_enough:
         return [f"{backwards:.0%} of {counts.rtl_words} right-to-left words are words of "
                 f"{languages} only when reversed: reversed right-to-left text"]
+    if counts.reversed_runs:
+        lines = f"{counts.reversed_runs} right-to-left line{'s' * (counts.reversed_runs > 1)}"
+        return [f"{lines} ({counts.reversed_run_words} words) of {counts.rtl_words} are words of "
+                f"{languages} only when reversed: reversed right-to-left text"]
     share = counts.share
     if share is not None and share < settings["min_word_share"] and (enough or share == 0):
         return [f"{share:.0%} of {counts.judged} words are words of {languages}"]
@@ -322,4 +387,5 @@ def assess(text: str, settings: dict[str, Any], layout: dict[str, Any] | None = 
             reasons.append(f"{off_page:.0%} of the text lies off the page")
     return Assessment(quality=quality, language=counts.language, reasons=reasons,
                       words=counts.judged, word_share=share, bad_chars=bad,
-                      glyph_codes=glyph_codes, reversed_share=reversed_share(counts))
+                      glyph_codes=glyph_codes, reversed_share=reversed_share(counts),
+                      script_words=counts.known_by_script)

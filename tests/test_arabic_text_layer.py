@@ -116,6 +116,29 @@ def test_a_layer_read_backwards_is_not_trusted(tmp_path) -> None:
     assert "reversed right-to-left text" in page.trust.reasons[0]
 
 
+ENGLISH = ["The committee met on Tuesday to review the annual budget of the harbour and the",
+           "new quay, and asked the engineers for a report on the cost of dredging the channel",
+           "before the winter storms. The chairman thanked the staff for their work during a",
+           "difficult year, and the members agreed to publish the decree in both languages.",
+           "The minutes of the meeting were approved without amendment by every member present",
+           "and the secretary was asked to send a copy to the ministry before the end of March."]
+
+
+def test_a_reversed_right_to_left_line_is_judged_on_its_own() -> None:
+    """A Latin page with an Arabic title in logical order and one Arabic line backwards (a
+    quotation pasted from another writer): over all the page's Arabic words the reversed ones
+    are a minority, over their own line they are all of it."""
+    backwards = " ".join(word[::-1] for word in DECREE[2].split())
+    page = "\n".join([DECREE[0], *ENGLISH, DECREE[3], backwards])
+    judged_page = trust.assess(page, TRUST)
+    assert trust.reversed_share(trust.word_share(page, tuple(TRUST["languages"]))) < \
+        TRUST["min_word_share"]  # the page-wide signal alone would pass it
+    assert not judged_page.trusted
+    assert judged_page.reasons[0].startswith("1 right-to-left line (8 words) of 28 are words")
+    right = trust.assess("\n".join([DECREE[0], *ENGLISH, DECREE[3], DECREE[2]]), TRUST)
+    assert right.trusted, right.reasons
+
+
 def test_a_french_page_stays_as_it_is(tmp_path) -> None:
     data = pdfs.arabic_pdf(FRENCH)  # the same writer and font, no right-to-left text
     path = pdfs.write(tmp_path / "fr.pdf", data)

@@ -125,3 +125,24 @@ def test_a_picture_only_answer_is_empty() -> None:
     assert reasons("![](p1-0.webp)\n\n<img src='p1-1.webp' alt='a harbour'>") == \
         ["empty_output"]
     assert reasons("![](p1-0.webp)", page=BLANK) == []  # nothing on the page: fine
+
+
+def test_a_trusted_layers_own_repetition_is_no_loop() -> None:
+    """A year's calendar repeats its day names and numbers twelve times: drawn in a trusted
+    text layer, that is the document; from an untrusted layer or a model, it is judged."""
+    import calendar
+
+    year = "\n\n".join(calendar.TextCalendar().formatmonth(2026, month) for month in range(1, 13))
+    leaders = "\n".join(f"Article {n} {'.' * 60} {n + 2}" for n in range(1, 40))
+    layer = replace(INKED, has_text_layer=True, text_layer=year,
+                    trust=LayerTrust(True, 0.97, "en", []))
+    for text in (year, leaders):
+        assert reasons(text, page=replace(layer, text_layer=text), engine="textlayer") == []
+    # A trusted layer that loops a sentence (a stale OCR layer) is still a loop.
+    stale = "\n".join(["The committee reviewed the contract for the harbour works."] * 30)
+    assert reasons(stale, page=replace(layer, text_layer=stale), engine="textlayer") == \
+        ["repetition", "repeated_tail"]
+    untrusted = replace(layer, trust=LayerTrust(False, 0.4, "en", ["glyph codes"]))
+    assert reasons(year, page=untrusted, engine="textlayer") == ["untrusted_text_layer",
+                                                                "repetition"]
+    assert "repetition" in reasons(year)  # a VLM's answer: a loop looks the same

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ocrflow.merge import document_markdown, resolve_page
-from ocrflow.records import FinalPage, InventoryPage, Reading, Verdict
+from ocrflow.records import FinalPage, InventoryPage, LayerTrust, Reading, Verdict
 
 PAGE = InventoryPage(1)
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 10
@@ -85,3 +85,39 @@ def test_right_to_left_paragraphs_are_marked_for_markdown() -> None:
                         + "\n\n".join(arabic) + "\n\n</div>\n")
     latin = FinalPage(2, "ok", "textlayer", text="Le décret n° 2.24.117\n\n\nArticle 2.")
     assert document_markdown([latin]) == "<!-- page 2 -->\n" + latin.text + "\n"  # as it was
+
+
+BILINGUAL = ("Le présent décret sera publié au Bulletin officiel et entrera en vigueur à la date "
+             "de sa publication.\n"
+             "يُنشر هذا المرسوم في الجريدة الرسمية ويعمل به ابتداء من تاريخ نشره، ويسند تنفيذه "
+             "إلى وزير الداخلية ووزير الاقتصاد والمالية.")
+
+
+def test_a_reading_that_lost_a_script_does_not_replace_one_that_has_it() -> None:
+    """The layer is doubted (here: a picture without text covers part of the page), the OCR
+    read its French cleanly and its Arabic not at all: a better score on less text."""
+    from ocrflow import config, detect
+
+    settings = config.validate({"input": "x"})
+    doubted = replace(PAGE, ink=0.1, has_text_layer=True, text_layer=BILINGUAL,
+                      trust=LayerTrust(False, 0.6, "fr", ["45% of the page's ink is picture"]))
+
+    def judged(engine: str, text: str) -> tuple[Reading, Verdict]:
+        reading = Reading("doc", "h", 1, engine, text)
+        return reading, detect.judge(reading, doubted, settings["detection"], settings["trust"])
+
+    french_only = BILINGUAL.splitlines()[0]
+    layer, ocr = judged("textlayer", BILINGUAL), judged("tesseract", french_only)
+    assert ocr[1].ok and ocr[1].quality > layer[1].quality and not layer[1].ok
+    kept = resolve_page(doubted, layer, ocr)
+    assert (kept.status, kept.engine, kept.text) == ("ok", "textlayer", BILINGUAL)
+    assert kept.reasons == ["textlayer:untrusted_text_layer", "merge:kept_more_complete"]
+    # An OCR reading with both scripts replaces the doubted layer as before.
+    both = judged("tesseract", BILINGUAL.replace("publié", "publie"))
+    assert resolve_page(doubted, layer, both).status == "recovered"
+    # A calendar: numbers and French day names alone do not cover its Arabic day names.
+    days = "Lun Mar Mer Jeu Ven Sam Dim\n1 2 3 4 5 6 7\n8 9 10 11 12 13 14\n" \
+        "Janvier Février Mars Avril Mai Juin"
+    arabic_days = "الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت الأحد يناير فبراير مارس"
+    calendar_layer = judged("textlayer", f"{days}\n{arabic_days}")
+    assert resolve_page(doubted, calendar_layer, judged("tesseract", days)).engine == "textlayer"

@@ -209,7 +209,8 @@ def test_retry_failed_sends_only_the_failed_pages(workspace: Workspace) -> None:
     rows = {r["doc_id"]: r for r in ws.manifest()}
     # Both readings found nothing on a page with ink: a picture, not a failure.
     assert rows["smudge"]["status"] == "no_text"
-    assert rows["smudge"]["reasons"] == ["textlayer:empty_output", "rapidocr:empty_output"]
+    recovery = ws.config["recovery"]["engine"]
+    assert rows["smudge"]["reasons"] == ["textlayer:empty_output", f"{recovery}:empty_output"]
     assert (ws.results / "markdown" / "smudge.md").read_text() == \
         "<!-- page 1 -->\n> [ocrflow] page 1: no text (a picture or drawing)\n"
     # Filler text that really repeats: both readings agree, the text layer's text is kept.
@@ -217,9 +218,9 @@ def test_retry_failed_sends_only_the_failed_pages(workspace: Workspace) -> None:
     assert rows["filler"]["reasons"][-1] == "merge:readings_agree"
     failed = [r for r in ws.manifest() if r["status"] == "failed"]
     assert [(r["doc_id"], r["page"]) for r in failed] == [("loop", 1)]
-    assert failed[0]["reasons"][:2] == ["textlayer:empty_output", "rapidocr:repetition"]
+    assert failed[0]["reasons"][:2] == ["textlayer:empty_output", f"{recovery}:repetition"]
     markdown = (ws.results / "markdown" / "loop.md").read_text()
-    assert "page 1 could not be recognised** (textlayer:empty_output; rapidocr:repetition" \
+    assert f"page 1 could not be recognised** (textlayer:empty_output; {recovery}:repetition" \
         in markdown
     assert "ocrflow: 4 documents, 5 pages: 3 ok, 0 recovered, 1 no_text, 1 failed" in \
         (ws.results / "summary.txt").read_text()

@@ -124,10 +124,10 @@ def test_a_bad_layer_goes_to_ocr_and_its_reading_is_kept(trust_run: Workspace) -
     rows = page_rows(trust_run)
     for doc in ("shifted", "poor_ocr"):
         row = rows[(doc, 1)]
-        assert row["status"] == "recovered" and row["engine"] == "rapidocr", doc
+        assert (row["status"], row["engine"]) == ("recovered", "tesseract"), doc
         assert "textlayer:untrusted_text_layer" in row["reasons"]
         text = (trust_run.results / "markdown" / f"{doc}.md").read_text()
-        assert "harbour" in text and "engineers" in text  # RapidOCR's reading, not the layer's
+        assert "harbour" in text and "engineers" in text  # Tesseract's reading, not the layer's
         assert row["language"] == "en" and row["quality"] > 0.8
     slide = rows[("slide", 1)]
     assert slide["status"] == "recovered" and "Dredging" in (

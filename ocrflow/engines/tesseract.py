@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ SCRIPTS = {
     "Devanagari": {"hin", "mar", "nep", "san"},
     "Thai": {"tha"},
 }
+RTL_SCRIPTS = {"Arabic", "Hebrew"}
+PSM_SINGLE_LINE = 7  # tesserocr's PSM.SINGLE_LINE
+# A word of this confidence or less (0-1) is one the model did not know at all: a French term
+# read with the Arabic model alone scores 0-0.02, a hard Arabic word read with it 0.19 or more.
+LOST_WORD = 0.1
 # Tesseract wraps left-to-right runs inside right-to-left lines in these marks, for display; in
 # logical order they are invisible characters that only split words.
 BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -82,17 +88,18 @@ class PageReader:
 
     def __init__(self, tessdata: Path, psm: int) -> None:
         self.tessdata, self.psm = tessdata, psm
-        self._apis: dict[str, Any] = {}
+        self._apis: dict[tuple[str, int], Any] = {}
 
-    def api(self, languages: str) -> Any:
+    def api(self, languages: str, psm: int | None = None) -> Any:
+        """The instance for these languages, in ``psm`` (default: the engine's)."""
         from tesserocr import PSM, PyTessBaseAPI
 
-        if languages not in self._apis:
-            psm = PSM.OSD_ONLY if languages == "osd" else self.psm
+        psm = PSM.OSD_ONLY if languages == "osd" else psm or self.psm
+        if (languages, psm) not in self._apis:
             # with a trailing separator: older Tesseracts append the file name to it as it is
-            self._apis[languages] = PyTessBaseAPI(path=f"{self.tessdata}/", lang=languages,
-                                                  psm=psm)
-        return self._apis[languages]
+            self._apis[languages, psm] = PyTessBaseAPI(path=f"{self.tessdata}/",
+                                                       lang=languages, psm=psm)
+        return self._apis[languages, psm]
 
     def close(self) -> None:
         for api in self._apis.values():
@@ -235,23 +242,86 @@ class TesseractEngine(Engine):
         if self._routes:
             meta["script"] = self._script(reader, image)
             languages = self._routes.get(meta["script"] or "", every_language)
-        text, confidence, word_languages = self._recognize(reader, languages, image)
-        if languages != every_language and confidence < self.settings["recheck_below"]:
-            # OSD names one script per page: on a page mixing two (a French and Arabic
-            # notice) the other script's words come out as junk of low confidence. Read it
-            # with every language as well and keep the reading Tesseract is surer of.
-            meta["rechecked"] = True
-            second = self._recognize(reader, every_language, image)
-            if second[1] > confidence:
-                languages, (text, confidence, word_languages) = every_language, second
-        meta.update(languages=languages, words=sum(word_languages.values()),
-                    mean_confidence=confidence, word_languages=word_languages)
-        return PageOutput(text=text, meta=meta)
+        reading = self._recognize(reader, languages, image)
+        below = self.settings["recheck_below"]
+        doubtful = [line for line in reading.lines if line.doubtful(below)] if below else []
+        if languages != every_language and doubtful:
+            # OSD names one script per page. On a page with a few lines of the other script
+            # (an Arabic title over a French decree, French terms in an Arabic one) those lines
+            # come out as junk Tesseract doubts, and are read again alone. When most lines are
+            # doubtful (a table of names in both scripts, a bilingual calendar), or a line read
+            # alone comes back empty (Tesseract finds no line in it), the whole page is read
+            # again with every language, its own script's first, and the surer reading kept.
+            reread = []
+            if len(doubtful) * 2 <= len(reading.lines):
+                reread = self._reread_lines(reader, image, doubtful, self._reread_languages())
+                meta["lines_reread"] = reread
+            if not reread or any(line["confidence"] == 0 for line in reread):
+                meta["rechecked"] = True
+                others = [code for code in self.languages if code not in languages.split("+")]
+                every = "+".join([languages, *others])
+                second = self._recognize(reader, every, image)
+                if second.line_confidence() > reading.line_confidence():
+                    languages, reading = every, second
+        words = sum(reading.word_languages.values())
+        meta.update(languages=languages, words=words, mean_confidence=reading.confidence,
+                    word_languages=reading.word_languages)
+        return PageOutput(text=reading.text(), meta=meta)
 
-    def _recognize(self, reader: PageReader, languages: str,
-                   image: Any) -> tuple[str, float, dict[str, int]]:
-        """(text, mean word confidence 0-1, words per language) of the page read with these
-        languages."""
+    def _reread_languages(self) -> str:
+        """Every language, those of right-to-left scripts first: Tesseract sets a line's
+        direction by its first language, and a Latin-first reading of an Arabic line comes
+        out backwards, while an Arabic-first one still reads a French line, or the French words
+        of an Arabic line."""
+        rtl = [code for code in self.languages if script_of(code) in RTL_SCRIPTS]
+        return "+".join([*rtl, *(code for code in self.languages if code not in rtl)])
+
+    def _reread_lines(self, reader: PageReader, image: Any, doubtful: list[LineReading],
+                      languages: str) -> list[dict[str, Any]]:
+        """Read each of the ``doubtful`` lines again with ``languages`` and keep the surer
+        reading of it; what was re-read, where, and whether that reading was kept."""
+        from PIL import Image
+
+        if not doubtful:
+            return []
+        page = Image.frombytes("L", (image.width, image.height), image.data)
+        done = []
+        for line in doubtful:
+            text, confidence = self._read_line(reader, languages, page, line.box, alone=False)
+            if not text:  # no line found in its box on the page: alone, it may be
+                text, confidence = self._read_line(reader, languages, page, line.box, alone=True)
+            kept = bool(text) and confidence > line.confidence
+            if kept:
+                line.text, line.confidence = text, confidence
+            done.append({"box": list(line.box), "languages": languages,
+                         "confidence": confidence, "kept": kept})
+        return done
+
+    def _read_line(self, reader: PageReader, languages: str, page: Any,
+                   box: tuple[int, int, int, int], alone: bool) -> tuple[str, float]:
+        """(text, confidence) of one line: in its box on the page, or (``alone``) cut out onto
+        white with a margin, where Tesseract finds a line its box on the page may hide."""
+        from PIL import Image
+
+        api = reader.api(languages, PSM_SINGLE_LINE)
+        if alone:
+            crop = page.crop(box)
+            margin = max(8, crop.height // 2)
+            canvas = Image.new("L", (crop.width + 2 * margin, crop.height + 2 * margin), 255)
+            canvas.paste(crop, (margin, margin))
+            api.SetImage(canvas)
+        else:
+            api.SetImage(page)
+            api.SetRectangle(box[0], box[1], box[2] - box[0], box[3] - box[1])
+        api.SetSourceResolution(int(self.settings["dpi"]))
+        try:
+            text = clean_text(api.GetUTF8Text())
+            return text, round(api.MeanTextConf() / 100, 4) if text else 0.0
+        finally:
+            api.Clear()
+
+    def _recognize(self, reader: PageReader, languages: str, image: Any) -> PageReading:
+        """The page read with these languages: its text, lines and word confidences."""
         api = reader.api(languages)
         api.SetImageBytes(image.data, image.width, image.height, 1, image.width)
         # The resolution asked for (lower only on a page over max_pixels): Tesseract's size
@@ -261,9 +331,7 @@ class TesseractEngine(Engine):
             if not api.Recognize(timeout=int(self.settings["timeout_s"] * 1000)):
                 raise TimeoutError(f"recognition took more than {self.settings['timeout_s']} s "
                                    "(engines.tesseract.timeout_s)")
-            text = clean_text(api.GetUTF8Text())
-            confidence = round(api.MeanTextConf() / 100, 4) if text else 0.0
-            return text, confidence, _word_languages(api)
+            return _page_reading(api, (image.width, image.height))
         finally:
             api.Clear()
 
@@ -280,18 +348,93 @@ class TesseractEngine(Engine):
         return (found or {}).get("script_name") or None
 
 
-def _word_languages(api: Any) -> dict[str, int]:
-    """How many words each language's model read (Tesseract keeps the best model per word)."""
+@dataclass
+class LineReading:
+    text: str
+    box: tuple[int, int, int, int]  # left, top, right, bottom, in pixels
+    confidence: float  # mean of its words', 0-1
+    lowest: float  # its least sure word's
+
+    def doubtful(self, below: float) -> bool:
+        """Junk of the wrong script: a low mean, or a word the model did not know at all (a
+        French term inside an Arabic line)."""
+        return self.confidence < below or self.lowest < LOST_WORD
+
+
+@dataclass
+class PageReading:
+    lines: list[LineReading]
+    layout: list[str | int]  # the text's lines: a blank line as "", a line as its index
+    confidence: float  # mean word confidence, 0-1
+    word_languages: dict[str, int]
+
+    def line_confidence(self) -> float:
+        """The mean of its lines' confidences, lines read again included."""
+        return sum(line.confidence for line in self.lines) / len(self.lines) if self.lines \
+            else 0.0
+
+    def text(self) -> str:
+        return clean_text("\n".join(self.lines[part].text if isinstance(part, int) else part
+                                     for part in self.layout))
+
+
+def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
+    """Tesseract's text split into its lines, each with its box and its words' confidences.
+    Its text and its line boxes come in one order (a line's text from the iterator over words
+    would lose the right-to-left order Tesseract gives the page's text)."""
+    from tesserocr import RIL
+
+    raw = api.GetUTF8Text() or ""
+    text_lines = raw.splitlines()
+    boxes = [(b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"])
+             for _, b, *_ in api.GetComponentImages(RIL.TEXTLINE, True)]
+    words = _words(api)
+    counts = Counter(language for _, _, _, language in words)
+    confidence = round(api.MeanTextConf() / 100, 4) if raw.strip() else 0.0
+    filled = [i for i, line in enumerate(text_lines) if line.strip()]
+    if len(filled) != len(boxes):
+        # not one text line per box: the page is one line, doubted as a whole (read again
+        # whole when Tesseract doubts it)
+        whole = LineReading(raw, (0, 0, *size), confidence, confidence)
+        return PageReading([whole], [0], confidence, dict(counts.most_common()))
+    lines, layout = [], []
+    for line in text_lines:
+        if not line.strip():
+            layout.append("")
+            continue
+        box = boxes[len(lines)]
+        inside = [conf for (x, y), conf, _, _ in
+                  ((_middle(b), c, t, lang) for t, c, b, lang in words)
+                  if box[0] <= x <= box[2] and box[1] <= y <= box[3]]
+        mean = sum(inside) / len(inside) if inside else 1.0
+        layout.append(len(lines))
+        lines.append(LineReading(line, box, round(mean, 4), min(inside, default=1.0)))
+    return PageReading(lines, layout, confidence, dict(counts.most_common()))
+
+
+def _middle(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _words(api: Any) -> list[tuple[str, float, tuple[int, int, int, int], str]]:
+    """(text, confidence 0-1, box, language whose model read it) of each word. A block with
+    no text (a drawing) has words without text: tesserocr raises "No text returned" for
+    them, and they are no words."""
     from tesserocr import RIL, iterate_level
 
-    counts: Counter[str] = Counter()
+    found = []
     iterator = api.GetIterator()
     if iterator is None:
-        return {}
+        return []
     for word in iterate_level(iterator, RIL.WORD):
-        if (word.GetUTF8Text(RIL.WORD) or "").strip():
-            counts[word.WordRecognitionLanguage() or "?"] += 1
-    return dict(counts.most_common())
+        try:
+            text = (word.GetUTF8Text(RIL.WORD) or "").strip()
+        except RuntimeError:
+            continue
+        if text:
+            found.append((text, word.Confidence(RIL.WORD) / 100, word.BoundingBox(RIL.WORD),
+                          word.WordRecognitionLanguage() or "?"))
+    return found
 
 
 def _as_gray_raw(image: Any) -> Any:

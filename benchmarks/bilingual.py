@@ -1,0 +1,65 @@
+"""Mixed Arabic and French pages: what ocrflow reads of each script, against poppler's
+``pdftotext`` and pdfium's raw text, on the bilingual corpus (tests/bilingual_corpus.py: PDFs made
+by LibreOffice from documents written here, and scans of them).
+
+    python benchmarks/bilingual.py [--repo PATH]
+
+Runs the pipeline with the default config's engines (the text layer, then Tesseract for the pages
+that fail; of the checkout at PATH, for "before" figures), then prints per page and in total: Arabic and French word recall against the ground
+truth, word accuracy (in order), and the dictionary share of the words read. A scan has no text
+layer: pdftotext and pdfium read nothing there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import bilingual_corpus as corpus
+
+
+def _cell(value: float | None) -> str:
+    return "   -" if value is None else f"{value:4.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", type=Path, default=corpus.REPO)
+    args = parser.parse_args()
+    pages = corpus.build()
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.monotonic()
+        ocrflow = corpus.run_pipeline(pages, Path(tmp), repo=args.repo.resolve())
+        seconds = time.monotonic() - started
+    readers = {"ocrflow": lambda p: ocrflow[p.doc_id], "pdftotext": lambda p: corpus.pdftotext(
+        p.path), "pdfium": lambda p: corpus.pdfium(p.path)}
+    print(f"{'page':26} {'reader':9}  ar recall  fr recall  accuracy  ar dict  fr dict")
+    totals: dict[str, dict[str, list[float]]] = {}
+    for page in pages:
+        for name, read in readers.items():
+            scores = corpus.score(read(page), page.truth)
+            recall, dictionary = scores.recall, scores.dictionary
+            print(f"{page.doc_id:26} {name:9}  {_cell(recall['arabic']):>9}  "
+                  f"{_cell(recall['latin']):>9}  {scores.word_accuracy:8.2f}  "
+                  f"{_cell(dictionary['arabic']):>7}  {_cell(dictionary['latin']):>7}")
+            kind = "scan" if page.scanned else "born"
+            bucket = totals.setdefault(f"{kind} {name}", {"ar": [], "fr": [], "acc": []})
+            for key, script in (("ar", "arabic"), ("fr", "latin")):
+                if scores.recall[script] is not None:
+                    bucket[key].append(scores.recall[script])
+            bucket["acc"].append(scores.word_accuracy)
+    print()
+    print(f"{'pages, reader':26}  ar recall (min)   fr recall (min)   accuracy (min)")
+    for name, bucket in totals.items():
+        row = [f"{sum(v) / len(v):.3f} ({min(v):.2f})" for v in bucket.values()]
+        print(f"{name:26}  {row[0]:>15}   {row[1]:>15}   {row[2]:>14}")
+    print(f"\npipeline run on {len(pages)} pages: {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
