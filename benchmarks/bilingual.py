@@ -4,10 +4,11 @@ by LibreOffice from documents written here, and scans of them).
 
     python benchmarks/bilingual.py [--repo PATH]
 
-Runs the pipeline with the default config's engines (the text layer, then Tesseract for the pages
-that fail; of the checkout at PATH, for "before" figures), then prints per page and in total: Arabic and French word recall against the ground
-truth, word accuracy (in order), and the dictionary share of the words read. A scan has no text
-layer: pdftotext and pdfium read nothing there.
+Runs the pipeline with the default config's engines (the text layer, then Tesseract for the
+pages that fail; of the checkout at PATH, for "before" figures), then prints per page and in
+total: Arabic and French word recall against the ground truth, word accuracy (in order), and the
+dictionary share of the words read. A scan has no text layer: pdftotext and pdfium read nothing
+there.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@
 
 Runs the tests' CPU pipeline (``.test/config/cpu.yaml``: text layer first, then Tesseract) of
 the repo at PATH (default: this one; give an older checkout for "before" figures) over every
-labelled page (real PDFs, and pages made with known garbling), then prints false failures, missed failures, no_text precision and
-text-layer trust accuracy, for the pipeline and for stand-in VLM readings (a good reading, a loop,
-prose on an empty page, a picture-only answer).
+labelled page (real PDFs, and pages made with known garbling), then prints false failures,
+missed failures, no_text precision and text-layer trust accuracy, for the pipeline and for
+stand-in VLM readings (a good reading, a loop, prose on an empty page, a picture-only answer).
 """
 
 from __future__ import annotations
