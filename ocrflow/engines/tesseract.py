@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -50,6 +51,10 @@ SCRIPTS = {
     "Thai": {"tha"},
 }
 RTL_SCRIPTS = {"Arabic", "Hebrew"}
+# wordfreq's code of Tesseract's non-Latin languages (Latin-script ones are not needed here)
+WORDFREQ = {"ara": "ar", "fas": "fa", "urd": "ur", "rus": "ru", "ukr": "uk", "bul": "bg",
+            "srp": "sr", "mkd": "mk", "ell": "el", "heb": "he", "hin": "hi", "mar": "mr",
+            "nep": "ne", "tha": "th", "chi_sim": "zh", "chi_tra": "zh", "jpn": "ja", "kor": "ko"}
 PSM_SINGLE_LINE = 7  # tesserocr's PSM.SINGLE_LINE
 # A word of this confidence or less (0-1) is one the model did not know at all: a French term
 # read with the Arabic model alone scores 0-0.02, a hard Arabic word read with it 0.19 or more.
@@ -243,30 +248,60 @@ class TesseractEngine(Engine):
             meta["script"] = self._script(reader, image)
             languages = self._routes.get(meta["script"] or "", every_language)
         reading = self._recognize(reader, languages, image)
-        below = self.settings["recheck_below"]
-        doubtful = [line for line in reading.lines if line.doubtful(below)] if below else []
-        if languages != every_language and doubtful:
-            # OSD names one script per page. On a page with a few lines of the other script
-            # (an Arabic title over a French decree, French terms in an Arabic one) those lines
-            # come out as junk Tesseract doubts, and are read again alone. When most lines are
-            # doubtful (a table of names in both scripts, a bilingual calendar), or a line read
-            # alone comes back empty (Tesseract finds no line in it), the whole page is read
-            # again with every language, its own script's first, and the surer reading kept.
-            reread = []
-            if len(doubtful) * 2 <= len(reading.lines):
-                reread = self._reread_lines(reader, image, doubtful, self._reread_languages())
-                meta["lines_reread"] = reread
-            if not reread or any(line["confidence"] == 0 for line in reread):
-                meta["rechecked"] = True
-                others = [code for code in self.languages if code not in languages.split("+")]
-                every = "+".join([languages, *others])
-                second = self._recognize(reader, every, image)
-                if second.line_confidence() > reading.line_confidence():
-                    languages, reading = every, second
+        if languages != every_language and self.settings["recheck_below"] > 0:
+            languages, reading = self._mixed_page(reader, image, meta, languages, reading)
         words = sum(reading.word_languages.values())
         meta.update(languages=languages, words=words, mean_confidence=reading.confidence,
                     word_languages=reading.word_languages)
         return PageOutput(text=reading.text(), meta=meta)
+
+    def _mixed_page(self, reader: PageReader, image: Any, meta: dict[str, Any],
+                    languages: str, reading: PageReading) -> tuple[str, PageReading]:
+        """OSD names one script per page: on a page mixing two, the other script's lines, or
+        its words inside a line (French terms in an Arabic decree), come out as junk Tesseract
+        doubts. (languages, reading) of the page with them read again:
+
+        - a few doubtful lines are read again alone with every language; when most lines are
+          doubtful (a table of names in both scripts, a bilingual calendar), or a line read
+          alone comes back empty, the whole page is read again with every language, its own
+          script's first, and the surer reading kept;
+        - a page that has the other script, then, is also read with every language at half the
+          resolution, where Tesseract finds Arabic lines it loses at 300 dpi (8 of the 14 of
+          a two-column notice), and the reading with more distinct dictionary words of the
+          scripts other than Latin is kept: Latin junk is easily a word of one of eight Latin
+          languages ("ou", "des"), Arabic junk hardly ever an Arabic word.
+        """
+        below = self.settings["recheck_below"]
+        doubtful = [line for line in reading.lines if line.doubtful(below)]
+        if not doubtful:
+            return languages, reading
+        others = [code for code in self.languages if code not in languages.split("+")]
+        every = "+".join([languages, *others])
+        reread = []
+        if len(doubtful) * 2 <= len(reading.lines):
+            reread = self._reread_lines(reader, image, doubtful, self._reread_languages())
+            meta["lines_reread"] = reread
+        if not reread or any(line["confidence"] == 0 for line in reread):
+            meta["rechecked"] = True
+            second = self._recognize(reader, every, image)
+            if second.line_confidence() > reading.line_confidence():
+                languages, reading = every, second
+        if not _other_script(reading.text(), meta.get("script")) and \
+                not any(line["confidence"] == 0 for line in reread):
+            return languages, reading  # doubts of a single-script page (noise), no other script
+        dpi = self.settings["dpi"] / 2
+        half = self._recognize(reader, every, _half(image), dpi)
+        kept = self._non_latin_words(half.text()) > self._non_latin_words(reading.text())
+        meta["half_resolution"] = {"languages": every, "dpi": dpi, "kept": kept}
+        return (every, half) if kept else (languages, reading)
+
+    def _non_latin_words(self, text: str) -> int:
+        """Distinct dictionary words (wordfreq) of the configured non-Latin languages."""
+        from ocrflow import trust
+
+        codes = tuple(code for code in (WORDFREQ.get(c) for c in self.languages)
+                      if code and not trust.check_language(code))
+        return sum(trust.script_words(text, codes).values()) if codes else 0
 
     def _reread_languages(self) -> str:
         """Every language, those of right-to-left scripts first: Tesseract sets a line's
@@ -320,13 +355,14 @@ class TesseractEngine(Engine):
         finally:
             api.Clear()
 
-    def _recognize(self, reader: PageReader, languages: str, image: Any) -> PageReading:
+    def _recognize(self, reader: PageReader, languages: str, image: Any,
+                   dpi: float | None = None) -> PageReading:
         """The page read with these languages: its text, lines and word confidences."""
         api = reader.api(languages)
         api.SetImageBytes(image.data, image.width, image.height, 1, image.width)
         # The resolution asked for (lower only on a page over max_pixels): Tesseract's size
         # limits for noise and text are in these units.
-        api.SetSourceResolution(int(self.settings["dpi"]))
+        api.SetSourceResolution(int(dpi or self.settings["dpi"]))
         try:
             if not api.Recognize(timeout=int(self.settings["timeout_s"] * 1000)):
                 raise TimeoutError(f"recognition took more than {self.settings['timeout_s']} s "
@@ -435,6 +471,25 @@ def _words(api: Any) -> list[tuple[str, float, tuple[int, int, int, int], str]]:
             found.append((text, word.Confidence(RIL.WORD) / 100, word.BoundingBox(RIL.WORD),
                           word.WordRecognitionLanguage() or "?"))
     return found
+
+
+def _other_script(text: str, script: str | None) -> bool:
+    """Whether the text has letters of a script other than the page's (OSD's name)."""
+    own = {"Latin": "LATIN", "Arabic": "ARABIC", "Cyrillic": "CYRILLIC", "Greek": "GREEK",
+           "Hebrew": "HEBREW"}.get(script or "")
+    if own is None:
+        return True
+    return any(c.isalpha() and not unicodedata.name(c, "").startswith(own) for c in text)
+
+
+def _half(image: Any) -> Any:
+    """A grey raw page at half its resolution (each 2 x 2 pixels averaged)."""
+    from PIL import Image
+
+    from ocrflow.render import RenderedPage
+
+    half = Image.frombytes("L", (image.width, image.height), image.data).reduce(2)
+    return RenderedPage(half.width, half.height, "L", "raw", half.tobytes())
 
 
 def _as_gray_raw(image: Any) -> Any:
