@@ -126,8 +126,8 @@ class ShardRun:
             # A shard smaller than the window is judged on all its pages (five at least).
             window = min(self.policy["failing_window"], max(n_todo, MIN_FAILING_WINDOW))
             self._recent = collections.deque(maxlen=window)
-            self.engine.start(self.job)
-            try:
+            try:  # a SIGTERM just after start() returns still stops its servers
+                self.engine.start(self.job)
                 self.provenance = self.engine.provenance()
                 self._ocr(by_hash, todo)
             finally:

@@ -7,6 +7,7 @@ Each server runs in its own process group; stopping sends SIGTERM to the group, 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
@@ -125,6 +126,9 @@ class ServerGroup:
 
     def start(self) -> None:
         self._install_signal_handlers()
+        # A SIGTERM's exit raised where no `finally` stops the servers (between an engine's
+        # start() and its caller's try) still stops them as the interpreter exits.
+        atexit.register(self.stop)
         for server in self.servers:
             server.start()
         for server in self.servers:
@@ -134,6 +138,7 @@ class ServerGroup:
         for server in self.servers:
             server.stop()
         self._restore_signal_handlers()
+        atexit.unregister(self.stop)
 
     async def recover(self, base_url: str) -> None:
         """Called by the client after a connection error: restart the server if it died."""

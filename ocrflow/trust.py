@@ -5,7 +5,8 @@ The signals are ones a page really gives:
 - words: the share of a page's words that are real words of its language (word lists of
   ``wordfreq`` for the configured languages; numbers count as words). Letter-shifted gibberish and
   "1I1 l" noise score low; words of a script no configured language is written in are not judged.
-  Right-to-left words that are words only when reversed are a layer read in visual order.
+  Right-to-left words that are words only when reversed are a layer read in visual order,
+  judged over the page and over each right-to-left line (a reversed line among right ones).
 - glyph codes: letters no configured language writes its words with, mixed into a page of
   letters it does (Greek, Coptic or Latin-1 letters such as "Þ" where a font's glyph numbers were
   read as text).

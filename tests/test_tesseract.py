@@ -244,3 +244,14 @@ def test_a_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "tesserocr", None)  # import fails as if not installed
     with pytest.raises(EngineUnavailable, match="pip install tesserocr"):
         engines.create("tesseract", SETTINGS).start()
+
+
+def test_a_final_ya_read_as_alif_maqsura_is_put_right() -> None:
+    """Tesseract's Arabic model writes "فى" for "في" and "العلوى" for "العلوي"; the spelling
+    twenty times rarer in the word list is replaced, and only that: "على" (the preposition) and
+    "علي" (the name) both stay, as do right spellings with a final alif maqsura."""
+    from ocrflow.engines.tesseract import final_yeh
+
+    read = "العلوى محمد فى الرباط، على يد علي إلي مستوى الكتانى. Mustafa مصطفى موسى"
+    assert final_yeh(read) == \
+        "العلوي محمد في الرباط، على يد علي إلى مستوى الكتاني. Mustafa مصطفى موسى"

@@ -253,7 +253,10 @@ class TesseractEngine(Engine):
         words = sum(reading.word_languages.values())
         meta.update(languages=languages, words=words, mean_confidence=reading.confidence,
                     word_languages=reading.word_languages)
-        return PageOutput(text=reading.text(), meta=meta)
+        text = reading.text()
+        if "ara" in languages.split("+"):
+            text = final_yeh(text)
+        return PageOutput(text=text, meta=meta)
 
     def _mixed_page(self, reader: PageReader, image: Any, meta: dict[str, Any],
                     languages: str, reading: PageReading) -> tuple[str, PageReading]:
@@ -471,6 +474,30 @@ def _words(api: Any) -> list[tuple[str, float, tuple[int, int, int, int], str]]:
             found.append((text, word.Confidence(RIL.WORD) / 100, word.BoundingBox(RIL.WORD),
                           word.WordRecognitionLanguage() or "?"))
     return found
+
+
+_FINAL_YEH = re.compile(r"\b[\u0621-\u064a]+[\u0649\u064a]\b")
+# Tesseract's Arabic model writes a final ya as alif maqsura ("فى" for "في", "العلوى" for
+# "العلوي"), as Egyptian print does. A word is put right when the other spelling is this many
+# times as frequent in wordfreq's Arabic list: "في" is 26 times "فى", but "على" only 11 times
+# the name "علي", which stays.
+YEH_RATIO = 20
+
+
+def final_yeh(text: str) -> str:
+    """Arabic words whose final ي/ى is the rarer spelling by far, with the other one."""
+    from ocrflow import trust
+
+    words = trust._words("ar")
+
+    def better(match: re.Match[str]) -> str:
+        word = match.group()
+        other = word[:-1] + ("\u064a" if word[-1] == "\u0649" else "\u0649")
+        seen = words.get(trust._normal(word), 0.0)
+        return other if words.get(trust._normal(other), 0.0) >= YEH_RATIO * max(
+            seen, trust.MIN_FREQUENCY / YEH_RATIO) else word
+
+    return _FINAL_YEH.sub(better, text)
 
 
 def _other_script(text: str, script: str | None) -> bool:
