@@ -442,9 +442,8 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
             layout.append("")
             continue
         box = boxes[len(lines)]
-        inside = [conf for (x, y), conf, _, _ in
-                  ((_middle(b), c, t, lang) for t, c, b, lang in words)
-                  if box[0] <= x <= box[2] and box[1] <= y <= box[3]]
+        inside = [confidence for _, confidence, word_box, _ in words
+                  if _within(_middle(word_box), box)]
         mean = sum(inside) / len(inside) if inside else 1.0
         layout.append(len(lines))
         lines.append(LineReading(line, box, round(mean, 4), min(inside, default=1.0)))
@@ -453,6 +452,10 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
 
 def _middle(box: tuple[int, int, int, int]) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _within(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 def _words(api: Any) -> list[tuple[str, float, tuple[int, int, int, int], str]]:
