@@ -63,23 +63,14 @@ def ocr(job: Any) -> None:
     the same job: a job per shard and stage is what a large run pays for, in Snakemake's DAG
     and on the scheduler)."""
     from ocrflow.detect import detect_shard
-    from ocrflow.ocr import ocr_shard
-
-    inventory, records = Path(job.input.inventory), Path(job.output.records)
-    mem_mb = getattr(getattr(job, "resources", None), "mem_mb", None)  # see inventory()
+    from ocrflow.ocr import ShardJob, ocr_shard
 
     def read_then_judge() -> None:
-        ocr_shard(inventory=inventory, verdicts=_optional(job, "primary_verdicts"),
-                  output=records, stats=Path(job.output.stats), role=job.params.role,
-                  engine_name=job.params.engine, settings=job.params.settings,
-                  store_root=Path(job.params.store), render=job.params.render,
-                  threads=job.threads, log_path=Path(job.log.log),
-                  progress=Path(job.log.progress), policy=job.params.policy,
-                  trusted_text_layer=job.params.trusted_text_layer, mem_mb=mem_mb,
-                  handoff=job.params.handoff)
-        detect_shard(inventory=inventory, records=records, output=Path(job.output.verdicts),
-                     counts=Path(job.output.counts), cfg=job.params.detection,
-                     trust_cfg=job.params.trust)
+        shard = ShardJob.from_snakemake(job)  # inside _run: a job it cannot read is logged
+        ocr_shard(shard)
+        detect_shard(inventory=shard.inventory, records=shard.output,
+                     output=Path(job.output.verdicts), counts=Path(job.output.counts),
+                     cfg=job.params.detection, trust_cfg=job.params.trust)
 
     _run(job, read_then_judge)
 
@@ -106,7 +97,7 @@ def dolma(job: Any) -> None:
 
 
 def manifest(job: Any) -> None:
-    from ocrflow.manifest import build
+    from ocrflow.report_html import build  # the manifest and both reports (report_html.py)
 
     _run(job, build, shard_pages=[Path(p) for p in job.input.pages],
          stats=[Path(p) for p in job.input.stats], manifest=Path(job.output.manifest),

@@ -1,4 +1,6 @@
-"""The corpus manifest (one row per page, one per unreadable PDF), the report and its summary."""
+"""The corpus manifest (one row per page, one per unreadable PDF), the report's tables (report.md
+as Markdown) and its summary. ``report_html.build`` writes them, with report.html, for the
+manifest rule: imports go records -> manifest -> report_html, never back."""
 
 from __future__ import annotations
 
@@ -220,21 +222,3 @@ def markdown_tables(title: str, tables: list[Table]) -> str:
         out += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in table.rows]
         out += ["", table.note, ""] if table.note else [""]
     return "\n".join(out)
-
-
-def build(*, shard_pages: list[Path], stats: list[Path], manifest: Path, report: Path,
-          summary_path: Path, report_html: Path | None = None) -> str:
-    """The manifest, report.md, report.html (when asked for) and the summary it returns."""
-    rows = collect_rows(shard_pages)
-    job_stats = [json.loads(Path(p).read_text()) for p in stats]
-    summary = summarize(rows, job_stats)
-    write_parquet(rows, manifest)
-    tables = report_tables(summary, rows)
-    atomic.write_text(report, markdown_tables("ocrflow report", tables))
-    if report_html is not None:
-        from ocrflow import report_html as html_report  # it imports this module
-
-        html_report.write(report_html, summary, tables, rows, job_stats)
-    text = summary_text(summary, rows)
-    atomic.write_text(summary_path, text)
-    return text

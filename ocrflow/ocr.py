@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -249,51 +250,89 @@ class ShardRun:
         self._claims[page.content_hash].page_done()
 
 
-def ocr_shard(*, inventory: Path, output: Path, stats: Path, role: str, engine_name: str,
-              settings: dict[str, Any], store_root: Path, render: dict[str, Any],
-              threads: int = 1, verdicts: Path | None = None,
-              policy: dict[str, Any], log_path: Path | None = None,
-              trusted_text_layer: bool = False, progress: Path | None = None,
-              mem_mb: int | None = None, handoff: bool = False) -> None:
-    """``trusted_text_layer``: pages whose text layer is trusted are read from it, and only the
-    others are sent to the engine (born-digital pages stay off the GPU). ``progress``: the file
-    the job keeps its counts in while it runs (progress.ProgressFile), for ``ocrflow status``.
-    ``mem_mb``: the job's declared memory, shared out as the render workers' limit.
-    ``handoff``: a recovery engine reads the pages this one fails (JobContext.handoff)."""
-    docs = read_records(inventory, InventoryDocument)
+@dataclass(frozen=True, kw_only=True)
+class ShardJob:
+    """One OCR job: a shard's pages through one engine (the ocr_primary and ocr_recovery rules).
+    The entry point builds it once from Snakemake's job (``from_snakemake``); tests build it
+    directly."""
+
+    inventory: Path  # the shard's inventory: its documents and pages
+    output: Path  # the readings, one per page, written once every page has a final record
+    stats: Path  # the job's figures (pages read and sent, seconds, timeline) for the report
+    role: str  # "primary" or "recovery"
+    engine_name: str
+    settings: dict[str, Any]  # the engine's settings (config.engine_settings)
+    store_root: Path  # the page store: a page already read there is not sent again
+    render: dict[str, Any]  # the config's `render` section
+    policy: dict[str, Any]  # the config's `ocr` section
+    threads: int = 1
+    # Recovery: the primary's verdicts; only the pages they fail are read. None: every page.
+    verdicts: Path | None = None
+    log_path: Path | None = None  # the rule's log: a model server's log goes beside it
+    # Pages whose text layer is trusted are read from it, and only the others are sent to the
+    # engine (born-digital pages stay off the GPU).
+    trusted_text_layer: bool = False
+    # The file the job keeps its counts in while it runs (progress.ProgressFile), for
+    # ``ocrflow status``.
+    progress: Path | None = None
+    mem_mb: int | None = None  # the job's declared memory, shared out as the render workers' limit
+    handoff: bool = False  # a recovery engine reads the pages this one fails (JobContext.handoff)
+
+    @classmethod
+    def from_snakemake(cls, job: Any) -> ShardJob:
+        """The job as rules/ocr.smk declares it: input, output, params, threads, resources, log."""
+        verdicts = job.input.get("primary_verdicts")  # the recovery rule's input only
+        return cls(inventory=Path(job.input.inventory), output=Path(job.output.records),
+                   stats=Path(job.output.stats), role=job.params.role,
+                   engine_name=job.params.engine, settings=job.params.settings,
+                   store_root=Path(job.params.store), render=job.params.render,
+                   policy=job.params.policy, threads=job.threads,
+                   verdicts=Path(verdicts) if verdicts else None, log_path=Path(job.log.log),
+                   trusted_text_layer=job.params.trusted_text_layer,
+                   progress=Path(job.log.progress),
+                   mem_mb=getattr(getattr(job, "resources", None), "mem_mb", None),
+                   handoff=job.params.handoff)
+
+
+def ocr_shard(job: ShardJob) -> None:
+    """The job's engine reads the shard's pages (recovery: the pages the primary failed) into
+    the page store, then the readings and the job's stats are written."""
+    docs = read_records(job.inventory, InventoryDocument)
     from_layer: list[PageInput] = []
-    if verdicts is None:
+    if job.verdicts is None:
         work = primary_work(docs)
-        if trusted_text_layer and engine_name != TextLayerEngine.name:
+        if job.trusted_text_layer and job.engine_name != TextLayerEngine.name:
             trusted = trusted_layer_pages(docs)
             from_layer = [p for p in work if (p.doc_id, p.page) in trusted]
             work = [p for p in work if (p.doc_id, p.page) not in trusted]
     else:
-        work = recovery_work(docs, read_records(verdicts, Verdict))
+        work = recovery_work(docs, read_records(job.verdicts, Verdict))
     order = {(p.doc_id, p.page): i for i, p in enumerate([*from_layer, *work])}
     readings: list[Reading] = []
     if from_layer:
         layer = TextLayerEngine({})
-        layer_store = PageStore(store_root, layer.name, layer.fingerprint())
-        readings += ShardRun(layer, layer_store, role, render, policy).execute(from_layer)[0]
-        log.info("%s: %d pages read from their trusted text layer, %d sent to %s", role,
-                 len(from_layer), len(work), engine_name)
-    engine = engines.create(engine_name, settings, threads)
-    store = PageStore(store_root, engine.name, engine.fingerprint())
-    job = JobContext(log_path=log_path, handoff=handoff)  # a server's log goes beside the rule's
-    fields = {"shard": output.parent.name, "pages": len(from_layer) + len(work),
+        layer_store = PageStore(job.store_root, layer.name, layer.fingerprint())
+        layer_run = ShardRun(layer, layer_store, job.role, job.render, job.policy)
+        readings += layer_run.execute(from_layer)[0]
+        log.info("%s: %d pages read from their trusted text layer, %d sent to %s", job.role,
+                 len(from_layer), len(work), job.engine_name)
+    engine = engines.create(job.engine_name, job.settings, job.threads)
+    store = PageStore(job.store_root, engine.name, engine.fingerprint())
+    context = JobContext(log_path=job.log_path, handoff=job.handoff)
+    fields = {"shard": job.output.parent.name, "pages": len(from_layer) + len(work),
               "pages_from_text_layer": len(from_layer)}
-    memory = worker_limit(mem_mb, render["workers"], PARENT_RESERVE_MB)
+    memory = worker_limit(job.mem_mb, job.render["workers"], PARENT_RESERVE_MB)
     if memory is not None:
         log.info("each render worker may use %s", memory.describe())
-    run = ShardRun(engine, store, role, render, policy, job, progress, fields, memory)
+    run = ShardRun(engine, store, job.role, job.render, job.policy, context, job.progress, fields,
+                   memory)
     try:
         engine_readings, run_stats = run.execute(work)
         run_stats["pages_from_text_layer"] = len(from_layer)
         readings += engine_readings
         readings.sort(key=lambda r: order[(r.doc_id, r.page)])
-        write_records(output, readings)
-        atomic.write_text(stats, json.dumps(run_stats, indent=1) + "\n")
+        write_records(job.output, readings)
+        atomic.write_text(job.stats, json.dumps(run_stats, indent=1) + "\n")
     except BaseException as exc:
         run.close_progress(ended_by(exc))
         raise

@@ -1,9 +1,10 @@
 """The records the stages write about documents and pages, one shape per stage, and the
 predicates every stage reads them by.
 
-A page goes: ``InventoryPage`` (in its ``InventoryDocument``) -> ``PageInput`` (sent to an engine)
--> ``Reading`` (what the engine read) -> ``Verdict`` (detection) -> ``FinalPage`` (merge: the page
-in its document's outputs) and ``PageRow`` (merge: the page in the shard's rows and the manifest).
+A page goes: ``InventoryPage`` (in its ``InventoryDocument``) -> ``PageInput`` (sent to an engine,
+with its pixels, a ``RenderedPage``) -> ``Reading`` (what the engine read) -> ``Verdict``
+(detection) -> ``FinalPage`` (merge: the page in its document's outputs) and ``PageRow`` (merge:
+the page in the shard's rows and the manifest).
 Each fact has one name everywhere: ``content_hash`` (sha256 of the PDF's bytes, 32 hex digits),
 ``source_path`` (the PDF as the input names it), ``page`` (1-based).
 """
@@ -11,15 +12,13 @@ Each fact has one name everywhere: ``content_hash`` (sha256 of the PDF's bytes, 
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ocrflow import atomic
-
-if TYPE_CHECKING:
-    from ocrflow.render import RenderedPage
 
 R = TypeVar("R", bound="Record")
 # Names of the same facts in results folders written before the records had one name each.
@@ -95,6 +94,25 @@ class InventoryDocument(Record):
         doc = super().from_json(data)
         doc.pages = [InventoryPage.from_json(p) if isinstance(p, dict) else p for p in doc.pages]
         return doc
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page's pixels as render.render_page made them for an engine (not persisted)."""
+
+    width: int
+    height: int
+    mode: str  # PIL mode of the pixels: "L" or "RGB"
+    encoding: str
+    data: bytes
+
+    def to_pil(self) -> Any:
+        from PIL import Image
+
+        if self.encoding in ("png", "jpeg"):
+            return Image.open(io.BytesIO(self.data))
+        size = (self.width, self.height)
+        return Image.frombuffer(self.mode, size, self.data, "raw", self.mode, 0, 1)
 
 
 @dataclass

@@ -12,12 +12,10 @@ import importlib
 import io
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ocrflow.isolation import MemoryLimit, TooLarge, current_limit
-
-if TYPE_CHECKING:
-    from ocrflow.records import PageInput
+from ocrflow.records import PageInput, RenderedPage  # data below: records never imports render
 
 
 @dataclass(frozen=True)
@@ -38,23 +36,6 @@ class RenderSpec:
 class RenderTask:
     page: PageInput
     spec: RenderSpec
-
-
-@dataclass(frozen=True)
-class RenderedPage:
-    width: int
-    height: int
-    mode: str  # PIL mode of the pixels: "L" or "RGB"
-    encoding: str
-    data: bytes
-
-    def to_pil(self) -> Any:
-        from PIL import Image
-
-        if self.encoding in ("png", "jpeg"):
-            return Image.open(io.BytesIO(self.data))
-        size = (self.width, self.height)
-        return Image.frombuffer(self.mode, size, self.data, "raw", self.mode, 0, 1)
 
 
 def render_scale(width_pt: float, height_pt: float, dpi: float, max_pixels: int,

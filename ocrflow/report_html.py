@@ -2,8 +2,10 @@
 the pages by status, the failure reasons, the recovery success rate, each engine's speed and the
 throughput over time, and tables of the worst documents and the unreadable files.
 
-The manifest rule writes it (``manifest.build``) from the same summary and tables as report.md;
-``python -m ocrflow report`` writes it during a run from the shards merged so far (``command``).
+The manifest rule writes it (``build``) with the manifest, report.md and the summary, from the same
+summary and tables (manifest.py); ``python -m ocrflow report`` writes it during a run from the
+shards merged so far (``command``). This module sits above manifest.py: it imports manifest, never
+the other way.
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic, manifest
+from ocrflow import atomic
 from ocrflow.layout import ROLES, Layout
-from ocrflow.manifest import Table
+from ocrflow.manifest import (
+    TOKENS_TITLE,
+    Table,
+    collect_rows,
+    markdown_tables,
+    report_tables,
+    summarize,
+    summary_text,
+    write_parquet,
+)
 
 WORST_LIMIT = 20
 STATUS_COLOURS = {"ok": "#2ca02c", "recovered": "#1f77b4", "no_text": "#bcbd22",
@@ -207,7 +218,7 @@ def _tables(tables: list[Table], rows: list[dict[str, Any]]) -> dict[str, tuple[
         [[doc, paths.get(doc, ""), reasons, error] for doc, _, reasons, error in unreadable.rows],
         unreadable.note) if unreadable else '<p class="note">No unreadable file.</p>')
     for key, title in (("quality", "Quality of the pages read"), ("failed", "Failed pages"),
-                       ("tokens", manifest.TOKENS_TITLE)):
+                       ("tokens", TOKENS_TITLE)):
         if table := _find(tables, title):
             out[key] = (table.title, _table(table.columns, table.rows, table.note))
     return out
@@ -281,6 +292,23 @@ def write(path: Path, summary: dict[str, Any], tables: list[Table], rows: list[d
     atomic.write_text(path, render(summary, tables, rows, stats, scope))
 
 
+def build(*, shard_pages: list[Path], stats: list[Path], manifest: Path, report: Path,
+          summary_path: Path, report_html: Path | None = None) -> str:
+    """The manifest rule: the manifest, report.md, report.html (when asked for) and the summary
+    it returns, all from one reading of the shards' rows and the OCR jobs' stats."""
+    rows = collect_rows(shard_pages)
+    job_stats = [json.loads(Path(p).read_text()) for p in stats]
+    summary = summarize(rows, job_stats)
+    write_parquet(rows, manifest)
+    tables = report_tables(summary, rows)
+    atomic.write_text(report, markdown_tables("ocrflow report", tables))
+    if report_html is not None:
+        write(report_html, summary, tables, rows, job_stats)
+    text = summary_text(summary, rows)
+    atomic.write_text(summary_path, text)
+    return text
+
+
 def _read_stats(paths: list[Path]) -> list[dict[str, Any]]:
     out = []
     for path in paths:
@@ -302,13 +330,13 @@ def command(config: dict[str, Any], output: Path | None) -> int:
               and layout.pages(s).stat().st_mtime >= layout.members(s).stat().st_mtime]
     stats = _read_stats([layout.stats(s, role) for s in shards for role in ROLES
                          if layout.stats(s, role).exists()])
-    rows = manifest.collect_rows([layout.pages(s) for s in merged])
-    summary = manifest.summarize(rows, stats)
+    rows = collect_rows([layout.pages(s) for s in merged])
+    summary = summarize(rows, stats)
     scope = ("" if len(merged) == len(shards) else
              f"A run in progress: {len(merged)} of {len(shards)} shards merged so far; the "
              "pages and documents are theirs, the engine figures every finished OCR job's.")
     target = output or layout.report_html
-    write(target, summary, manifest.report_tables(summary, rows), rows, stats, scope)
+    write(target, summary, report_tables(summary, rows), rows, stats, scope)
     print(f"ocrflow: report of {len(merged)} of {len(shards)} shards ({summary['pages']} pages) "
           f"written to {target}")
     return 0

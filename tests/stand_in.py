@@ -15,7 +15,7 @@ from ocrflow import atomic, config, engines
 from ocrflow.detect import detect_shard
 from ocrflow.inventory import inventory_shard
 from ocrflow.layout import Layout
-from ocrflow.ocr import ocr_shard
+from ocrflow.ocr import ShardJob, ocr_shard
 from ocrflow.server import ModelServer, free_port
 from tests import pdfs
 
@@ -73,11 +73,12 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
     members.write_text(f"doc\t{pdf}\t1\t1\n")
     inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
                     trust_settings=DEFAULTS["trust"])
-    ocr_shard(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
-              stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
-              settings=engine_settings, store_root=Layout.of(tmp).page_store,
-              render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
-              policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts, handoff=handoff)
+    ocr_shard(ShardJob(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
+                       stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
+                       settings=engine_settings, store_root=Layout.of(tmp).page_store,
+                       render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
+                       policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts,
+                       handoff=handoff))
     detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",
                  output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"],
                  trust_cfg=DEFAULTS["trust"])

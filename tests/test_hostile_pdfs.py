@@ -18,7 +18,7 @@ from ocrflow import atomic
 from ocrflow.inventory import InventoryTask, inventory_document
 from ocrflow.isolation import IsolatedPool, MemoryLimit
 from ocrflow.layout import Layout
-from ocrflow.ocr import ocr_shard
+from ocrflow.ocr import ShardJob, ocr_shard
 from ocrflow.records import InventoryDocument, InventoryPage, PageInput, write_records
 from ocrflow.render import RenderSpec, RenderTask, render_page
 from tests import pdfs
@@ -225,11 +225,12 @@ def test_the_ocr_job_records_a_page_too_large_to_render(tmp_path: Path) -> None:
     write_records(inventory, [InventoryDocument(name, str(path), f"{len(name):032x}", pages=[
         InventoryPage(1, 595, 842, ink=0.01)]) for name, path in
         (("inflates", bomb), ("good", good))])
-    ocr_shard(inventory=inventory, output=tmp_path / "primary.jsonl",
-              stats=tmp_path / "stats.json", role="primary", engine_name="rapidocr",
-              settings=DEFAULTS["engines"]["rapidocr"], store_root=Layout.of(tmp_path).page_store,
-              render={**DEFAULTS["render"], "workers": 1}, policy=DEFAULTS["ocr"],
-              mem_mb=1536)  # 1536 less 1024 for the job: the 512 MB floor
+    ocr_shard(ShardJob(inventory=inventory, output=tmp_path / "primary.jsonl",
+                       stats=tmp_path / "stats.json", role="primary", engine_name="rapidocr",
+                       settings=DEFAULTS["engines"]["rapidocr"],
+                       store_root=Layout.of(tmp_path).page_store,
+                       render={**DEFAULTS["render"], "workers": 1}, policy=DEFAULTS["ocr"],
+                       mem_mb=1536))  # 1536 less 1024 for the job: the 512 MB floor
     readings = {r["doc_id"]: r for r in atomic.read_jsonl(tmp_path / "primary.jsonl")}
     assert readings["inflates"]["error"] == (
         "too large: needed more than 512 MB (limit from the job's mem_mb 1536)")

@@ -14,7 +14,6 @@ from ocrflow.corpus import Document
 from ocrflow.layout import Layout
 from ocrflow.manifest import (
     REPORT_LIST_LIMIT,
-    build,
     collect_rows,
     markdown_tables,
     report_tables,
@@ -32,6 +31,7 @@ from ocrflow.records import (
     read_records,
     write_records,
 )
+from ocrflow.report_html import build
 from ocrflow.retry import failed_pages, low_quality_pages
 
 
