@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: demo test scheduler tesseract services retry-failed bench clean
+.PHONY: demo test docs scheduler tesseract services retry-failed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -78,7 +78,12 @@ test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 	$(BIN)/pytest
+
+# The manual (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as you edit it.
+docs: $(VENV)/.dev  ## serve the manual locally
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 # ARGS: the --configfile/--config of the run, e.g. ARGS="--config input=/data results=/out"
 retry-failed: $(VENV)/.runtime  ## OCR again only the pages still marked failed

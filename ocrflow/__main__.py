@@ -6,6 +6,7 @@
     python -m ocrflow report [--output FILE]         the HTML report, during or after a run
     python -m ocrflow eval TESTS.jsonl --pdfs DIR --results DIR [--failures FILE]
                                                      score a results folder on olmOCR-bench tests
+    python -m ocrflow --version                      the version (CHANGELOG.md's newest)
 
 Each but eval takes ``--results DIR`` (the config the folder was run with is read from it) or
 ``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does; eval needs no config.
@@ -30,8 +31,21 @@ def _run_options(command: argparse.ArgumentParser) -> None:
                          help="as snakemake's")
 
 
+def version() -> str:
+    """The installed package's version (pyproject.toml's), else the source tree's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("ocrflow")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        from ocrflow import __version__
+
+        return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ocrflow")
+    parser.add_argument("--version", action="version", version=f"ocrflow {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     retry = commands.add_parser(
         "retry-failed", help="mark the pages still failed for retry; then run snakemake again")

@@ -15,7 +15,7 @@ Tables (schema version ``SCHEMA_VERSION``, kept in ``ocrflow_schema``):
   ``config.yaml``), ``engines``, documents, pages, counts by status, documents ``inserted``,
   ``updated``, ``deleted``, ``unchanged``, ``schema_version``.
 
-The queries users run (README "Results in SQL") are ``QUERIES`` and ``REASON_QUERIES``.
+The queries users run (docs/sql.md) are ``QUERIES`` and ``REASON_QUERIES``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ SQLITE_LOCK_WAIT_S = 3600.0
 PG_CONNECT_TIMEOUT_S = 10
 log = logging.getLogger("ocrflow.export")
 
-# The queries users run (README "Results in SQL"); the same SQL on SQLite and PostgreSQL, but
+# The queries users run (docs/sql.md); the same SQL on SQLite and PostgreSQL, but
 # for unnesting the JSON list of reasons, which each dialect does its own way.
 QUERIES = {
     "pages by status":

@@ -21,7 +21,7 @@ BORN_RECALL = 0.95
 PDFTOTEXT_MARGIN = 0.05
 # On the scans, read by Tesseract: measured Arabic recall 1.00 (the calendar and the dahir), 0.98
 # (the Arabic decree), 0.90 (the two-column notice), 0.76 (the table of names: rows whose cells
-# mix scripts); French 0.88 (the Arabic decree's 8 French words) to 1.00. README, "Languages".
+# mix scripts); French 0.88 (the Arabic decree's 8 French words) to 1.00. docs/languages.md.
 SCAN_ARABIC_FLOOR = 0.7
 SCAN_ARABIC_MEAN = 0.85
 SCAN_FRENCH_FLOOR = 0.85

@@ -191,7 +191,7 @@ def assert_matches_manifest(database: Database, results: Path) -> list[dict[str,
 
 
 def assert_queries_answer(database: Database, results: Path) -> None:
-    """The README's queries give what the manifest says."""
+    """The queries of docs/sql.md (ocrflow.database's) give what the manifest says."""
     manifest = manifest_of(results)
     pages = [row for row in manifest if row["page"] is not None]
     assert dict(database.query(sql.QUERIES["pages by status"])) == \

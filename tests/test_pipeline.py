@@ -24,7 +24,7 @@ from tests.conftest import EXAMPLES, REPO, Workspace, call_counts, jobs_run
 
 pytestmark = pytest.mark.slow
 
-CER_PAGE_MAX = 0.05  # tesseract's worst image-only example page (README)
+CER_PAGE_MAX = 0.05  # tesseract's worst image-only example page (docs/figures.md)
 CER_MEAN_MAX = 0.02  # and its mean
 
 

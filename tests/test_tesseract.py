@@ -53,7 +53,7 @@ BILINGUAL = ["Avis aux usagers de la bibliothèque municipale",
              "ستغلق المكتبة البلدية من 2 إلى 6 شتنبر",
              "من أجل الجرد السنوي للمجموعات."]
 # Character error rates the default settings stay under on these scans (measured 0.000, 0.020
-# and 0.005 with tesserocr 2.13.0: the printed CER; README, "Measured here").
+# and 0.005 with tesserocr 2.13.0: the printed CER; docs/figures.md).
 CER_FRENCH = 0.01
 CER_ARABIC = 0.05
 CER_BILINGUAL = 0.05
