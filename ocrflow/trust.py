@@ -152,6 +152,7 @@ class WordCounts:
     letters: int = 0
     foreign_letters: int = 0  # letters no configured language writes, below East Asian ones
     known_by_script: dict[str, int] = field(default_factory=dict)  # distinct words that are words
+    known_total_by_script: dict[str, int] = field(default_factory=dict)  # ... and every one
     reversed_runs: int = 0  # right-to-left lines whose words are words only when reversed
     reversed_run_words: int = 0  # ... and their words
 
@@ -260,6 +261,7 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
         valid += hits[best]
         # distinct words: a loop repeats a few words many times, and covers little of a page
         counts.known_by_script[script] = len({t for t in tokens if _known(best, t)})
+        counts.known_total_by_script[script] = hits[best]
         if script in _RTL_SCRIPTS:  # read in visual order, its words come out backwards
             counts.rtl_words += len(tokens)
             counts.rtl_known += hits[best]

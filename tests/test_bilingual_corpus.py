@@ -19,13 +19,11 @@ from tests import bilingual_corpus as corpus
 BORN_RECALL = 0.95
 # pdftotext's reading of the same layer may beat ocrflow's by this much at most.
 PDFTOTEXT_MARGIN = 0.05
-# On the scans, read by Tesseract: measured Arabic recall 1.00 (the calendar and the dahir), 0.98
-# (the Arabic decree), 0.90 (the two-column notice), 0.76 (the table of names: rows whose cells
-# mix scripts); French 0.88 (the Arabic decree's 8 French words) to 1.00. docs/languages.md.
-SCAN_ARABIC_FLOOR = 0.7
-SCAN_ARABIC_MEAN = 0.85
-SCAN_FRENCH_FLOOR = 0.85
-DECREE_SCAN_RECALL = 0.85
+# On the scans, read by Tesseract, each script's word recall (the floor). Measured:
+# Arabic 1.00 (the calendar, the dahir), 0.98 (the Arabic decree), 0.90 (the two-column notice),
+# 0.88 (the table of names: rows whose cells mix scripts); French 0.88 (the Arabic decree's 8
+# French words) to 1.00. docs/languages.md.
+SCAN_RECALL = 0.85
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +79,10 @@ def test_born_digital_pages_are_taken_from_their_trusted_layer(run: dict[str, An
 
 
 def test_scanned_pages_keep_both_scripts(run: dict[str, Any]) -> None:
-    arabic = []
     for page in _pages(run, True):
         scores = corpus.score(run["texts"][page.doc_id], page.truth)
         print(f"{page.doc_id}: recall {scores.recall}, accuracy {scores.word_accuracy:.3f}")
         [record] = run["records"][page.doc_id]
         assert record["status"] == "recovered" and record["engine"] == "tesseract", record
-        assert scores.recall["arabic"] >= SCAN_ARABIC_FLOOR, page.doc_id
-        assert scores.recall["latin"] >= SCAN_FRENCH_FLOOR, page.doc_id
-        if "decree" in page.doc_id:
-            assert min(scores.recall.values()) >= DECREE_SCAN_RECALL, page.doc_id
-        arabic.append(scores.recall["arabic"])
-    assert sum(arabic) / len(arabic) >= SCAN_ARABIC_MEAN
+        assert scores.recall["arabic"] >= SCAN_RECALL, page.doc_id
+        assert scores.recall["latin"] >= SCAN_RECALL, page.doc_id

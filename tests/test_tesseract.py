@@ -126,29 +126,58 @@ def test_reads_a_scanned_arabic_page_in_logical_order(tmp_path: Path) -> None:
 
 def test_a_page_mixing_scripts_is_read_again_with_every_language(tmp_path: Path) -> None:
     # OSD calls the page Latin: French and English alone turn the Arabic lines into junk that
-    # Tesseract itself doubts. Those lines, and only those, are read again with every language
-    # (Arabic first, so that they come out in logical order); the page, having Arabic, is also
-    # read with every language at half the resolution, and the reading with more Arabic words
-    # kept.
+    # Tesseract itself doubts. Those doubted words, and only those, are read again with the
+    # Arabic model; the page, having Arabic, is also read with every language at half the
+    # resolution, and that reading, with more Arabic words, kept.
     scan = scanned(pdfs.arabic_pdf(BILINGUAL, font_size=14), seed=4)
     output = read(tmp_path, scan)
     error = cer(output.text, BILINGUAL)
     print(f"tesseract CER, French and Arabic scan: {error:.4f}")
     assert error <= CER_BILINGUAL, output.text
     assert output.meta["script"] == "Latin"
-    reread = output.meta["lines_reread"]
-    assert [line["kept"] for line in reread] == [True, True], reread  # the two Arabic lines
-    assert {line["languages"] for line in reread} == {"ara+fra+eng"}
-    tops = [line["box"][1] for line in reread]
-    assert tops == sorted(tops) and all(line["confidence"] > 0.5 for line in reread)
-    assert output.meta["half_resolution"] == {"languages": "fra+eng+ara", "dpi": 150,
-                                              "kept": True}
+    runs = output.meta["words_reread"]
+    assert runs and {run["languages"] for run in runs} == {"ara"}, runs
+    arabic_lines = [line for line in output.text.splitlines()
+                    if re.search("[\u0600-\u06ff]", line)]
+    assert len(arabic_lines) == 2
+    for run in runs:  # each run read again lies within the Arabic lines, not the French ones
+        assert run["box"][1] > 400, run
+        if run["kept"]:
+            assert run["text"] in output.text or output.meta["half_resolution"]["kept"]
+    assert any(run["kept"] and re.search("[\u0600-\u06ff]", run["text"]) for run in runs)
+    half = output.meta["half_resolution"]
+    assert (half["languages"], half["dpi"], half["kept"]) == ("fra+eng+ara", 150, True)
     assert output.meta["languages"] == "fra+eng+ara"
     assert "bibliothèque" in output.text and "المكتبة البلدية" in output.text
     once = read(tmp_path, scan, recheck_below=0)
-    assert once.meta["languages"] == "fra+eng" and "lines_reread" not in once.meta
+    assert once.meta["languages"] == "fra+eng" and "words_reread" not in once.meta
     assert "المكتبة" not in once.text
     assert cer(once.text, BILINGUAL) > 0.2 and once.meta["mean_confidence"] < 0.8
+
+
+def test_a_doubted_run_is_cut_at_a_table_gutter_and_found_in_logical_order() -> None:
+    """The pieces of reading a doubted run again: a run of doubted words stops at a gap wider
+    than the line is high (a table's next cell) and at a word of another script; it takes in
+    the words of another script that touch it (the rest of its phrase: "للعموم" read as "gor)"
+    and "م"); an Arabic word from Tesseract's word iterator (letters in page order) is found in
+    the page's text (logical order), numbers read forwards."""
+    from ocrflow.engines.tesseract import Word, _doubted_runs, _logical, _with_neighbours
+
+    def word(text: str, confidence: float, left: int, language: str = "fra") -> Word:
+        return Word(text, confidence, (left, 100, left + 60, 140), language)
+
+    line = [word("Alaoui", 0.93, 0), word("LL", 0.65, 300), word("Jl", 0.10, 362),
+            word("A123456", 0.91, 500), word("ab", 0.41, 700), word("lol", 0.35, 820),
+            word("ييلع", 0.3, 890, "ara"), word("م", 0.96, 960, "ara")]
+    runs = list(_doubted_runs(line, 0.8))
+    assert [[w.text for w in line[start:stop]] for start, stop in runs] == \
+        [["LL", "Jl"], ["ab"], ["lol"], ["ييلع"]]
+    assert _with_neighbours(line, 1, 3) == (1, 3)  # Latin on both sides: nothing to take in
+    assert _with_neighbours(line, 5, 6) == (5, 8)  # "lol" and the Arabic words touching it
+    assert _with_neighbours(line, 4, 5) == (4, 5)  # "ab": the next word is a cell away
+    assert _logical("ءاتب") == "بتاء"
+    assert _logical("80ال310106(") == "(310106لا80"
+    assert _logical(")1:650:ع16") == "16ع:1:650)"  # as the page's text had it: one number
 
 
 def test_a_drawing_is_read_as_no_text_not_an_error(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ocrflow.engines.base import (
     PageOutput,
     error_line,
 )
+from ocrflow.records import RenderedPage
 from ocrflow.render import RenderSpec
 
 # Where Debian and Ubuntu (tesseract-ocr-<lang> packages) put the models, newest first.
@@ -51,14 +52,24 @@ SCRIPTS = {
     "Thai": {"tha"},
 }
 RTL_SCRIPTS = {"Arabic", "Hebrew"}
-# wordfreq's code of Tesseract's non-Latin languages (Latin-script ones are not needed here)
-WORDFREQ = {"ara": "ar", "fas": "fa", "urd": "ur", "rus": "ru", "ukr": "uk", "bul": "bg",
-            "srp": "sr", "mkd": "mk", "ell": "el", "heb": "he", "hin": "hi", "mar": "mr",
-            "nep": "ne", "tha": "th", "chi_sim": "zh", "chi_tra": "zh", "jpn": "ja", "kor": "ko"}
+# wordfreq's code of Tesseract's languages, for the common ones
+WORDFREQ = {"fra": "fr", "eng": "en", "deu": "de", "spa": "es", "ita": "it", "por": "pt",
+            "nld": "nl", "ara": "ar", "fas": "fa", "urd": "ur", "rus": "ru", "ukr": "uk",
+            "bul": "bg", "srp": "sr", "mkd": "mk", "ell": "el", "heb": "he", "hin": "hi",
+            "mar": "mr", "nep": "ne", "tha": "th", "chi_sim": "zh", "chi_tra": "zh", "jpn": "ja",
+            "kor": "ko"}
 PSM_SINGLE_LINE = 7  # tesserocr's PSM.SINGLE_LINE
 # A word of this confidence or less (0-1) is one the model did not know at all: a French term
 # read with the Arabic model alone scores 0-0.02, a hard Arabic word read with it 0.19 or more.
 LOST_WORD = 0.1
+# A run of doubted words read again with another script's languages replaces them when it is
+# this much surer (0-1), has this many letters of that script, and is read at least recheck_below
+# surely, or at least SURE_RUN surely with every word a dictionary word or a number.
+SURER = 0.1
+MIN_RUN_LETTERS = 3
+SURE_RUN = 0.6
+# Table rules at the ends of a run cut out of its line, which Tesseract reads as "|".
+RULES = re.compile(r"^[|\s]+|[|\s]+$")
 # Tesseract wraps left-to-right runs inside right-to-left lines in these marks, for display; in
 # logical order they are invisible characters that only split words.
 BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -260,98 +271,153 @@ class TesseractEngine(Engine):
 
     def _mixed_page(self, reader: PageReader, image: Any, meta: dict[str, Any],
                     languages: str, reading: PageReading) -> tuple[str, PageReading]:
-        """OSD names one script per page: on a page mixing two, the other script's lines, or
-        its words inside a line (French terms in an Arabic decree), come out as junk Tesseract
-        doubts. (languages, reading) of the page with them read again:
+        """OSD names one script per page: on a page mixing two, the other script's words come
+        out as junk Tesseract doubts (an Arabic name as "LL Jl", a French term in an Arabic
+        decree as Arabic letters). (languages, reading) of the page with them read again:
 
-        - a few doubtful lines are read again alone with every language; when most lines are
-          doubtful (a table of names in both scripts, a bilingual calendar), or a line read
-          alone comes back empty, the whole page is read again with every language, its own
-          script's first, and the surer reading kept;
-        - a page that has the other script, then, is also read with every language at half the
-          resolution, where Tesseract finds Arabic lines it loses at 300 dpi (8 of the 14 of
-          a two-column notice), and the reading with more distinct dictionary words of the
-          scripts other than Latin is kept: Latin junk is easily a word of one of eight Latin
-          languages ("ou", "des"), Arabic junk hardly ever an Arabic word.
+        - each run of doubted words, with the other script's words it touches, is read again
+          with the other scripts' languages, cut out of its line, and replaced where that
+          reading is sure and is words;
+        - a page that then has the other script, or whose lines are mostly doubted, is also
+          read with every language at half the resolution, where Tesseract finds Arabic lines
+          it loses at 300 dpi (8 of the 14 of a two-column notice), and kept if it has as many
+          dictionary words of the other scripts or more (its doubted runs read again too);
+          either way, each line of the reading kept takes the other reading's line at the same
+          place when that one has more of those words.
+
+        ``meta`` says what was read again and what was kept: ``words_reread`` (of the first
+        reading) and ``half_resolution`` (with its own ``words_reread`` when kept, and
+        ``lines_taken`` from the other reading).
         """
         below = self.settings["recheck_below"]
         doubtful = [line for line in reading.lines if line.doubtful(below)]
         if not doubtful:
             return languages, reading
+        meta["words_reread"] = self._reread_words(reader, image, reading, 1)
+        if not _other_script(reading.text(), meta.get("script")) and \
+                len(doubtful) * 2 <= len(reading.lines):
+            return languages, reading  # doubts of a single-script page (noise)
         others = [code for code in self.languages if code not in languages.split("+")]
         every = "+".join([languages, *others])
-        reread = []
-        if len(doubtful) * 2 <= len(reading.lines):
-            reread = self._reread_lines(reader, image, doubtful, self._reread_languages())
-            meta["lines_reread"] = reread
-        if not reread or any(line["confidence"] == 0 for line in reread):
-            meta["rechecked"] = True
-            second = self._recognize(reader, every, image)
-            if second.line_confidence() > reading.line_confidence():
-                languages, reading = every, second
-        if not _other_script(reading.text(), meta.get("script")) and \
-                not any(line["confidence"] == 0 for line in reread):
-            return languages, reading  # doubts of a single-script page (noise), no other script
         dpi = self.settings["dpi"] / 2
         half = self._recognize(reader, every, _half(image), dpi)
-        kept = self._non_latin_words(half.text()) > self._non_latin_words(reading.text())
-        meta["half_resolution"] = {"languages": every, "dpi": dpi, "kept": kept}
-        return (every, half) if kept else (languages, reading)
+        own = (meta.get("script") or "Latin").upper()
+        kept = self._other_script_words(half.text(), own) >= \
+            self._other_script_words(reading.text(), own)
+        meta["half_resolution"] = done = {"languages": every, "dpi": dpi, "kept": kept}
+        if kept:
+            done["words_reread"] = self._reread_words(reader, image, half, 2)
+            done["lines_taken"] = self._take_better_lines(half, 2, reading, 1, own)
+            return every, half
+        done["lines_taken"] = self._take_better_lines(reading, 1, half, 2, own)
+        return languages, reading
 
-    def _non_latin_words(self, text: str) -> int:
-        """Distinct dictionary words (wordfreq) of the configured non-Latin languages."""
+    def _other_script_words(self, text: str, own: str) -> int:
+        """Dictionary words (wordfreq) of the scripts other than ``own``, the page's: the
+        words of the script a reading lost are what tell two readings of a page apart (Latin
+        junk is easily a word of one of eight Latin languages, Arabic junk hardly ever an
+        Arabic word)."""
         from ocrflow import trust
 
-        codes = tuple(code for code in (WORDFREQ.get(c) for c in self.languages)
-                      if code and not trust.check_language(code))
-        return sum(trust.script_words(text, codes).values()) if codes else 0
+        words = trust.word_share(text, _wordfreq_codes(self.languages)).known_total_by_script
+        return sum(count for script, count in words.items() if script != own)
 
-    def _reread_languages(self) -> str:
-        """Every language, those of right-to-left scripts first: Tesseract sets a line's
-        direction by its first language, and a Latin-first reading of an Arabic line comes
-        out backwards, while an Arabic-first one still reads a French line, or the French words
-        of an Arabic line."""
-        rtl = [code for code in self.languages if script_of(code) in RTL_SCRIPTS]
-        return "+".join([*rtl, *(code for code in self.languages if code not in rtl)])
+    def _take_better_lines(self, reading: PageReading, scale: int, other: PageReading,
+                           other_scale: int, own: str) -> int:
+        """Put in ``reading`` each line of ``other`` that lies where one of its lines lies and
+        has more words of the other scripts (``_other_script_words``); how many were. Each
+        reading gets some lines right that the other does not (the half-resolution one finds
+        lines, the first one's re-read words are surer in others). ``scale``, ``other_scale``:
+        full-resolution pixels per pixel of each."""
+        taken = 0
+        for line in reading.lines:
+            box = _scaled(line.box, scale)
+            same = [o for o in other.lines if _same_line(box, _scaled(o.box, other_scale))]
+            if len(same) == 1 and self._other_script_words(same[0].text, own) > \
+                    self._other_script_words(line.text, own):
+                line.text = same[0].text
+                taken += 1
+        return taken
 
-    def _reread_lines(self, reader: PageReader, image: Any, doubtful: list[LineReading],
-                      languages: str) -> list[dict[str, Any]]:
-        """Read each of the ``doubtful`` lines again with ``languages`` and keep the surer
-        reading of it; what was re-read, where, and whether that reading was kept."""
+    def _reread_words(self, reader: PageReader, image: Any, reading: PageReading,
+                      scale: int) -> list[dict[str, Any]]:
+        """Read each run of doubted words again with the languages of the other scripts, and
+        put that reading in its line where it is kept (``_kept_run``); ``scale``: ``image``'s
+        pixels per pixel of the reading. What was read again, and whether it was kept."""
         from PIL import Image
 
-        if not doubtful:
-            return []
         page = Image.frombytes("L", (image.width, image.height), image.data)
         done = []
-        for line in doubtful:
-            text, confidence = self._read_line(reader, languages, page, line.box, alone=False)
-            if not text:  # no line found in its box on the page: alone, it may be
-                text, confidence = self._read_line(reader, languages, page, line.box, alone=True)
-            kept = bool(text) and confidence > line.confidence
-            if kept:
-                line.text, line.confidence = text, confidence
-            done.append({"box": list(line.box), "languages": languages,
-                         "confidence": confidence, "kept": kept})
+        for line in reading.lines:
+            for start, stop in _doubted_runs(line.words, self.settings["recheck_below"]):
+                run = line.words[start:stop]
+                script = script_of(run[0].language)
+                languages = "+".join(code for code in self.languages
+                                     if script_of(code) != script)
+                if script is None or not languages:
+                    continue
+                span = line.words[slice(*_with_neighbours(line.words, start, stop))]
+                box = _scaled(_union(word.box for word in span), scale)
+                text, confidence = self._read_run(reader, languages, page, box)
+                # the line's text is in logical order; the word iterator's Arabic is not
+                was = " ".join(_logical(word.text) if script_of(word.language) in RTL_SCRIPTS
+                               else word.text for word in span)
+                line_text = BIDI_MARKS.sub("", line.text)
+                mean = sum(word.confidence for word in run) / len(run)
+                kept = confidence >= mean + SURER and was in line_text and \
+                    self._kept_run(text, confidence, script, languages)
+                if kept:
+                    line.text = line_text.replace(was, text, 1)
+                done.append({"box": list(box), "was": was, "languages": languages,
+                             "text": text, "confidence": confidence, "kept": kept})
         return done
 
-    def _read_line(self, reader: PageReader, languages: str, page: Any,
-                   box: tuple[int, int, int, int], alone: bool) -> tuple[str, float]:
-        """(text, confidence) of one line: in its box on the page, or (``alone``) cut out onto
-        white with a margin, where Tesseract finds a line its box on the page may hide."""
+    def _kept_run(self, text: str, confidence: float, script: str, languages: str) -> bool:
+        """Whether a doubted run of ``script``'s words read with ``languages`` came out as
+        words of theirs: MIN_RUN_LETTERS letters of another script or more, read surely, or
+        less surely but every word a dictionary word or a number (junk hardly ever is; names
+        are often no dictionary words, and are read surely)."""
+        from ocrflow import trust
+
+        if sum(c.isalpha() and _script_name(c) != script for c in text) < MIN_RUN_LETTERS:
+            return False
+        if confidence >= self.settings["recheck_below"]:
+            return True
+        codes = _wordfreq_codes(languages.split("+"))
+        return confidence >= SURE_RUN and bool(codes) and \
+            trust.word_share(text, codes).share == 1.0
+
+    def _read_run(self, reader: PageReader, languages: str, page: Any,
+                  box: tuple[int, int, int, int]) -> tuple[str, float]:
+        """The words in ``box`` cut out onto white and read as one line, at half the
+        resolution (where a table's rules and the scan's noise trouble Tesseract least), then,
+        unless that is sure, at full resolution: the surer reading, table rules dropped."""
+        best = ("", 0.0)
+        for half in (True, False):
+            text, confidence = self._read_cut(reader, languages, page, box, half)
+            text = RULES.sub("", text)
+            if text and confidence > best[1]:
+                best = (text, confidence)
+            if best[1] >= self.settings["recheck_below"]:
+                break
+        return best
+
+    def _read_cut(self, reader: PageReader, languages: str, page: Any,
+                  box: tuple[int, int, int, int], half: bool) -> tuple[str, float]:
+        """(text, confidence) of ``box`` cut out onto white with a margin, as one line (at half
+        the resolution if ``half``)."""
         from PIL import Image
 
+        crop = page.crop(box)
+        dpi = self.settings["dpi"]
+        if half:
+            crop, dpi = crop.reduce(2), dpi / 2
+        margin = max(8, crop.height // 2)
+        canvas = Image.new("L", (crop.width + 2 * margin, crop.height + 2 * margin), 255)
+        canvas.paste(crop, (margin, margin))
         api = reader.api(languages, PSM_SINGLE_LINE)
-        if alone:
-            crop = page.crop(box)
-            margin = max(8, crop.height // 2)
-            canvas = Image.new("L", (crop.width + 2 * margin, crop.height + 2 * margin), 255)
-            canvas.paste(crop, (margin, margin))
-            api.SetImage(canvas)
-        else:
-            api.SetImage(page)
-            api.SetRectangle(box[0], box[1], box[2] - box[0], box[3] - box[1])
-        api.SetSourceResolution(int(self.settings["dpi"]))
+        api.SetImage(canvas)
+        api.SetSourceResolution(int(dpi))
         try:
             text = clean_text(api.GetUTF8Text())
             return text, round(api.MeanTextConf() / 100, 4) if text else 0.0
@@ -393,6 +459,7 @@ class LineReading:
     box: tuple[int, int, int, int]  # left, top, right, bottom, in pixels
     confidence: float  # mean of its words', 0-1
     lowest: float  # its least sure word's
+    words: list[Word] = field(default_factory=list)
 
     def doubtful(self, below: float) -> bool:
         """Junk of the wrong script: a low mean, or a word the model did not know at all (a
@@ -406,11 +473,6 @@ class PageReading:
     layout: list[str | int]  # the text's lines: a blank line as "", a line as its index
     confidence: float  # mean word confidence, 0-1
     word_languages: dict[str, int]
-
-    def line_confidence(self) -> float:
-        """The mean of its lines' confidences, lines read again included."""
-        return sum(line.confidence for line in self.lines) / len(self.lines) if self.lines \
-            else 0.0
 
     def text(self) -> str:
         return clean_text("\n".join(self.lines[part].text if isinstance(part, int) else part
@@ -428,7 +490,7 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
     boxes = [(b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"])
              for _, b, *_ in api.GetComponentImages(RIL.TEXTLINE, True)]
     words = _words(api)
-    counts = Counter(language for _, _, _, language in words)
+    counts = Counter(word.language for word in words)
     confidence = round(api.MeanTextConf() / 100, 4) if raw.strip() else 0.0
     filled = [i for i, line in enumerate(text_lines) if line.strip()]
     if len(filled) != len(boxes):
@@ -442,12 +504,82 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
             layout.append("")
             continue
         box = boxes[len(lines)]
-        inside = [confidence for _, confidence, word_box, _ in words
-                  if _within(_middle(word_box), box)]
+        own = [word for word in words if _within(_middle(word.box), box)]
+        inside = [word.confidence for word in own]
         mean = sum(inside) / len(inside) if inside else 1.0
         layout.append(len(lines))
-        lines.append(LineReading(line, box, round(mean, 4), min(inside, default=1.0)))
+        lines.append(LineReading(line, box, round(mean, 4), min(inside, default=1.0), own))
     return PageReading(lines, layout, confidence, dict(counts.most_common()))
+
+
+def _doubted_runs(words: list[Word], below: float) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each run of consecutive words with letters that Tesseract doubts, read
+    by one script's models, no wider apart than a line's height (a table's cells are runs of
+    their own)."""
+    start = None
+    for i, word in enumerate(words):
+        doubted = word.confidence < below and any(c.isalpha() for c in word.text)
+        if doubted and start is not None and \
+                script_of(word.language) == script_of(words[i - 1].language) and \
+                _gap(words[i - 1].box, word.box) <= word.box[3] - word.box[1]:
+            continue
+        if start is not None:
+            yield start, i
+        start = i if doubted else None
+    if start is not None:
+        yield start, len(words)
+
+
+def _with_neighbours(words: list[Word], start: int, stop: int) -> tuple[int, int]:
+    """The run ``words[start:stop]`` with the words beside it that another script's model read,
+    as far as they touch: the rest of the phrase the run belongs to ("للعموم" read as "gor)"
+    and "م"; "فاطمة الزهراء" as "cl» JI" after "بناني"), read again with it so that its words
+    come out whole and in order."""
+    script = script_of(words[start].language)
+
+    def joins(i: int, neighbour: int) -> bool:
+        word = words[i]
+        return script_of(word.language) != script and \
+            _gap(word.box, words[neighbour].box) <= word.box[3] - word.box[1]
+
+    while start > 0 and joins(start - 1, start):
+        start -= 1
+    while stop < len(words) and joins(stop, stop - 1):
+        stop += 1
+    return start, stop
+
+
+def _scaled(box: tuple[int, int, int, int], scale: int) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    return left * scale, top * scale, right * scale, bottom * scale
+
+
+def _same_line(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
+    """Whether two line boxes overlap over most of the smaller one's height and width."""
+    def overlap(a: int, b: int, c: int, d: int) -> float:
+        return max(0, min(b, d) - max(a, c)) / max(1, min(b - a, d - c))
+
+    return overlap(one[1], one[3], other[1], other[3]) > 0.5 and \
+        overlap(one[0], one[2], other[0], other[2]) > 0.5
+
+
+def _gap(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> int:
+    """The blank between two boxes of a line, whichever comes first."""
+    return max(other[0] - one[2], one[0] - other[2], 0)
+
+
+_DIGITS = re.compile(r"\d+(?:[.,:/]\d+)*")  # bidi keeps 1:650 or 12.5 one number
+
+
+def _logical(visual: str) -> str:
+    """A right-to-left word as Tesseract's word iterator gives it (letters left to right on
+    the page) in logical order, as in the page's text: reversed, its numbers read forwards."""
+    return _DIGITS.sub(lambda number: number.group()[::-1], visual[::-1])
+
+
+def _union(boxes: Iterable[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    lefts, tops, rights, bottoms = zip(*boxes, strict=True)
+    return min(lefts), min(tops), max(rights), max(bottoms)
 
 
 def _middle(box: tuple[int, int, int, int]) -> tuple[float, float]:
@@ -458,8 +590,16 @@ def _within(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
     return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
-def _words(api: Any) -> list[tuple[str, float, tuple[int, int, int, int], str]]:
-    """(text, confidence 0-1, box, language whose model read it) of each word. A block with
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float  # 0-1
+    box: tuple[int, int, int, int]
+    language: str  # the code of the model that read it
+
+
+def _words(api: Any) -> list[Word]:
+    """Each word Tesseract read, with the model that read it. A block with
     no text (a drawing) has words without text: tesserocr raises "No text returned" for
     them, and they are no words."""
     from tesserocr import RIL, iterate_level
@@ -474,8 +614,8 @@ def _words(api: Any) -> list[tuple[str, float, tuple[int, int, int, int], str]]:
         except RuntimeError:
             continue
         if text:
-            found.append((text, word.Confidence(RIL.WORD) / 100, word.BoundingBox(RIL.WORD),
-                          word.WordRecognitionLanguage() or "?"))
+            found.append(Word(text, word.Confidence(RIL.WORD) / 100, word.BoundingBox(RIL.WORD),
+                              word.WordRecognitionLanguage() or "?"))
     return found
 
 
@@ -503,6 +643,20 @@ def final_yeh(text: str) -> str:
     return _FINAL_YEH.sub(better, text)
 
 
+def _wordfreq_codes(languages: Iterable[str]) -> tuple[str, ...]:
+    """wordfreq's codes of these Tesseract languages, for those wordfreq has."""
+    from ocrflow import trust
+
+    codes = (WORDFREQ.get(code) for code in languages)
+    return tuple(code for code in codes if code and not trust.check_language(code))
+
+
+def _script_name(char: str) -> str | None:
+    """OSD's name of a letter's script, for the scripts SCRIPTS names."""
+    name = unicodedata.name(char, "")
+    return next((script for script in SCRIPTS if name.startswith(script.upper())), None)
+
+
 def _other_script(text: str, script: str | None) -> bool:
     """Whether the text has letters of a script other than the page's (OSD's name)."""
     own = {"Latin": "LATIN", "Arabic": "ARABIC", "Cyrillic": "CYRILLIC", "Greek": "GREEK",
@@ -512,18 +666,14 @@ def _other_script(text: str, script: str | None) -> bool:
     return any(c.isalpha() and not unicodedata.name(c, "").startswith(own) for c in text)
 
 
-def _half(image: Any) -> Any:
+def _half(image: RenderedPage) -> RenderedPage:
     """A grey raw page at half its resolution (each 2 x 2 pixels averaged)."""
     from PIL import Image
-
-    from ocrflow.render import RenderedPage
 
     half = Image.frombytes("L", (image.width, image.height), image.data).reduce(2)
     return RenderedPage(half.width, half.height, "L", "raw", half.tobytes())
 
 
-def _as_gray_raw(image: Any) -> Any:
-    from ocrflow.render import RenderedPage
-
+def _as_gray_raw(image: RenderedPage) -> RenderedPage:
     pil = image.to_pil().convert("L")
     return RenderedPage(pil.width, pil.height, "L", "raw", pil.tobytes())
