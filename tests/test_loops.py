@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -82,9 +83,17 @@ def test_cutting_can_be_switched_off() -> None:
     assert not LoopCut(min_chars=0)("ab" * 5000)
 
 
-def decoded(server) -> list[dict]:
+def decoded(server, wait_s: float = 10) -> list[dict]:
+    """What the server decoded, one line per request. A cut request's line is written when the
+    server notices its client has gone, which may be after the job returned: wait for one line
+    per request."""
     path = Path(f"{server.log}.decoded")
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    deadline = time.monotonic() + wait_s
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= len(server.requests()) or time.monotonic() > deadline:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.05)
 
 
 def test_a_looping_page_costs_one_re_ask_then_goes_to_recovery(tmp_path: Path,

@@ -514,20 +514,28 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
 
 def _doubted_runs(words: list[Word], below: float) -> Iterator[tuple[int, int]]:
     """(start, stop) of each run of consecutive words with letters that Tesseract doubts, read
-    by one script's models, no wider apart than a line's height (a table's cells are runs of
-    their own)."""
-    start = None
+    by one script's models, touching (``_touching``: a table's cells are runs of their own);
+    numbers between two of them stay in the run ("من 2 إلى 6" read as Latin junk around two
+    sure digits is one run)."""
+    start, end = None, 0  # the run so far: words[start:end]
     for i, word in enumerate(words):
-        doubted = word.confidence < below and any(c.isalpha() for c in word.text)
-        if doubted and start is not None and \
-                script_of(word.language) == script_of(words[i - 1].language) and \
-                _gap(words[i - 1].box, word.box) <= word.box[3] - word.box[1]:
+        letters = any(c.isalpha() for c in word.text)
+        touching = start is not None and _touching(words[i - 1], word)
+        if not letters and touching:
+            continue  # a number: in the run if a doubted word follows
+        if letters and word.confidence < below:
+            if touching and script_of(word.language) == script_of(words[start].language):
+                end = i + 1
+                continue
+            if start is not None:
+                yield start, end
+            start, end = i, i + 1
             continue
         if start is not None:
-            yield start, i
-        start = i if doubted else None
+            yield start, end
+        start = None
     if start is not None:
-        yield start, len(words)
+        yield start, end
 
 
 def _with_neighbours(words: list[Word], start: int, stop: int) -> tuple[int, int]:
@@ -538,9 +546,7 @@ def _with_neighbours(words: list[Word], start: int, stop: int) -> tuple[int, int
     script = script_of(words[start].language)
 
     def joins(i: int, neighbour: int) -> bool:
-        word = words[i]
-        return script_of(word.language) != script and \
-            _gap(word.box, words[neighbour].box) <= word.box[3] - word.box[1]
+        return script_of(words[i].language) != script and _touching(words[i], words[neighbour])
 
     while start > 0 and joins(start - 1, start):
         start -= 1
@@ -561,6 +567,13 @@ def _same_line(one: tuple[int, int, int, int], other: tuple[int, int, int, int])
 
     return overlap(one[1], one[3], other[1], other[3]) > 0.5 and \
         overlap(one[0], one[2], other[0], other[2]) > 0.5
+
+
+def _touching(one: Word, other: Word) -> bool:
+    """Whether two words of a line are neighbours in a phrase: no further apart than once and
+    a half the taller one's height (a table's cells, a page's columns are further)."""
+    height = max(one.box[3] - one.box[1], other.box[3] - other.box[1])
+    return _gap(one.box, other.box) <= 1.5 * height
 
 
 def _gap(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> int:
