@@ -265,7 +265,7 @@ class TesseractEngine(Engine):
         meta.update(languages=languages, words=words, mean_confidence=reading.confidence,
                     word_languages=reading.word_languages)
         text = reading.text()
-        if "ara" in languages.split("+"):
+        if "ara" in self.languages:  # a Latin page's Arabic runs were read with it too
             text = final_yeh(text)
         return PageOutput(text=text, meta=meta)
 
