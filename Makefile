@@ -78,8 +78,7 @@ test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
-	$(BIN)/pytest
+	$(BIN)/pytest  # tests/test_docs.py builds the manual with mkdocs build --strict
 
 # The manual (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as you edit it.
 docs: $(VENV)/.dev  ## serve the manual locally

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import ocrflow
 from ocrflow import config as ocrflow_config
 
 
@@ -31,21 +32,9 @@ def _run_options(command: argparse.ArgumentParser) -> None:
                          help="as snakemake's")
 
 
-def version() -> str:
-    """The installed package's version (pyproject.toml's), else the source tree's."""
-    from importlib import metadata
-
-    try:
-        return metadata.version("ocrflow")
-    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        from ocrflow import __version__
-
-        return __version__
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ocrflow")
-    parser.add_argument("--version", action="version", version=f"ocrflow {version()}")
+    parser.add_argument("--version", action="version", version=f"ocrflow {ocrflow.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     retry = commands.add_parser(
         "retry-failed", help="mark the pages still failed for retry; then run snakemake again")

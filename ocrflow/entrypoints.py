@@ -14,7 +14,7 @@ from typing import Any
 
 from ocrflow.corpus import InputError
 from ocrflow.engines.base import EngineUnavailable
-from ocrflow.ocr import PagesToRetry
+from ocrflow.ocr import PagesToRetry, ShardJob
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
 
@@ -48,6 +48,20 @@ def _optional(job: Any, name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def _shard_job(job: Any) -> ShardJob:
+    """The OCR job as rules/ocr.smk declares it: input, output, params, threads, resources, log."""
+    return ShardJob(inventory=Path(job.input.inventory), output=Path(job.output.records),
+                    stats=Path(job.output.stats), role=job.params.role,
+                    engine_name=job.params.engine, settings=job.params.settings,
+                    store_root=Path(job.params.store), render=job.params.render,
+                    policy=job.params.policy, threads=job.threads,
+                    verdicts=_optional(job, "primary_verdicts"), log_path=Path(job.log.log),
+                    trusted_text_layer=job.params.trusted_text_layer,
+                    progress=Path(job.log.progress),
+                    mem_mb=getattr(getattr(job, "resources", None), "mem_mb", None),
+                    handoff=job.params.handoff)
+
+
 def inventory(job: Any) -> None:
     from ocrflow.inventory import inventory_shard
 
@@ -63,10 +77,10 @@ def ocr(job: Any) -> None:
     the same job: a job per shard and stage is what a large run pays for, in Snakemake's DAG
     and on the scheduler)."""
     from ocrflow.detect import detect_shard
-    from ocrflow.ocr import ShardJob, ocr_shard
+    from ocrflow.ocr import ocr_shard
 
     def read_then_judge() -> None:
-        shard = ShardJob.from_snakemake(job)  # inside _run: a job it cannot read is logged
+        shard = _shard_job(job)  # inside _run: a job it cannot read is logged
         ocr_shard(shard)
         detect_shard(inventory=shard.inventory, records=shard.output,
                      output=Path(job.output.verdicts), counts=Path(job.output.counts),

@@ -253,7 +253,7 @@ class ShardRun:
 @dataclass(frozen=True, kw_only=True)
 class ShardJob:
     """One OCR job: a shard's pages through one engine (the ocr_primary and ocr_recovery rules).
-    The entry point builds it once from Snakemake's job (``from_snakemake``); tests build it
+    The entry point builds it once from Snakemake's job (``entrypoints.ocr``); tests build it
     directly."""
 
     inventory: Path  # the shard's inventory: its documents and pages
@@ -277,21 +277,6 @@ class ShardJob:
     progress: Path | None = None
     mem_mb: int | None = None  # the job's declared memory, shared out as the render workers' limit
     handoff: bool = False  # a recovery engine reads the pages this one fails (JobContext.handoff)
-
-    @classmethod
-    def from_snakemake(cls, job: Any) -> ShardJob:
-        """The job as rules/ocr.smk declares it: input, output, params, threads, resources, log."""
-        verdicts = job.input.get("primary_verdicts")  # the recovery rule's input only
-        return cls(inventory=Path(job.input.inventory), output=Path(job.output.records),
-                   stats=Path(job.output.stats), role=job.params.role,
-                   engine_name=job.params.engine, settings=job.params.settings,
-                   store_root=Path(job.params.store), render=job.params.render,
-                   policy=job.params.policy, threads=job.threads,
-                   verdicts=Path(verdicts) if verdicts else None, log_path=Path(job.log.log),
-                   trusted_text_layer=job.params.trusted_text_layer,
-                   progress=Path(job.log.progress),
-                   mem_mb=getattr(getattr(job, "resources", None), "mem_mb", None),
-                   handoff=job.params.handoff)
 
 
 def ocr_shard(job: ShardJob) -> None:

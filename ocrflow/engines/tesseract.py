@@ -52,6 +52,8 @@ SCRIPTS = {
     "Thai": {"tha"},
 }
 RTL_SCRIPTS = {"Arabic", "Hebrew"}
+# Scripts whose letters' Unicode names start with the script's name ("ARABIC LETTER ALEF")
+NAMED_SCRIPTS = {"Latin", "Arabic", "Cyrillic", "Greek", "Hebrew"}
 # wordfreq's code of Tesseract's languages, for the common ones
 WORDFREQ = {"fra": "fr", "eng": "en", "deu": "de", "spa": "es", "ita": "it", "por": "pt",
             "nld": "nl", "ara": "ar", "fas": "fa", "urd": "ur", "rus": "ru", "ukr": "uk",
@@ -671,12 +673,11 @@ def _script_name(char: str) -> str | None:
 
 
 def _other_script(text: str, script: str | None) -> bool:
-    """Whether the text has letters of a script other than the page's (OSD's name)."""
-    own = {"Latin": "LATIN", "Arabic": "ARABIC", "Cyrillic": "CYRILLIC", "Greek": "GREEK",
-           "Hebrew": "HEBREW"}.get(script or "")
-    if own is None:
+    """Whether the text has letters of a script other than the page's (OSD's name); always, for
+    a page whose script the letters' names do not tell."""
+    if script not in NAMED_SCRIPTS:
         return True
-    return any(c.isalpha() and not unicodedata.name(c, "").startswith(own) for c in text)
+    return any(c.isalpha() and _script_name(c) != script for c in text)
 
 
 def _half(image: RenderedPage) -> RenderedPage:
