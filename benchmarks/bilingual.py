@@ -9,6 +9,10 @@ pages that fail; of the checkout at PATH, for "before" figures), then prints per
 total: Arabic and French word recall against the ground truth, word accuracy (in order), and the
 dictionary share of the words read. A scan has no text layer: pdftotext and pdfium read nothing
 there.
+
+Then, for each scan, what Tesseract's reading of a page mixing scripts costs (this checkout's
+default settings): its CPU time against the same page read once (script detection and one
+reading: ``recheck_below: 0``), the best of three of each, one thread.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests import bilingual_corpus as corpus
+
+REPEATS = 3
 
 
 def _cell(value: float | None) -> str:
@@ -60,6 +66,42 @@ def main() -> None:
         row = [f"{sum(v) / len(v):.3f} ({min(v):.2f})" for v in bucket.values()]
         print(f"{name:26}  {row[0]:>15}   {row[1]:>15}   {row[2]:>14}")
     print(f"\npipeline run on {len(pages)} pages: {seconds:.0f} s")
+    print("\nTesseract's CPU time on each scan against one reading (recheck_below: 0)")
+    costs = [(page.doc_id, *reading_cost(page)) for page in pages if page.scanned]
+    for doc_id, once, mixed in costs:
+        print(f"{doc_id:26} {once:5.2f} s  {mixed:5.2f} s  {mixed / once:4.2f}x")
+    print(f"{'highest':26} {'':15} {max(mixed / once for _, once, mixed in costs):4.2f}x")
+
+
+def reading_cost(page: corpus.CorpusPage) -> tuple[float, float]:
+    """CPU seconds of the page read once and read as the default settings read it."""
+    import yaml
+
+    from ocrflow.config import validate
+    from ocrflow.engines.tesseract import TesseractEngine
+    from ocrflow.records import PageInput
+    from ocrflow.render import RenderTask, render_page
+
+    config = yaml.safe_load((corpus.REPO / "config" / "config.yaml").read_text())
+    settings = validate({**config, "input": "-", "results": "-"})["engines"]["tesseract"]
+    seconds = []
+    for recheck_below in (0, settings["recheck_below"]):
+        engine = TesseractEngine({**settings, "recheck_below": recheck_below, "threads": 1})
+        engine.start()
+        try:
+            image = render_page(RenderTask(PageInput(page.doc_id, 1, str(page.path)),
+                                           engine.render_spec))
+            rendered = PageInput(page.doc_id, 1, str(page.path), image=image)
+            engine.recognize(rendered)  # the models and the dictionaries loaded
+            times = []
+            for _ in range(REPEATS):
+                started = time.thread_time()
+                engine.recognize(rendered)
+                times.append(time.thread_time() - started)
+            seconds.append(min(times))
+        finally:
+            engine.close()
+    return seconds[0], seconds[1]
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ newlines, right-to-left lines in logical order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -61,6 +62,7 @@ WORDFREQ = {"fra": "fr", "eng": "en", "deu": "de", "spa": "es", "ita": "it", "po
             "mar": "mr", "nep": "ne", "tha": "th", "chi_sim": "zh", "chi_tra": "zh", "jpn": "ja",
             "kor": "ko"}
 PSM_SINGLE_LINE = 7  # tesserocr's PSM.SINGLE_LINE
+PSM_SPARSE_TEXT = 11  # tesserocr's PSM.SPARSE_TEXT: as much text as it finds, in no order
 # A word of this confidence or less (0-1) is one the model did not know at all: a French term
 # read with the Arabic model alone scores 0-0.02, a hard Arabic word read with it 0.19 or more.
 LOST_WORD = 0.1
@@ -70,6 +72,8 @@ LOST_WORD = 0.1
 SURER = 0.1
 MIN_RUN_LETTERS = 3
 SURE_RUN = 0.6
+# A doubted run this much lower than its line, or less, is a rule or a dash, not read again.
+FLAT = 0.3
 # Table rules at the ends of a run cut out of its line, which Tesseract reads as "|".
 RULES = re.compile(r"^[|\s]+|[|\s]+$")
 # Tesseract wraps left-to-right runs inside right-to-left lines in these marks, for display; in
@@ -275,95 +279,187 @@ class TesseractEngine(Engine):
                     languages: str, reading: PageReading) -> tuple[str, PageReading]:
         """OSD names one script per page: on a page mixing two, the other script's words come
         out as junk Tesseract doubts (an Arabic name as "LL Jl", a French term in an Arabic
-        decree as Arabic letters). (languages, reading) of the page with them read again:
+        decree as Arabic letters), or not at all (its layout analysis drops 8 of the 14 Arabic
+        lines of a two-column notice at 300 dpi). (languages, reading) of the page with them
+        read again, for the price of the part of the page that is doubted:
 
-        - each run of doubted words, with the other script's words it touches, is read again
-          with the other scripts' languages, cut out of its line, and replaced where that
-          reading is sure and is words;
-        - a page that then has the other script, or whose lines are mostly doubted, is also
-          read with every language at half the resolution, where Tesseract finds Arabic lines
-          it loses at 300 dpi (8 of the 14 of a two-column notice), and kept if it has as many
-          dictionary words of the other scripts or more (its doubted runs read again too);
-          either way, each line of the reading kept takes the other reading's line at the same
-          place when that one has more of those words.
+        - the page is read again at half the resolution, where Tesseract finds the lines it
+          lost, with every language (the other scripts' first), without what the first reading
+          read surely (``_sure_parts``, painted white): as sparse text where the doubted lines
+          are mostly a table's rows (its rules cost Tesseract's layout analysis three times as
+          much, and its cells come back one by one), else with the engine's layout analysis.
+          Its lines are put in the first reading by their place (``_merge_lines``);
+        - each run of doubted words left, with the other script's words it touches, is read
+          again with the other scripts' languages, cut out of its line, and replaced where that
+          reading is sure and is words (``_reread_words``).
 
-        ``meta`` says what was read again and what was kept: ``words_reread`` (of the first
-        reading) and ``half_resolution`` (with its own ``words_reread`` when kept, and
-        ``lines_taken`` from the other reading).
+        ``meta`` says what was read again and what was kept: ``half_resolution`` (languages,
+        dpi, ``tables``, ``lines_read``, ``parts_taken``, ``lines_added``) and
+        ``words_reread``.
         """
         below = self.settings["recheck_below"]
         doubtful = [line for line in reading.lines if line.doubtful(below)]
         if not doubtful:
             return languages, reading
-        meta["words_reread"] = self._reread_words(reader, image, reading, 1)
-        if not _other_script(reading.text(), meta.get("script")) and \
-                len(doubtful) * 2 <= len(reading.lines):
-            return languages, reading  # doubts of a single-script page (noise)
         others = [code for code in self.languages if code not in languages.split("+")]
-        every = "+".join([languages, *others])
+        # the other scripts' first: the doubted part is mostly theirs, and Tesseract tries the
+        # next languages only on a word the first one does not read well
+        every = "+".join([*others, languages])
         dpi = self.settings["dpi"] / 2
-        half = self._recognize(reader, every, _half(image), dpi)
+        tables = sum(map(_cells, doubtful)) * 2 > len(doubtful)
+        half = self._recognize(reader, every, _half(image, blank=_sure_parts(reading, below)),
+                               dpi, PSM_SPARSE_TEXT if tables else None)
         own = (meta.get("script") or "Latin").upper()
-        kept = self._other_script_words(half.text(), own) >= \
-            self._other_script_words(reading.text(), own)
-        meta["half_resolution"] = done = {"languages": every, "dpi": dpi, "kept": kept}
-        if kept:
-            done["words_reread"] = self._reread_words(reader, image, half, 2)
-            done["lines_taken"] = self._take_better_lines(half, 2, reading, 1, own)
-            return every, half
-        done["lines_taken"] = self._take_better_lines(reading, 1, half, 2, own)
-        return languages, reading
+        taken, added = self._merge_lines(reading, half, own)
+        meta["half_resolution"] = {"languages": every, "dpi": dpi, "tables": tables,
+                                   "lines_read": len(half.lines), "parts_taken": taken,
+                                   "lines_added": added}
+        meta["words_reread"] = self._reread_words(reader, image, reading)
+        return (every if taken or added else languages), reading
 
     def _other_script_words(self, text: str, own: str) -> int:
-        """Dictionary words (wordfreq) of the scripts other than ``own``, the page's: the
-        words of the script a reading lost are what tell two readings of a page apart (Latin
-        junk is easily a word of one of eight Latin languages, Arabic junk hardly ever an
-        Arabic word)."""
+        """Dictionary words (wordfreq) of the scripts other than ``own``, the page's, every
+        occurrence counted: the words of the script a reading lost are what tell two readings
+        of a page apart (Latin junk is easily a word of one of eight Latin languages, Arabic
+        junk hardly ever an Arabic word)."""
+        return sum(count for script, count in self._known_words(text).items() if script != own)
+
+    def _known_words(self, text: str) -> dict[str, int]:
+        """Dictionary words (wordfreq) of the text, every occurrence counted, by script."""
         from ocrflow import trust
 
-        words = trust.word_share(text, _wordfreq_codes(self.languages)).known_total_by_script
-        return sum(count for script, count in words.items() if script != own)
+        return trust.word_share(text, _wordfreq_codes(self.languages)).known_total_by_script
 
-    def _take_better_lines(self, reading: PageReading, scale: int, other: PageReading,
-                           other_scale: int, own: str) -> int:
-        """Put in ``reading`` each line of ``other`` that lies where one of its lines lies and
-        has more words of the other scripts (``_other_script_words``); how many were. Each
-        reading gets some lines right that the other does not (the half-resolution one finds
-        lines, the first one's re-read words are surer in others). ``scale``, ``other_scale``:
-        full-resolution pixels per pixel of each."""
+    def _merge_lines(self, reading: PageReading, half: PageReading, own: str) -> tuple[int, int]:
+        """Put the half-resolution reading of the page's doubted part into ``reading``.
+
+        - Each line takes each of the half reading's lines that lie on it (a table's row comes
+          back as its cells) in place of the words it covers (doubted words: the sure ones
+          were painted out), or among its words where it covers none (ink the first reading
+          left out), when it has more dictionary words of the other scripts (``_take``). A
+          page Tesseract gave as one block takes them whole, in their order.
+        - A line of the half reading where ``reading`` has none is added when it has such
+          words, or is sure and has words: above the first line below it in its column, or at
+          the end. Beside a table's row (``_cells``) is on the row: a cell left out.
+
+        (parts taken, lines added). The words taken or added are the half reading's, in the
+        page's pixels, so that those still doubted are read again like the others."""
+        below = self.settings["recheck_below"]
+        boxes = [_scaled(line.box, 2) for line in half.lines]
+        on: dict[int, list[int]] = {}  # reading's line -> the half reading's lines on it
+        new: list[int] = []
+        for i, box in enumerate(boxes):
+            same = [j for j, line in enumerate(reading.lines) if _same_line(box, line.box)] or \
+                [j for j, line in enumerate(reading.lines)  # a cell beside a table's row
+                 if _share(box[1], box[3], *line.box[1::2]) > 0.5 and _cells(line)]
+            if not same:
+                new.append(i)
+                continue
+            j = max(same, key=lambda j: _share(box[1], box[3], *reading.lines[j].box[1::2]))
+            line_box = reading.lines[j].box
+            # a box taller than the line spans several: a table's column read as one line
+            if box[3] - box[1] <= 1.5 * (line_box[3] - line_box[1]):
+                on.setdefault(j, []).append(i)
         taken = 0
-        for line in reading.lines:
-            box = _scaled(line.box, scale)
-            same = [o for o in other.lines if _same_line(box, _scaled(o.box, other_scale))]
-            if len(same) == 1 and self._other_script_words(same[0].text, own) > \
-                    self._other_script_words(line.text, own):
-                line.text = same[0].text
+        for j, parts in on.items():
+            line = reading.lines[j]
+            if line.words:
+                taken += sum(self._take(line, half.lines[i], boxes[i], own) for i in parts)
+                continue
+            # the page as one block (Tesseract's lines not found): the parts in its order
+            text = "\n".join(half.lines[i].text for i in parts)
+            if line.doubtful(below) and \
+                    self._other_script_words(text, own) > self._other_script_words(line.text, own):
+                line.text = text
                 taken += 1
-        return taken
+        added = 0
+        for i in sorted(new, key=lambda i: boxes[i][1]):
+            line = half.lines[i]
+            known = self._known_words(line.text)
+            if not (sum(count for script, count in known.items() if script != own) or
+                    (line.confidence >= below and sum(known.values()))):
+                continue
+            under = [j for j in reading.layout if isinstance(j, int)
+                     and _share(boxes[i][0], boxes[i][2], *reading.lines[j].box[::2]) > 0
+                     and reading.lines[j].box[1] >= boxes[i][1]]
+            reading.lines.append(LineReading(line.text, boxes[i], line.confidence, line.lowest,
+                                             [_scaled_word(word, 2) for word in line.words]))
+            index = len(reading.lines) - 1
+            if under:  # in the paragraph of the line below it
+                at = reading.layout.index(under[0])
+                reading.layout[at:at] = [index]
+            else:  # a block of its own at the end, with the lines added there before it
+                last = reading.layout[-1] if reading.layout else ""
+                joins = isinstance(last, int) and last >= len(reading.lines) - added - 1
+                reading.layout.extend([index] if joins else ["", index])
+            added += 1
+        if taken or added:
+            reading.recount()
+        return taken, added
 
-    def _reread_words(self, reader: PageReader, image: Any, reading: PageReading,
-                      scale: int) -> list[dict[str, Any]]:
+    def _take(self, line: LineReading, part: LineReading, box: tuple[int, int, int, int],
+              own: str) -> bool:
+        """Put ``part`` (a half-resolution line lying on ``line``, ``box`` in the page's
+        pixels) in place of the words of ``line`` it covers, or among them where it covers
+        none, when it has more dictionary words of the other scripts and is sure, or somewhat
+        sure (SURE_RUN) in place of a word the page's model did not know at all (LOST_WORD: a
+        French term read as Arabic). Latin junk read for doubted Arabic words, easily a word of
+        some Latin language, is neither. Whether it was."""
+        covered = [k for k, word in enumerate(line.words) if _within(_middle(word.box), box)]
+        rtl = own.title() in RTL_SCRIPTS
+        if covered:
+            start, stop = covered[0], covered[-1] + 1
+        else:  # ink the first reading left out: after the words before it in the line's direction
+            start = stop = sum((_middle(word.box)[0] > _middle(box)[0]) == rtl
+                               for word in line.words)
+        covered_words = line.words[start:stop]
+        was = " ".join(_word_text(word) for word in covered_words)
+        if self._other_script_words(part.text, own) <= self._other_script_words(was, own):
+            return False
+        if part.confidence < self.settings["recheck_below"] and not (
+                part.confidence >= SURE_RUN and
+                any(word.confidence < LOST_WORD for word in covered_words)):
+            return False  # neither sure, nor in place of a word the model did not know at all
+        text = BIDI_MARKS.sub("", line.text)
+        if was:
+            if was not in text:
+                return False
+            line.text = text.replace(was, part.text, 1)
+        else:
+            before = _word_text(line.words[start - 1]) if start else ""
+            at = text.find(before) + len(before) if before in text else 0
+            line.text = f"{text[:at]} {part.text} {text[at:]}".strip()
+        line.words[start:stop] = [_scaled_word(word, 2) for word in part.words]
+        return True
+
+    def _reread_words(self, reader: PageReader, image: Any,
+                      reading: PageReading) -> list[dict[str, Any]]:
         """Read each run of doubted words again with the languages of the other scripts, and
-        put that reading in its line where it is kept (``_kept_run``); ``scale``: ``image``'s
-        pixels per pixel of the reading. What was read again, and whether it was kept."""
+        put that reading in its line where it is kept (``_kept_run``). What was read again,
+        and whether it was kept."""
         from PIL import Image
 
         page = Image.frombytes("L", (image.width, image.height), image.data)
         done = []
         for line in reading.lines:
+            read_to = 0  # a run inside the phrase of the one before was read with it
             for start, stop in _doubted_runs(line.words, self.settings["recheck_below"]):
+                if start < read_to:
+                    continue
                 run = line.words[start:stop]
                 script = script_of(run[0].language)
                 languages = "+".join(code for code in self.languages
                                      if script_of(code) != script)
                 if script is None or not languages:
                     continue
-                span = line.words[slice(*_with_neighbours(line.words, start, stop))]
-                box = _scaled(_union(word.box for word in span), scale)
+                first, read_to = _with_neighbours(line.words, start, stop,
+                                                  self.settings["recheck_below"])
+                span = line.words[first:read_to]
+                box = _union(word.box for word in span)
+                if box[3] - box[1] < FLAT * (line.box[3] - line.box[1]):
+                    continue  # a rule or a dash: no word of any script
                 text, confidence = self._read_run(reader, languages, page, box)
-                # the line's text is in logical order; the word iterator's Arabic is not
-                was = " ".join(_logical(word.text) if script_of(word.language) in RTL_SCRIPTS
-                               else word.text for word in span)
+                was = " ".join(_word_text(word) for word in span)
                 line_text = BIDI_MARKS.sub("", line.text)
                 mean = sum(word.confidence for word in run) / len(run)
                 kept = confidence >= mean + SURER and was in line_text and \
@@ -391,45 +487,30 @@ class TesseractEngine(Engine):
 
     def _read_run(self, reader: PageReader, languages: str, page: Any,
                   box: tuple[int, int, int, int]) -> tuple[str, float]:
-        """The words in ``box`` cut out onto white and read as one line, at half the
-        resolution (where a table's rules and the scan's noise trouble Tesseract least), then,
-        unless that is sure, at full resolution: the surer reading, table rules dropped."""
-        best = ("", 0.0)
-        for half in (True, False):
-            text, confidence = self._read_cut(reader, languages, page, box, half)
-            text = RULES.sub("", text)
-            if text and confidence > best[1]:
-                best = (text, confidence)
-            if best[1] >= self.settings["recheck_below"]:
-                break
-        return best
-
-    def _read_cut(self, reader: PageReader, languages: str, page: Any,
-                  box: tuple[int, int, int, int], half: bool) -> tuple[str, float]:
-        """(text, confidence) of ``box`` cut out onto white with a margin, as one line (at half
-        the resolution if ``half``)."""
+        """(text, confidence) of the words in ``box`` cut out onto white with a margin and read
+        as one line, table rules dropped, at half the resolution: there a table's rules and the
+        scan's noise trouble Tesseract least (reading at full resolution too, when unsure,
+        doubled the time for the same words on the bilingual corpus)."""
         from PIL import Image
 
-        crop = page.crop(box)
-        dpi = self.settings["dpi"]
-        if half:
-            crop, dpi = crop.reduce(2), dpi / 2
+        crop = page.crop(box).reduce(2)
         margin = max(8, crop.height // 2)
         canvas = Image.new("L", (crop.width + 2 * margin, crop.height + 2 * margin), 255)
         canvas.paste(crop, (margin, margin))
         api = reader.api(languages, PSM_SINGLE_LINE)
         api.SetImage(canvas)
-        api.SetSourceResolution(int(dpi))
+        api.SetSourceResolution(int(self.settings["dpi"] / 2))
         try:
-            text = clean_text(api.GetUTF8Text())
+            text = RULES.sub("", clean_text(api.GetUTF8Text()))
             return text, round(api.MeanTextConf() / 100, 4) if text else 0.0
         finally:
             api.Clear()
 
     def _recognize(self, reader: PageReader, languages: str, image: Any,
-                   dpi: float | None = None) -> PageReading:
-        """The page read with these languages: its text, lines and word confidences."""
-        api = reader.api(languages)
+                   dpi: float | None = None, psm: int | None = None) -> PageReading:
+        """The page read with these languages (in ``psm``, default the engine's): its text,
+        lines and word confidences."""
+        api = reader.api(languages, psm)
         api.SetImageBytes(image.data, image.width, image.height, 1, image.width)
         # The resolution asked for (lower only on a page over max_pixels): Tesseract's size
         # limits for noise and text are in these units.
@@ -480,6 +561,13 @@ class PageReading:
         return clean_text("\n".join(self.lines[part].text if isinstance(part, int) else part
                                      for part in self.layout))
 
+    def recount(self) -> None:
+        """``confidence`` and ``word_languages`` of the words its lines have now."""
+        words = [word for line in self.lines for word in line.words]
+        if words:
+            self.confidence = round(sum(word.confidence for word in words) / len(words), 4)
+            self.word_languages = dict(Counter(word.language for word in words).most_common())
+
 
 def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
     """Tesseract's text split into its lines, each with its box and its words' confidences.
@@ -501,12 +589,15 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
         whole = LineReading(raw, (0, 0, *size), confidence, confidence)
         return PageReading([whole], [0], confidence, dict(counts.most_common()))
     lines, layout = [], []
+    unplaced = set(range(len(words)))  # a word in two lines' boxes (they overlap) is the first's
     for line in text_lines:
         if not line.strip():
             layout.append("")
             continue
         box = boxes[len(lines)]
-        own = [word for word in words if _within(_middle(word.box), box)]
+        mine = [k for k in sorted(unplaced) if _within(_middle(words[k].box), box)]
+        unplaced.difference_update(mine)
+        own = [words[k] for k in mine]
         inside = [word.confidence for word in own]
         mean = sum(inside) / len(inside) if inside else 1.0
         layout.append(len(lines))
@@ -540,20 +631,75 @@ def _doubted_runs(words: list[Word], below: float) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
-def _with_neighbours(words: list[Word], start: int, stop: int) -> tuple[int, int]:
+def _cells(line: LineReading) -> bool:
+    """Whether the line is a table's row: two of its words further apart than ``_touching``."""
+    return any(not _touching(one, other) for one, other in itertools.pairwise(line.words))
+
+
+def _sure_parts(reading: PageReading, below: float) -> Iterator[tuple[int, int, int, int]]:
+    """The boxes of what the page's first reading read surely: its lines without a doubted
+    word, and in the others the sure words that touch no doubted one (the end of an Arabic
+    word is read surely as "¢" beside the junk of the rest) and touch another such word or
+    none (a French name or a number in a table's row; not a number inside an Arabic title,
+    whose phrase a blank there would cut in two). With a margin, so that no edge of a letter
+    is left as a speck."""
+    for line in reading.lines:
+        words = line.words
+        if not line.doubtful(below) and all(word.confidence >= below for word in words):
+            yield line.box
+            continue
+        touches = [_touching(one, other) for one, other in itertools.pairwise(words)]
+        neighbours = [[j for j in (i - 1, i + 1) if 0 <= j < len(words) and touches[min(i, j)]]
+                      for i in range(len(words))]
+        clear = [word.confidence >= below and
+                 all(words[j].confidence >= below for j in neighbours[i])
+                 for i, word in enumerate(words)]
+        painted = [clear[i] and (not neighbours[i] or any(clear[j] for j in neighbours[i]))
+                   for i in range(len(words))]
+        run: list[Word] = []
+        for i, word in enumerate(words):
+            if painted[i]:
+                run.append(word)
+            if run and (i + 1 == len(words) or not (painted[i + 1] and touches[i])):
+                left, top, right, bottom = _union(word.box for word in run)
+                margin = (bottom - top) // 4
+                yield (left - margin, max(top - margin, line.box[1]), right + margin,
+                       min(bottom + margin, line.box[3]))
+                run = []
+
+
+def _with_neighbours(words: list[Word], start: int, stop: int,
+                     below: float) -> tuple[int, int]:
     """The run ``words[start:stop]`` with the words beside it that another script's model read,
-    as far as they touch: the rest of the phrase the run belongs to ("للعموم" read as "gor)"
-    and "م"; "فاطمة الزهراء" as "cl» JI" after "بناني"), read again with it so that its words
-    come out whole and in order."""
+    and the doubted words of its own script, as far as they touch it: the rest of the phrase
+    the run belongs to ("للعموم" read as "gor)" and "م"; "فاطمة الزهراء" as "cl» JI" after
+    "بناني"; "من أجل ... للمجموعات" as "ca أجل الجرد. الستوي le gard"), read again with it so
+    that its words come out whole and in order. Words come in the line's order, which is not
+    the page's where the directions mix ("le gard", left to right, after the Arabic at its
+    right): a group of them joins when it touches the run."""
     script = script_of(words[start].language)
 
-    def joins(i: int, neighbour: int) -> bool:
-        return script_of(words[i].language) != script and _touching(words[i], words[neighbour])
+    def joins(i: int) -> bool:
+        return script_of(words[i].language) != script or words[i].confidence < below
 
-    while start > 0 and joins(start - 1, start):
-        start -= 1
-    while stop < len(words) and joins(stop, stop - 1):
-        stop += 1
+    def touching(group: list[Word], run: list[Word]) -> bool:
+        return _near(_union(w.box for w in group), _union(w.box for w in run))
+
+    grew = True
+    while grew:
+        grew = False
+        for end in range(stop + 1, len(words) + 1):
+            if not joins(end - 1):
+                break
+            if touching(words[stop:end], words[start:stop]):
+                stop, grew = end, True
+                break
+        for first in range(start - 1, -1, -1):
+            if not joins(first):
+                break
+            if touching(words[first:start], words[start:stop]):
+                start, grew = first, True
+                break
     return start, stop
 
 
@@ -562,20 +708,30 @@ def _scaled(box: tuple[int, int, int, int], scale: int) -> tuple[int, int, int, 
     return left * scale, top * scale, right * scale, bottom * scale
 
 
+def _scaled_word(word: Word, scale: int) -> Word:
+    return Word(word.text, word.confidence, _scaled(word.box, scale), word.language)
+
+
 def _same_line(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
     """Whether two line boxes overlap over most of the smaller one's height and width."""
-    def overlap(a: int, b: int, c: int, d: int) -> float:
-        return max(0, min(b, d) - max(a, c)) / max(1, min(b - a, d - c))
+    return _share(one[1], one[3], other[1], other[3]) > 0.5 and \
+        _share(one[0], one[2], other[0], other[2]) > 0.5
 
-    return overlap(one[1], one[3], other[1], other[3]) > 0.5 and \
-        overlap(one[0], one[2], other[0], other[2]) > 0.5
+
+def _share(a: int, b: int, c: int, d: int) -> float:
+    """How much of the shorter of the spans [a, b] and [c, d] the other covers, 0-1."""
+    return max(0, min(b, d) - max(a, c)) / max(1, min(b - a, d - c))
 
 
 def _touching(one: Word, other: Word) -> bool:
-    """Whether two words of a line are neighbours in a phrase: no further apart than once and
-    a half the taller one's height (a table's cells, a page's columns are further)."""
-    height = max(one.box[3] - one.box[1], other.box[3] - other.box[1])
-    return _gap(one.box, other.box) <= 1.5 * height
+    """Whether two words of a line are neighbours in a phrase (``_near``)."""
+    return _near(one.box, other.box)
+
+
+def _near(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
+    """Whether two boxes of a line are no further apart than once and a half the taller one's
+    height (a table's cells, a page's columns are further)."""
+    return _gap(one, other) <= 1.5 * max(one[3] - one[1], other[3] - other[1])
 
 
 def _gap(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> int:
@@ -590,6 +746,12 @@ def _logical(visual: str) -> str:
     """A right-to-left word as Tesseract's word iterator gives it (letters left to right on
     the page) in logical order, as in the page's text: reversed, its numbers read forwards."""
     return _DIGITS.sub(lambda number: number.group()[::-1], visual[::-1])
+
+
+def _word_text(word: Word) -> str:
+    """A word as it is in its line's text, which is in logical order (the word iterator's
+    right-to-left words are not)."""
+    return _logical(word.text) if script_of(word.language) in RTL_SCRIPTS else word.text
 
 
 def _union(boxes: Iterable[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
@@ -680,11 +842,15 @@ def _other_script(text: str, script: str | None) -> bool:
     return any(c.isalpha() and _script_name(c) != script for c in text)
 
 
-def _half(image: RenderedPage) -> RenderedPage:
-    """A grey raw page at half its resolution (each 2 x 2 pixels averaged)."""
-    from PIL import Image
+def _half(image: RenderedPage, blank: Iterable[tuple[int, int, int, int]] = ()) -> RenderedPage:
+    """A grey raw page at half its resolution (each 2 x 2 pixels averaged), with the boxes
+    ``blank`` (in its own pixels) painted white."""
+    from PIL import Image, ImageDraw
 
     half = Image.frombytes("L", (image.width, image.height), image.data).reduce(2)
+    draw = ImageDraw.Draw(half)
+    for left, top, right, bottom in blank:
+        draw.rectangle((left // 2, top // 2, (right + 1) // 2, (bottom + 1) // 2), fill=255)
     return RenderedPage(half.width, half.height, "L", "raw", half.tobytes())
 
 
