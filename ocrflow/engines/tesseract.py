@@ -53,8 +53,6 @@ SCRIPTS = {
     "Thai": {"tha"},
 }
 RTL_SCRIPTS = {"Arabic", "Hebrew"}
-# Scripts whose letters' Unicode names start with the script's name ("ARABIC LETTER ALEF")
-NAMED_SCRIPTS = {"Latin", "Arabic", "Cyrillic", "Greek", "Hebrew"}
 # wordfreq's code of Tesseract's languages, for the common ones
 WORDFREQ = {"fra": "fr", "eng": "en", "deu": "de", "spa": "es", "ita": "it", "por": "pt",
             "nld": "nl", "ara": "ar", "fas": "fa", "urd": "ur", "rus": "ru", "ukr": "uk",
@@ -832,14 +830,6 @@ def _script_name(char: str) -> str | None:
     """OSD's name of a letter's script, for the scripts SCRIPTS names."""
     name = unicodedata.name(char, "")
     return next((script for script in SCRIPTS if name.startswith(script.upper())), None)
-
-
-def _other_script(text: str, script: str | None) -> bool:
-    """Whether the text has letters of a script other than the page's (OSD's name); always, for
-    a page whose script the letters' names do not tell."""
-    if script not in NAMED_SCRIPTS:
-        return True
-    return any(c.isalpha() and _script_name(c) != script for c in text)
 
 
 def _half(image: RenderedPage, blank: Iterable[tuple[int, int, int, int]] = ()) -> RenderedPage:
