@@ -67,14 +67,16 @@ def main() -> None:
         print(f"{name:26}  {row[0]:>15}   {row[1]:>15}   {row[2]:>14}")
     print(f"\npipeline run on {len(pages)} pages: {seconds:.0f} s")
     print("\nTesseract's CPU time on each scan against one reading (recheck_below: 0)")
-    costs = [(page.doc_id, *reading_cost(page)) for page in pages if page.scanned]
+    costs = [(page.doc_id, *seconds) for page, seconds in
+             zip([p for p in pages if p.scanned], reading_costs([p for p in pages if p.scanned]),
+                 strict=True)]
     for doc_id, once, mixed in costs:
         print(f"{doc_id:26} {once:5.2f} s  {mixed:5.2f} s  {mixed / once:4.2f}x")
     print(f"{'highest':26} {'':15} {max(mixed / once for _, once, mixed in costs):4.2f}x")
 
 
-def reading_cost(page: corpus.CorpusPage) -> tuple[float, float]:
-    """CPU seconds of the page read once and read as the default settings read it."""
+def reading_costs(pages: list[corpus.CorpusPage]) -> list[tuple[float, float]]:
+    """CPU seconds of each page read once and read as the default settings read it."""
     import yaml
 
     from ocrflow.config import validate
@@ -84,24 +86,25 @@ def reading_cost(page: corpus.CorpusPage) -> tuple[float, float]:
 
     config = yaml.safe_load((corpus.REPO / "config" / "config.yaml").read_text())
     settings = validate({**config, "input": "-", "results": "-"})["engines"]["tesseract"]
-    seconds = []
+    seconds: list[list[float]] = [[] for _ in pages]
     for recheck_below in (0, settings["recheck_below"]):
         engine = TesseractEngine({**settings, "recheck_below": recheck_below, "threads": 1})
         engine.start()
         try:
-            image = render_page(RenderTask(PageInput(page.doc_id, 1, str(page.path)),
-                                           engine.render_spec))
-            rendered = PageInput(page.doc_id, 1, str(page.path), image=image)
-            engine.recognize(rendered)  # the models and the dictionaries loaded
-            times = []
-            for _ in range(REPEATS):
-                started = time.thread_time()
-                engine.recognize(rendered)
-                times.append(time.thread_time() - started)
-            seconds.append(min(times))
+            for page, spent in zip(pages, seconds, strict=True):
+                image = render_page(RenderTask(PageInput(page.doc_id, 1, str(page.path)),
+                                               engine.render_spec))
+                rendered = PageInput(page.doc_id, 1, str(page.path), image=image)
+                engine.recognize(rendered)  # the models and the dictionaries loaded
+                times = []
+                for _ in range(REPEATS):
+                    started = time.thread_time()
+                    engine.recognize(rendered)
+                    times.append(time.thread_time() - started)
+                spent.append(min(times))
         finally:
             engine.close()
-    return seconds[0], seconds[1]
+    return [(once, mixed) for once, mixed in seconds]
 
 
 if __name__ == "__main__":

@@ -346,10 +346,11 @@ class TesseractEngine(Engine):
         boxes = [_scaled(line.box, 2) for line in half.lines]
         on: dict[int, list[int]] = {}  # reading's line -> the half reading's lines on it
         new: list[int] = []
+        rows = [j for j, line in enumerate(reading.lines) if _cells(line)]
         for i, box in enumerate(boxes):
             same = [j for j, line in enumerate(reading.lines) if _same_line(box, line.box)] or \
-                [j for j, line in enumerate(reading.lines)  # a cell beside a table's row
-                 if _share(box[1], box[3], *line.box[1::2]) > 0.5 and _cells(line)]
+                [j for j in rows  # a cell beside a table's row
+                 if _share(box[1], box[3], *reading.lines[j].box[1::2]) > 0.5]
             if not same:
                 new.append(i)
                 continue
@@ -587,15 +588,17 @@ def _page_reading(api: Any, size: tuple[int, int]) -> PageReading:
         whole = LineReading(raw, (0, 0, *size), confidence, confidence)
         return PageReading([whole], [0], confidence, dict(counts.most_common()))
     lines, layout = [], []
-    unplaced = set(range(len(words)))  # a word in two lines' boxes (they overlap) is the first's
+    placed = [False] * len(words)  # a word in two lines' boxes (they overlap) is the first's
     for line in text_lines:
         if not line.strip():
             layout.append("")
             continue
         box = boxes[len(lines)]
-        mine = [k for k in sorted(unplaced) if _within(_middle(words[k].box), box)]
-        unplaced.difference_update(mine)
-        own = [words[k] for k in mine]
+        own = []
+        for k, word in enumerate(words):
+            if not placed[k] and _within(_middle(word.box), box):
+                placed[k] = True
+                own.append(word)
         inside = [word.confidence for word in own]
         mean = sum(inside) / len(inside) if inside else 1.0
         layout.append(len(lines))
