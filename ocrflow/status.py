@@ -28,6 +28,11 @@ from ocrflow.layout import INVENTORY_COUNTS, MEMBERS, PAGES, Layout, stats_name,
 
 STATES = ("pending", "inventoried", "primary running", "primary done", "detected",
           "recovery running", "recovered", "merged")
+# a shard's state by the last file of its chain that is there and up to date
+STATE_AFTER = {MEMBERS: "pending", INVENTORY_COUNTS: "inventoried",
+               stats_name("primary"): "primary done", verdict_counts_name("primary"): "detected",
+               stats_name("recovery"): "recovered", verdict_counts_name("recovery"): "recovered",
+               PAGES: "merged"}
 PAGE_STAGES = ("inventoried", "OCR'd by primary", "failed (primary)", "recovered",
                "still failing", "merged")
 WINDOW_S = 300.0  # pages/s over the last 5 minutes
@@ -140,8 +145,10 @@ def collect(results: Path, now: float | None = None) -> Status:
     st.engines = {r: Engine(r, (config.get(r) or {}).get("engine", "?")) for r in roles}
     chain = [MEMBERS, INVENTORY_COUNTS, *(f(r) for r in roles
                                           for f in (stats_name, verdict_counts_name)), PAGES]
-    states = ["pending", "inventoried", "primary done", "detected",
-              *(["recovered"] * 2 * (len(roles) - 1)), "merged"]  # by the last stage reached
+    # the last file reached -> the role whose job comes next (the merge's, after the last role)
+    next_job = {chain[chain.index(stats_name(r)) - 1]: r for r in roles}
+    primary_read = stats_name("primary")
+    judged_by = {r: verdict_counts_name(r) for r in ("primary", "recovery")}
     layer = (config.get("primary") or {}).get("trusted_text_layer", True) \
         and st.engines["primary"].name != "textlayer"  # trusted layers stay off the engine
     logs = {role: str(layout.progress(role, "-").parent) for role in roles}
@@ -157,13 +164,14 @@ def collect(results: Path, now: float | None = None) -> Status:
         files = _listing(folder, tuple(chain))
         if MEMBERS not in files:
             continue
-        reached, newest = 0, files[MEMBERS]
-        for index, name in enumerate(chain[1:], start=1):
-            if files.get(name, -1.0) < newest:
+        done = [MEMBERS]  # the files of the chain reached, in its order
+        for name in chain[1:]:
+            if files.get(name, -1.0) < files[done[-1]]:
                 break  # missing, or older than its input: Snakemake redoes it
-            reached, newest = index, files[name]
-        state = states[reached]
-        if reached == 0:
+            done.append(name)
+        last = done[-1]
+        newest, state = files[last], STATE_AFTER[last]
+        if last == MEMBERS:
             uncounted.append(shard)
             st.shards[state] += 1
             continue
@@ -174,22 +182,22 @@ def collect(results: Path, now: float | None = None) -> Status:
         engine_pages += ocr_pages
         st.pdfs += counts.get("pdfs", 0)
         st.pages["inventoried"] += pages
-        st.pages["OCR'd by primary"] += readable if reached >= 2 else 0
+        st.pages["OCR'd by primary"] += readable if primary_read in done else 0
         shard_failed = 0
-        if reached >= 3:
-            verdicts = _json(f"{folder}/{verdict_counts_name('primary')}")
+        if judged_by["primary"] in done:
+            verdicts = _json(f"{folder}/{judged_by['primary']}")
             shard_failed = verdicts.get("failed", 0)
             judged, failed = judged + verdicts.get("pages", 0), failed + shard_failed
             st.pages["failed (primary)"] += shard_failed
             st.reasons.update(verdicts.get("by_reason", {}))
-        if reached >= 5:
-            verdicts = _json(f"{folder}/{verdict_counts_name('recovery')}")
+        if judged_by["recovery"] in done:  # never without a recovery stage: not in the chain
+            verdicts = _json(f"{folder}/{judged_by['recovery']}")
             st.pages["recovered"] += verdicts.get("pages", 0) - verdicts.get("failed", 0)
             st.pages["still failing"] += verdicts.get("failed", 0)
         if state == "merged":
             st.pages["merged"] += pages
             last_merge = max(last_merge, newest)
-        role = {1: "primary", 3: "recovery"}.get(reached)  # whose job is next
+        role = next_job.get(last)  # whose job is next
         job = {}
         if role and listed[role].get(shard + PROGRESS, -1.0) >= newest:
             job = jobs[(role, shard)] = _json(f"{logs[role]}/{shard}{PROGRESS}")
@@ -225,7 +233,7 @@ def collect(results: Path, now: float | None = None) -> Status:
     if "recovery" in st.engines:  # the pages not judged yet fail as often as those judged
         unjudged = st.pages["inventoried"] + st.estimated_pages - judged
         st.engines["recovery"].add(unjudged * failed / judged if judged else 0.0)
-        if unjudged and not judged:
+        if (unjudged or st.shards["pending"]) and not judged:  # none judged: no share known
             st.engines["recovery"].pages_left = None
     return st
 
@@ -262,7 +270,7 @@ def render(st: Status) -> str:
     out = [f"ocrflow status of {st.results} at {when}",
            f"{'shards':<20}{sum(st.shards.values()):>10,}   ({st.pdfs:,} PDFs)"]
     out += [f"  {state:<18}{st.shards[state]:>10,}" for state in STATES
-            if "recovery" in st.engines or "recovery" not in state]
+            if "recovery" in st.engines or state not in ("recovery running", "recovered")]
     pages, pending = st.pages["inventoried"] + st.estimated_pages, st.shards["pending"]
     note = "" if not pending else (
         f"   (an estimate: {st.estimated_pages:,} of them in the {pending:,} "

@@ -1,20 +1,25 @@
 """`python -m ocrflow status`: on a real run in progress (Snakemake, the stand-in vLLM server
-answering slowly), and on results folders made by hand (a stalled job, a killed one, pages of
-shards not inventoried yet, time left)."""
+answering slowly), on results folders made by hand (a stalled job, a killed one, pages of
+shards not inventoried yet, time left), and for every pair of engines at every stage of a shard,
+on folders cut from real runs."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from ocrflow import atomic, config, plan, status
 from ocrflow.layout import Layout
@@ -29,20 +34,28 @@ def run_status(results: Path) -> subprocess.CompletedProcess[str]:
                           cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
-def count(text: str, label: str, section: str = "shards") -> int:
-    """The number a user reads on the line ``label`` of ``section`` (shards or pages)."""
+def section(text: str, name: str) -> dict[str, int]:
+    """The numbers a user reads in the section ``name`` (shards or pages), by line label; its
+    first line's, the total, as ``name``."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(section + " "))
-    block = [lines[start]]
+    start = next(i for i, line in enumerate(lines) if line.startswith(name + " "))
+    block, found = [lines[start]], {}
     for line in lines[start + 1:]:
         if not line.startswith("  "):
             break
         block.append(line[2:])
-    for line in block if label != section else block[:1]:
-        found = re.fullmatch(rf"{re.escape(label)}\s+~?([\d,]+)\b.*", line)
-        if found:
-            return int(found.group(1).replace(",", ""))
-    raise AssertionError(f"no line {label!r} under {section!r} in:\n{text}")
+    for line in block:
+        match = re.fullmatch(r"(\S.*?)\s{2,}~?([\d,]+)\b.*", line)
+        if match:
+            found[match.group(1)] = int(match.group(2).replace(",", ""))
+    return found
+
+
+def count(text: str, label: str, name: str = "shards") -> int:
+    """The number a user reads on the line ``label`` of the section ``name``."""
+    found = section(text, name)
+    assert label in found, f"no line {label!r} under {name!r} in:\n{text}"
+    return found[label]
 
 
 @pytest.mark.slow
@@ -279,3 +292,132 @@ def test_progress_file_is_rewritten_while_the_job_runs(tmp_path: Path) -> None:
     assert last["timeline"][-1][1] == 3 and last["pid"] == os.getpid()
     time.sleep(0.15)
     assert json.loads(path.read_text()) == last  # the heartbeat has stopped
+
+
+# --- every engine pair, at every stage a shard goes through --------------------------------
+
+SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]
+PRIMARIES = SCHEMA["primary"]["properties"]["engine"]["enum"]
+RECOVERIES = SCHEMA["recovery"]["properties"]["engine"]["enum"]  # with none: no recovery stage
+STAGES = ("planned", "inventoried", "primary", "recovery", "merged", "manifest")
+# the corpus of the runs: a.pdf, two pages of trusted text layer; scan.pdf, one page scanned,
+# which the text layer reads empty (failed, empty_output) and Tesseract recovers
+PAGES, PDFS, TRUSTED = 3, 2, 2
+
+
+def stage_files(layout: Layout, shard: str) -> dict[str, list[Path]]:
+    """What each stage adds to a results folder, of what status reads: the shard's files (all
+    of them), its OCR jobs' progress files, the corpus files the manifest job writes."""
+    def job(role: str) -> list[Path]:
+        return [layout.records(shard, role), layout.stats(shard, role),
+                layout.verdicts(shard, role), layout.verdict_counts(shard, role),
+                layout.progress(role, shard)]
+
+    return {"planned": [layout.members(shard)],
+            "inventoried": [layout.inventory(shard), layout.inventory_counts(shard)],
+            "primary": job("primary"), "recovery": job("recovery"),
+            "merged": [layout.pages(shard), layout.texts(shard), layout.documents(shard)],
+            "manifest": layout.corpus_files()}
+
+
+@pytest.fixture(scope="module")
+def stage_folders(tmp_path_factory) -> dict[tuple[bool, str], tuple[Path, dict[str, Any]]]:
+    """(with recovery, stage) -> a results folder as the workflow left it after that stage, and
+    the config the run recorded: one real run to the end per shape (the text layer, then
+    Tesseract or no recovery), each stage's folder a copy of it without the files of the stages
+    after it (their mtimes kept)."""
+    runs = {}
+    for recovery in ("tesseract", "none"):
+        ws = Workspace(tmp_path_factory.mktemp(f"run-{recovery}"))
+        ws.config["recovery"]["engine"] = recovery
+        pdfs.write(ws.root / "corpus" / "a.pdf", pdfs.text_pdf([
+            "The committee met on Monday to discuss the harbour.",
+            "Second page of the minutes of the meeting."]))
+        pdfs.write(ws.root / "corpus" / "scan.pdf", pdfs.scanned_pdf(["A letter of thanks."]))
+        ws.write_config()
+        runs[recovery != "none"] = ws
+    with ThreadPoolExecutor(len(runs)) as pool:  # two Snakemake starts at once
+        list(pool.map(Workspace.snakemake, runs.values()))
+    folders = {}
+    for with_recovery, ws in runs.items():
+        layout = Layout.of(ws.results)
+        recorded = yaml.safe_load(layout.recorded_config.read_text())
+        (shard,) = os.listdir(layout.shards)
+        added = stage_files(layout, shard)
+        stages = [s for s in STAGES if with_recovery or s != "recovery"]
+        made = {path for s in stages for path in added[s]}
+        assert all(path.exists() for path in made)  # the run made every file a stage adds
+        assert set(layout.shard_dir(shard).iterdir()) <= made  # and none in the shard unknown
+        for i, stage in enumerate(stages):
+            root = ws.root / "stages" / stage
+            shutil.copytree(ws.results, root)
+            for later in stages[i + 1:]:
+                for path in added[later]:
+                    (root / path.relative_to(ws.results)).unlink()
+            folders[(with_recovery, stage)] = root, recorded
+    return folders
+
+
+def expected(primary: str, recovery: str, trusted: bool, stage: str) -> dict[str, Any]:
+    """What status says of the one shard at ``stage``: its state, the pages by stage, the pages
+    each engine has left (None: unknown)."""
+    past = {s: STAGES.index(stage) >= STAGES.index(s) for s in STAGES}
+    state = {"planned": "pending", "inventoried": "inventoried", "primary": "detected",
+             "recovery": "recovered"}.get(stage, "merged")
+    states = [s for s in status.STATES
+              if recovery != "none" or s not in ("recovery running", "recovered")]
+    pages = {"pages": PAGES * past["inventoried"], "inventoried": PAGES * past["inventoried"],
+             "OCR'd by primary": PAGES * past["primary"], "failed (primary)": past["primary"],
+             "recovered": past["recovery"], "still failing": 0, "merged": PAGES * past["merged"]}
+    if recovery == "none":
+        del pages["recovered"], pages["still failing"]
+    ocr = PAGES - (TRUSTED if trusted and primary != "textlayer" else 0)
+    left: dict[str, Any] = {
+        "primary": None if stage == "planned" else ocr if stage == "inventoried" else 0}
+    if recovery != "none":  # the failed pages: unknown until some are judged
+        left["recovery"] = {"planned": None, "inventoried": None, "primary": 1}.get(stage, 0)
+    return {"shards": {"shards": 1, **{s: int(s == state) for s in states}}, "pages": pages,
+            "left": left}
+
+
+CASES = [(p, r, trusted, stage) for p in PRIMARIES for r in RECOVERIES if r != p
+         for trusted in (False, True)
+         for stage in STAGES if r != "none" or stage != "recovery"]
+
+
+@pytest.mark.parametrize(("primary", "recovery", "trusted", "stage"), CASES)
+def test_status_of_every_engine_pair_at_every_stage(stage_folders, capsys, primary: str,
+                                                    recovery: str, trusted: bool,
+                                                    stage: str) -> None:
+    results, recorded = stage_folders[(recovery != "none", stage)]
+    config.record({**recorded, "results": str(results),  # what status reads the engines from
+                   "primary": {"engine": primary, "trusted_text_layer": trusted},
+                   "recovery": {"engine": recovery}})
+    assert status.command(results, None) == 0
+    text = capsys.readouterr().out
+    want = expected(primary, recovery, trusted, stage)
+    assert section(text, "shards") == want["shards"], text
+    assert section(text, "pages") == want["pages"], text
+    assert f"({PDFS} PDFs)" in text
+    assert ("why primary failed: empty_output 1" in text) == (stage not in STAGES[:2]), text
+    engines = {role: (name, line) for role, name, line in re.findall(
+        r"^  (\w+) \((\w+)\)\s+(.*)$", text.split("pages/s over the last")[1], re.MULTILINE)}
+    assert engines.keys() == want["left"].keys(), text
+    for role, left in want["left"].items():
+        name, line = engines[role]
+        assert name == {"primary": primary, "recovery": recovery}[role], text
+        pages = "unknown" if left is None else str(left)
+        eta = "about 0 s" if left == 0 else "time unknown"
+        assert re.fullmatch(rf"(-|\d+\.\d\d)   0 running, {pages} pages left, {eta}", line), text
+    if stage in ("merged", "manifest"):
+        assert ("time left: none, every shard is merged" + " (the manifest is next)" * (
+            stage == "merged")) in text.splitlines(), text
+    assert "warning" not in text, text
+
+
+def test_cli_status_without_recovery_after_the_primary(stage_folders) -> None:
+    """`python -m ocrflow status` where the primary has read and judged the shard, with no
+    recovery stage: the merge is next."""
+    result = run_status(stage_folders[(False, "primary")][0])
+    assert result.returncode == 0, result.stderr
+    assert count(result.stdout, "detected") == 1 and "recovery" not in result.stdout
