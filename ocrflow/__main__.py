@@ -6,15 +6,21 @@
     python -m ocrflow report [--output FILE]         the HTML report, during or after a run
     python -m ocrflow eval TESTS.jsonl --pdfs DIR --results DIR [--failures FILE]
                                                      score a results folder on olmOCR-bench tests
+    python -m ocrflow models download [--to DIR] [--engine NAME ...]
+                                                     the engines' models into DIR/<hub id>, from
+                                                     the Hub, verified (on a node with internet)
     python -m ocrflow --version                      the version (CHANGELOG.md's newest)
 
 Each but eval takes ``--results DIR`` (the config the folder was run with is read from it) or
 ``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does; eval needs no config.
+``--configfile`` files are read as snakemake reads them: config/config.yaml, then each over
+the one before; ``models download`` needs no run to have started.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,8 +32,8 @@ from ocrflow import config as ocrflow_config
 def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--results", help="the results folder of the run (default: the one the "
                          "config names); the config it was run with is read from it")
-    command.add_argument("--configfile", help="as snakemake's (default: config/config.yaml "
-                         "when --results is not given)")
+    command.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
+                         help="as snakemake's: each over config/config.yaml and the one before")
     command.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
                          help="as snakemake's")
 
@@ -58,6 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(report)
     report.add_argument("--output", type=Path, help="where to write it (default: "
                         "<results>/report.html)")
+    models = commands.add_parser(
+        "models", help="the engines' model weights on disk, for nodes without internet")
+    actions = models.add_subparsers(dest="action", required=True)
+    download = actions.add_parser(
+        "download", help="each engine's model from the Hugging Face Hub (HF_ENDPOINT) into "
+        "DIR/<hub id>, at a pinned revision, verified against the Hub's checksums; a rerun "
+        "keeps the files there, fetches what is missing or damaged, and verifies all again")
+    _run_options(download)
+    download.add_argument("--to", metavar="DIR", help="the models folder (default: the config's "
+                          "models.dir); the jobs read it once the config's models.dir names it")
+    download.add_argument("--engine", action="append", default=[], metavar="NAME",
+                          help="only this engine's model: chandra, deepseek or nougat "
+                          "(repeatable; default: the engines of primary and recovery)")
     from ocrflow.bench.command import add_arguments
 
     add_arguments(commands.add_parser(
@@ -97,8 +116,37 @@ def _report(config: dict[str, Any], args: argparse.Namespace) -> int:
     return report_html.command(config, args.output)
 
 
+def _models(config: dict[str, Any], args: argparse.Namespace) -> int:
+    from ocrflow import download, models
+
+    folder = args.to or config["models"]["dir"]
+    if not folder:
+        print("ocrflow: models download: give --to DIR (or set models.dir in the config)",
+              file=sys.stderr)
+        return 2
+    if unknown := [name for name in args.engine if name not in models.LOADERS]:
+        print(f"ocrflow: models download: --engine {unknown[0]}: an engine with a model to "
+              f"download is one of {', '.join(models.LOADERS)}", file=sys.stderr)
+        return 2
+    folder = os.path.abspath(os.path.expanduser(folder))
+    targets, skipped = download.targets(config, folder, args.engine)
+    for line in skipped:
+        print(line)
+    outcomes = download.download(targets, lambda line: print(line, flush=True))
+    for outcome in outcomes:
+        if outcome.error:
+            print(f"ocrflow: {outcome.error}".replace("\n", "\nocrflow: "), file=sys.stderr)
+    for outcome in outcomes:
+        print(outcome.summary())
+    configured = config["models"]["dir"]
+    said = configured and os.path.abspath(os.path.expanduser(configured)) == folder
+    if not said and any(not outcome.error for outcome in outcomes):
+        print(f"The jobs read these folders once the config says:\nmodels: {{dir: {folder}}}")
+    return 1 if any(outcome.error for outcome in outcomes) else 0
+
+
 COMMANDS = {"retry-failed": _retry_failed, "export": _export, "status": _status,
-            "report": _report}
+            "report": _report, "models": _models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,18 +121,22 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
             "config error: recovery.engine: must differ from primary.engine "
             f"({config['primary']['engine']!r}); use 'none' to switch recovery off"
         )
+    from ocrflow import environment, resources
+
+    for name in environment.secret_names(config["environment"]):
+        raise ConfigError(
+            f"config error: environment.{name}: a secret does not belong in the config (it is "
+            f"recorded in {Layout.of(config['results']).recorded_config}); export it where the "
+            "jobs start and name it in api_key_env or export.password_env")
+    environment.fill(config)
+    if problem := resources.too_large_for_node(config):
+        raise ConfigError(f"config error: {problem}")
     return config
 
 
 def load(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         return validate(yaml.safe_load(handle) or {})
-
-
-def engine_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
-    return dict(config["engines"].get(name, {}))
-
-
 
 
 def record(config: dict[str, Any]) -> None:
@@ -156,14 +160,31 @@ def override(config: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
     return config
 
 
-def for_run(results: str | None, configfile: str | None, pairs: list[str]) -> dict[str, Any]:
+DEFAULT_CONFIG = Path("config/config.yaml")  # the Snakefile's configfile, from the working folder
+
+
+def layered(configfiles: list[str]) -> dict[str, Any]:
+    """The config files as Snakemake reads them: the Snakefile's config/config.yaml (where there
+    is one here), then each file over the one before (config/gpu.yaml says only what differs)."""
+    files = [Path(name) for name in configfiles]
+    if DEFAULT_CONFIG.exists() and not any(f.exists() and DEFAULT_CONFIG.samefile(f)
+                                           for f in files):
+        files.insert(0, DEFAULT_CONFIG)
+    config: dict[str, Any] = {}
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            config = _merged(config, yaml.safe_load(handle) or {})
+    return config
+
+
+def for_run(results: str | None, configfiles: list[str], pairs: list[str]) -> dict[str, Any]:
     """The config of a run: recorded in its results folder (``results``, or the one the config
-    file and overrides name), with ``configfile`` and ``pairs`` applied on top; ``results``, when
-    given, stays the results folder whatever the recorded config says (a folder moved since)."""
+    files and overrides name), with ``configfiles`` (layered as Snakemake layers them) and
+    ``pairs`` applied on top; ``results``, when given, stays the results folder whatever the
+    recorded config says (a folder moved since)."""
     given: dict[str, Any] = {}
-    if configfile or results is None:
-        with open(configfile or "config/config.yaml", encoding="utf-8") as handle:
-            given = yaml.safe_load(handle) or {}
+    if configfiles or results is None:
+        given = layered(configfiles)
     given = override(given, pairs)
     folder = Path(results or given.get("results", "results"))
     recorded = Layout.of(folder).recorded_config

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ocrflow import environment
 from ocrflow.corpus import InputError
 from ocrflow.engines.base import EngineUnavailable
 from ocrflow.ocr import PagesToRetry, ShardJob
@@ -33,6 +34,9 @@ def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
         calls.addHandler(audit)
     logging.getLogger("ocrflow").info("==== %s job starts (attempt %s)", job.rule,
                                       getattr(job, "attempt", "?"))
+    # The job's own variables, before any engine or server starts: from the config, never from
+    # the shell that submitted the job.
+    environment.apply(getattr(job, "config", {}).get("environment", {}))
     try:
         func(**kwargs)
     except (EngineUnavailable, PagesToRetry, InputError) as exc:  # one line: what to do

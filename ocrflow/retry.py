@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import corpus, engines
-from ocrflow.config import engine_settings
+from ocrflow.engines import engine_settings
 from ocrflow.layout import Layout
 from ocrflow.records import BAD_PAGE, TOO_LARGE, PageRow, read_records
 from ocrflow.store import PageStore

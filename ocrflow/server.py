@@ -55,6 +55,7 @@ class ModelServer:
     startup_timeout_s: float = 900
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)  # over the job's own environment
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
 
@@ -63,11 +64,12 @@ class ModelServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> None:
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
+        env = {**os.environ, **self.env, "CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
         command = [*self.command, "--host", self.host, "--port", str(self.port)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as server_log:
-            server_log.write(f"$ {shlex.join(command)}\n".encode())
+            given = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.env.items())
+            server_log.write(f"$ {given + ' ' if given else ''}{shlex.join(command)}\n".encode())
             self.process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT,
                                             env=env, start_new_session=True)
         log.info("started model server pid %d on GPU %s, port %d (log: %s)", self.process.pid,

@@ -14,9 +14,10 @@ sys.path.insert(0, workflow.basedir)
 
 from ocrflow import config as ocrflow_config  # noqa: E402
 from ocrflow import corpus  # noqa: E402
+from ocrflow import environment as ocrflow_environment  # noqa: E402
 from ocrflow import plan as ocrflow_plan  # noqa: E402
 from ocrflow import resources as ocrflow_resources  # noqa: E402
-from ocrflow.engines import ENGINES, job_env, job_gpus  # noqa: E402
+from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
 from ocrflow.inventory import engine_plan  # noqa: E402
 from ocrflow.layout import Layout  # noqa: E402
 
@@ -39,9 +40,11 @@ try:
                 print(line, file=sys.stderr)
         del computed
     else:
+        # A cluster job: the results folder the main process planned in must be here too.
+        ocrflow_environment.check_shared("the results folder", RESULTS)
         PLAN = None
         SHARDS = corpus.existing_shards(RESULTS) if ocrflow_plan.lists_shards(sys.argv) else []
-except (ocrflow_config.ConfigError, corpus.InputError) as error:
+except (ocrflow_config.ConfigError, corpus.InputError, ocrflow_environment.NotShared) as error:
     sys.exit(str(error))
 
 SHARD = "{shard}"  # the wildcard, where a layout path takes a shard
@@ -85,7 +88,7 @@ def engine_params(role):
     return {
         "role": role,
         "engine": engine,
-        "settings": ocrflow_config.engine_settings(config, engine),
+        "settings": engine_settings(config, engine),
         "store": str(LAYOUT.page_store),
         "render": config["render"],
         "policy": config["ocr"],
@@ -115,27 +118,41 @@ def engine_env(role):
     engine = config[role]["engine"]
     if engine not in ENGINES:
         return CPU_ENV
-    return job_env(engine, ocrflow_config.engine_settings(config, engine))
+    return job_env(engine, engine_settings(config, engine))
 
 
-def job_resources(stage, gpu=0):
-    """Scheduler resources of a stage; a retried job (killed at walltime or for memory) gets
-    ``retry_scale`` times more memory and time on each new attempt."""
-    base = config["resources"][stage]
+def job_resources(stage, gpu=0, mem_mb=None):
+    """Scheduler resources of a stage (``mem_mb``: what the job needs, when more than the
+    stage's resources.<stage>.mem_mb); a retried job (killed at walltime or for memory) gets
+    ``retry_scale`` times more memory and time on each new attempt, its memory never more than a
+    node has (resources.node.mem_mb)."""
+    base = {**config["resources"][stage], **({"mem_mb": mem_mb} if mem_mb else {})}
     scale = config["resources"]["retry_scale"]
+    node_mem = config["resources"]["node"]["mem_mb"] or float("inf")
 
     if scale == 1:
         return {"mem_mb": base["mem_mb"], "runtime": base["runtime"], "gpu": gpu}
 
-    def grown(key):
-        return signature_known(lambda wildcards, attempt: int(base[key] * scale ** (attempt - 1)))
+    def grown(key, limit=float("inf")):
+        return signature_known(
+            lambda wildcards, attempt: int(min(limit, base[key] * scale ** (attempt - 1))))
 
-    return {"mem_mb": grown("mem_mb"), "runtime": grown("runtime"), "gpu": gpu}
+    return {"mem_mb": grown("mem_mb", node_mem), "runtime": grown("runtime"), "gpu": gpu}
+
+
+def ocr_job_resources(role, gpu):
+    """An OCR job's: its own memory and its model servers' (ocrflow/resources.py)."""
+    return job_resources("ocr", gpu=gpu, mem_mb=ocrflow_resources.ocr_job(config, role).mem_mb)
+
+
+def ocr_threads(role):
+    """An OCR job's cores: its render workers, the job, its model servers."""
+    return ocrflow_resources.ocr_job(config, role).cores
 
 
 def engine_gpus(role):
     engine = config[role]["engine"]
-    return job_gpus(engine, ocrflow_config.engine_settings(config, engine))
+    return job_gpus(engine, engine_settings(config, engine))
 
 
 def signature_known(func):

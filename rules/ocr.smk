@@ -9,9 +9,9 @@ rule ocr_primary:
         counts=LAYOUT.verdict_counts(SHARD, "primary"),
     params:
         **engine_params("primary"),
-    threads: config["render"]["workers"] + 1
+    threads: ocr_threads("primary")
     resources:
-        **job_resources("ocr", gpu=engine_gpus("primary")),
+        **ocr_job_resources("primary", gpu=engine_gpus("primary")),
     log:
         log=LAYOUT.log("ocr_primary", SHARD),
         progress=LAYOUT.progress("primary", SHARD),
@@ -35,9 +35,9 @@ rule ocr_recovery:
         counts=LAYOUT.verdict_counts(SHARD, "recovery"),
     params:
         **engine_params("recovery"),
-    threads: config["render"]["workers"] + 1
+    threads: ocr_threads("recovery")
     resources:
-        **job_resources("ocr", gpu=recovery_gpus),
+        **ocr_job_resources("recovery", gpu=recovery_gpus),
     log:
         log=LAYOUT.log("ocr_recovery", SHARD),
         progress=LAYOUT.progress("recovery", SHARD),

@@ -32,7 +32,8 @@ Which page a request is for is read from the image itself: the test PDFs carry a
 the top whose width is ``tag`` fortieths of the page width (no bar: tag 0). The plan (JSON, path
 in FAKE_VLLM_PLAN) maps tags, or "<served model>:<tag>", to behaviours by attempt, e.g.
 {"pages": {"3": ["http500", "ok"], "chandra:4": ["loop"]}}. Every request is appended to
-FAKE_VLLM_LOG as one JSON line, each server's start and stop (SIGTERM) to FAKE_VLLM_LOG.servers.
+FAKE_VLLM_LOG as one JSON line, each server's start and stop (SIGTERM) to FAKE_VLLM_LOG.servers
+(with the variables it was started with that vLLM and the Hub read).
 
 Behaviours: ok, http500, timeout (answers after 30 s), drop (closes the connection), loop
 (runaway repetition until the context or max_tokens is full, after half a page), page (a page of
@@ -547,12 +548,14 @@ def main() -> None:
     model = Model(args)
     lifetimes = f"{LOG}.servers" if LOG else None
 
-    def note(event: str) -> None:  # when this server lived, and on which GPU
+    def note(event: str) -> None:  # when this server lived, on which GPU, with what variables
         if lifetimes:
+            seen = {name: value for name, value in os.environ.items()
+                    if name.startswith(("OCRFLOW_", "VLLM_", "HF_", "TRANSFORMERS_"))}
             with open(lifetimes, "a") as handle:
                 handle.write(json.dumps({"event": event, "pid": os.getpid(), "t": time.time(),
                                          "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                                         "argv": argv}) + "\n")
+                                         "argv": argv, "env": seen}) + "\n")
 
     def stop(_signum: int, _frame: object) -> None:
         note("stop")

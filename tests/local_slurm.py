@@ -22,7 +22,15 @@ def available() -> bool:
     return all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "munged", "qsub", "sbatch"))
 
 
-def _conf(host: str, cpus: int) -> str:
+def _memory_mb() -> int:
+    """What the node offers jobs: most of this machine's memory (a node that claims more than it
+    has is drained by slurmd)."""
+    total_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                    if line.startswith("MemTotal:"))
+    return int(total_kb / 1024 * 0.85)
+
+
+def _conf(host: str, cpus: int, memory_mb: int) -> str:
     partitions = "\n".join(
         f"PartitionName={name} Nodes={host} Default={'YES' if name == 'batch' else 'NO'} "
         "MaxTime=INFINITE State=UP" for name in PARTITIONS)
@@ -50,7 +58,7 @@ MpiDefault=none
 KillWait=5
 MinJobAge=3600
 SchedulerParameters=sched_interval=2
-NodeName={host} CPUs={cpus} RealMemory=8000 State=UNKNOWN
+NodeName={host} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
 {partitions}
 """
 
@@ -64,7 +72,7 @@ def start() -> None:
     for folder in ("/etc/slurm", "/var/spool/slurmctld", "/var/spool/slurmd", "/var/log/slurm",
                    "/run/munge"):
         Path(folder).mkdir(parents=True, exist_ok=True)
-    CONF.write_text(_conf(host, os.cpu_count() or 2))
+    CONF.write_text(_conf(host, os.cpu_count() or 2, _memory_mb()))
     if not Path("/etc/munge/munge.key").exists():
         _run("mungekey", "-c", "-f")
     _run("chown", "-R", "munge:munge", "/etc/munge", "/run/munge", "/var/lib/munge",

@@ -217,6 +217,7 @@ def test_clear_errors_at_start(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     cases = [
         ("chandra", {"server_command": "no-such-vllm serve"}, "'no-such-vllm' not found; run "
+         "`make gpu` and set engines.chandra.server_command to '.venv-gpu/bin/vllm serve', run "
          "with '--sdm conda' (envs/chandra.yaml)"),
         ("deepseek", {"server_command": fake_command(), "model": "/models/DeepSeek-OCR"},
          "model path /models/DeepSeek-OCR does not exist (engines.deepseek.model)"),
@@ -229,6 +230,7 @@ def test_clear_errors_at_start(tmp_path: Path, monkeypatch) -> None:
             engine.start()
         assert message in str(error.value) and "\n" not in str(error.value)
     monkeypatch.setitem(sys.modules, "chandra", None)  # as if chandra-ocr were not installed
-    with pytest.raises(EngineUnavailable, match=r"cannot import chandra; run with '--sdm conda' "
-                                                r"\(envs/chandra.yaml\)"):
+    with pytest.raises(EngineUnavailable, match=r"cannot import chandra; run `make gpu` \(it "
+                                                r"installs chandra-ocr into .venv\), run with "
+                                                r"'--sdm conda' \(envs/chandra.yaml\)"):
         engines.create("chandra", settings("chandra", endpoint="http://127.0.0.1:9/v1")).start()

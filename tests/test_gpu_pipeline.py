@@ -26,7 +26,8 @@ def test_two_gpu_box_chandra_then_deepseek(workspace: Workspace, monkeypatch) ->
                                               "delay_s": 0.5},
                             gpus="0,1", chandra={"retry_backoff_s": 0.1})
     ws.config["shard_size"] = 1
-    result = ws.snakemake("--resources", "gpu=2", "--cores", "4")
+    # each GPU job asks for 4 cores: a render worker, its own, 2 for its server
+    result = ws.snakemake("--resources", "gpu=2", "--cores", "8")
     assert jobs_run(result)["ocr_primary"] == 4
 
     rows = {(r["doc_id"], r["page"]): r for r in ws.manifest()}

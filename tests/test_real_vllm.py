@@ -293,6 +293,42 @@ def test_deepseek_ocr_itself_reads_a_page_on_the_real_server(tiny_models, tmp_pa
     assert gone(model)
 
 
+def cuda_runner(engine: str, model: Path, **changes: object) -> dict:
+    """What vLLM's own functions choose on CUDA for the server this engine starts
+    (tests/vllm_cpu/cuda_runner.py): its model runner and its logits processors' loading."""
+    built = engines.create(engine, settings(engine, model=str(model), **changes))
+    xargs = built.sampling()["vllm_xargs"] if engine == "deepseek" else {}
+    spec = {"args": built.serve_command()[2:], "env": built.server_env(), "xargs": xargs}
+    script = REPO / "tests" / "vllm_cpu" / "cuda_runner.py"
+    result = subprocess.run([str(VENV / "bin" / "python"), str(script), json.dumps(spec)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_deepseek_ocrs_server_starts_on_cuda_with_its_logits_processor(tiny_models) -> None:
+    """vLLM 0.32.0 takes its V2 model runner on CUDA, whose loader refuses DeepSeek-OCR's
+    NGramPerReqLogitsProcessor (a V1 processor): the server would stop at start. The engine's
+    server runs with VLLM_USE_V2_MODEL_RUNNER=0, and the V1 runner loads it and admits the
+    request's vllm_xargs."""
+    found = cuda_runner("deepseek", tiny_models["deepseek-ocr"])
+    assert found["logits_processors"] == [NGRAM]
+    assert (found["v2"], found["api"]) == (False, "ok")
+    assert "NGramPerReqLogitsProcessor" in found["worker"]
+    # What the same server met without the engine's server_env: vLLM's own refusal.
+    bare = cuda_runner("deepseek", tiny_models["deepseek-ocr"], server_env={})
+    assert bare["v2"] is True
+    assert bare["api"] == ("ValueError: NGramPerReqLogitsProcessor is not a subclass of "
+                           "vllm.v1.worker.gpu.sample.logits_processor.LogitsProcessor")
+
+
+def test_chandras_server_takes_the_v2_runner_on_cuda(tiny_models) -> None:
+    """Chandra 2 (Qwen3.5) asks for nothing the V2 runner lacks: on CUDA it runs there, and the
+    CPU build's V1 runner is not what serves it on a GPU (docs/engines.md lists what differs)."""
+    found = cuda_runner("chandra", tiny_models["eos"])
+    assert (found["v2"], found["api"], found["logits_processors"]) == (True, "ok", [])
+
+
 def test_a_request_the_real_server_cannot_read_is_rejected_once_with_its_message(served) -> None:
     """What no rendered page sends, but the shared client must not retry: an image the server
     cannot read is rejected at once, with vLLM's message."""

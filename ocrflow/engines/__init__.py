@@ -9,7 +9,7 @@ from typing import Any
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
 
 __all__ = ["ENGINES", "Engine", "EngineSpec", "EngineUnavailable", "JobContext", "PageInput",
-           "PageOutput", "create", "job_env", "job_gpus"]
+           "PageOutput", "create", "engine_settings", "job_env", "job_gpus", "job_servers"]
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class EngineSpec:
     target: str  # "module:Class"; a GPU engine's heavy imports stay out of CPU jobs
     env: str  # conda env file of its OCR jobs, relative to rules/
     uses_gpu: bool = False  # its jobs ask for engines.<name>.gpus GPUs (none with an endpoint)
+    serves: bool = False  # its jobs start model servers (vLLM), unless given an endpoint
     # (backend setting, "module:Class", env): a backend with its own module and env
     backends: tuple[tuple[str, str, str], ...] = ()
 
@@ -32,13 +33,32 @@ ENGINES = {
     "rapidocr": EngineSpec("ocrflow.engines.rapidocr:RapidOCREngine", "../envs/rapidocr.yaml"),
     "tesseract": EngineSpec("ocrflow.engines.tesseract:TesseractEngine", "../envs/tesseract.yaml"),
     "textlayer": EngineSpec("ocrflow.engines.textlayer:TextLayerEngine", "../envs/ocrflow.yaml"),
-    "chandra": EngineSpec("ocrflow.engines.chandra:ChandraEngine", "../envs/chandra.yaml", True),
+    "chandra": EngineSpec("ocrflow.engines.chandra:ChandraEngine", "../envs/chandra.yaml", True,
+                          True),
     "deepseek": EngineSpec("ocrflow.engines.deepseek:DeepSeekEngine", "../envs/deepseek.yaml",
-                           True, (("transformers",
+                           True, True, (("transformers",
                                    "ocrflow.engines.deepseek_transformers:DeepSeekTransformersEngine",
                                    "../envs/deepseek-transformers.yaml"),)),
     "nougat": EngineSpec("ocrflow.engines.nougat:NougatEngine", "../envs/nougat.yaml", True),
 }
+
+
+def engine_settings(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """An engine's settings in a run's config, with the folder of the run's models (models.dir)
+    where one is set."""
+    settings = dict(config["engines"].get(name, {}))
+    if config["models"]["dir"]:
+        settings["models_dir"] = config["models"]["dir"]
+    return settings
+
+
+def job_servers(name: str, settings: dict[str, Any]) -> int:
+    """Model servers one OCR job of this engine starts: one per GPU, one on the CPU, none with
+    an endpoint or an engine that runs in the job's own process."""
+    if name not in ENGINES or not ENGINES[name].serves or settings.get("endpoint") \
+            or settings.get("backend", "vllm") != "vllm":
+        return 0
+    return 1 if settings.get("device", "cuda") == "cpu" else int(settings.get("gpus", 1))
 
 
 def job_env(name: str, settings: dict[str, Any]) -> str:

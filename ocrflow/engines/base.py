@@ -22,11 +22,12 @@ class EngineUnavailable(RuntimeError):
     """The engine cannot start here; the message says what is missing and how to fix it."""
 
 
-def check_model_path(engine: str, model: str) -> None:
-    """A model given as a path must exist; a hub id is left to the engine's loader."""
-    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
-        raise EngineUnavailable(f"engine {engine}: model path {model} does not exist "
-                                f"(engines.{engine}.model)")
+def check_model_path(engine: str, settings: dict[str, Any]) -> None:
+    """Before anything starts: a model given as a path exists, one read from models.dir is there,
+    complete (ocrflow.models.check); a hub id without models.dir is left to the engine's loader."""
+    from ocrflow import models
+
+    models.check(engine, settings)
 
 
 @dataclass
@@ -66,6 +67,10 @@ class Engine(ABC):
     # Settings that never change the text (threads, timeouts, where the server is): left out of
     # the fingerprint, so changing them never re-reads a page.
     OPERATIONAL: ClassVar[frozenset[str]] = frozenset()
+    # Where the model comes from, for every engine: the folder of models.dir (config.engine_settings
+    # adds it) never changes the text; a pinned revision does (derived_text_settings), and one
+    # left at null adds nothing, so the default settings keep the page-store key they had.
+    SOURCE: ClassVar[frozenset[str]] = frozenset({"models_dir", "revision"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         self.settings = settings
@@ -85,12 +90,15 @@ class Engine(ABC):
     def text_settings(self) -> dict[str, Any]:
         """The settings that change the text: all but OPERATIONAL, and what the engine derives
         from them (derived_text_settings)."""
-        kept = {k: v for k, v in self.settings.items() if k not in self.OPERATIONAL}
+        kept = {k: v for k, v in self.settings.items()
+                if k not in self.OPERATIONAL and k not in self.SOURCE}
         return {**kept, **self.derived_text_settings()}
 
     def derived_text_settings(self) -> dict[str, Any]:
-        """Text-changing values an engine derives from its settings (a server's options)."""
-        return {}
+        """Text-changing values an engine derives from its settings (a server's options, a
+        pinned model revision)."""
+        revision = self.settings.get("revision")
+        return {"revision": revision} if revision else {}
 
     def provenance(self) -> dict[str, Any]:
         """What produced a page's text, kept with every page record: engine, settings key, and

@@ -21,7 +21,8 @@ from typing import Any
 
 from ocrflow.client import CUT, ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
-from ocrflow.engines.vlm import ServerEngine, data_url, option_values, prompt_hash
+from ocrflow.engines.serve_options import option_values
+from ocrflow.engines.vlm import ServerEngine, data_url, prompt_hash
 from ocrflow.render import RenderSpec
 
 # chandra/scripts/vllm.py (chandra-ocr 0.2.0) sizes its vLLM server from the card's memory,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ocrflow import models
 from ocrflow.engines import deepseek
 from ocrflow.engines.base import (
     Engine,
@@ -39,13 +40,12 @@ class DeepSeekTransformersEngine(Engine):
         return deepseek.render_spec(self.settings)
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "model": self.settings["model"],
+        return {**super().provenance(), **models.provenance(self.settings),
                 "backend": "transformers", "prompt_sha256": prompt_hash(self.settings["prompt"])}
 
     def start(self, job: JobContext | None = None) -> None:
         super().start(job)
-        model_id = self.settings["model"]
-        check_model_path(self.name, model_id)
+        check_model_path(self.name, self.settings)
         try:
             import torch
             import torchvision  # noqa: F401  (the model's own code imports it at top level)
@@ -58,10 +58,12 @@ class DeepSeekTransformersEngine(Engine):
                                     "on a GPU node or use backend: vllm with an endpoint")
         # The model's infer() calls .cuda(): the current device must be this job's own GPU.
         torch.cuda.set_device(cuda_index(assign(1, self.job.slots)))
-        self._tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True)
+        model_id = models.loader_argument(self.settings)
+        source = models.loader_options(self.settings)
+        self._tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=True, **source)
         model = AutoModel.from_pretrained(
             model_id, trust_remote_code=True, use_safetensors=True,
-            _attn_implementation=self.settings["attn_implementation"])
+            _attn_implementation=self.settings["attn_implementation"], **source)
         self._model = model.eval().cuda().to(torch.bfloat16)
 
     def close(self) -> None:

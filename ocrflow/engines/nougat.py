@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ocrflow import models
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
@@ -127,13 +128,12 @@ class NougatEngine(Engine):
         return RenderSpec(dpi=self.settings["dpi"], max_pixels=self.settings["max_pixels"])
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "model": self.settings["model"],
+        return {**super().provenance(), **models.provenance(self.settings),
                 "dtype": str(self.dtype).removeprefix("torch.")}
 
     def start(self, job: JobContext | None = None) -> None:
         super().start(job)
-        model_id = self.settings["model"]
-        check_model_path(self.name, model_id)
+        check_model_path(self.name, self.settings)
         try:
             import torch
             from transformers import NougatProcessor, VisionEncoderDecoderModel
@@ -149,8 +149,9 @@ class NougatEngine(Engine):
             self.device = "cpu"
         # Upstream runs in bf16 on a GPU; on the CPU it keeps fp32 (half is slow or missing).
         self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        self.processor = NougatProcessor.from_pretrained(model_id)
-        self.model = VisionEncoderDecoderModel.from_pretrained(model_id, dtype=self.dtype) \
+        model, source = models.loader_argument(self.settings), models.loader_options(self.settings)
+        self.processor = NougatProcessor.from_pretrained(model, **source)
+        self.model = VisionEncoderDecoderModel.from_pretrained(model, dtype=self.dtype, **source) \
             .to(self.device).eval()
 
     def close(self) -> None:

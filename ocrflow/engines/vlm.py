@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ocrflow import models
 from ocrflow.client import ChatClient, RequestFailed, server_version
 from ocrflow.engines.base import (
     Engine,
@@ -29,6 +30,7 @@ from ocrflow.engines.base import (
     check_model_path,
     error_line,
 )
+from ocrflow.engines.serve_options import option_values
 from ocrflow.gpus import assign, memory_mib
 from ocrflow.loops import LoopCut
 from ocrflow.server import ModelServer, ServerGroup
@@ -52,22 +54,6 @@ def data_url(page: PageInput) -> str:
     return f"data:image/{kind};base64,{base64.b64encode(page.image.data).decode()}"
 
 
-def option_values(args: list[str]) -> dict[str, list[str]]:
-    """``--option value ...`` as vLLM's parser reads them: "_" in a name is "-", ``--a=b`` is
-    ``--a b``; an option's values are what follows it up to the next option."""
-    found: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for arg in args:
-        if arg.startswith("--"):
-            name, _, value = arg.partition("=")
-            current = found.setdefault(name.replace("_", "-"), [])
-            if value:
-                current.append(value)
-        elif current is not None:
-            current.append(arg)
-    return found
-
-
 class ServerEngine(Engine):
     """Subclasses say how to serve the model, build a request, and read the answer."""
 
@@ -76,8 +62,9 @@ class ServerEngine(Engine):
     # options count through derived_text_settings (TEXT_FLAGS).
     OPERATIONAL = frozenset({
         "endpoint", "api_key_env", "max_in_flight", "request_timeout_s", "retries",
-        "retry_backoff_s", "gpus", "device", "server_command", "server_args", "startup_timeout_s",
-        "max_restarts", "max_num_seqs", "max_num_batched_tokens",
+        "retry_backoff_s", "gpus", "device", "server_command", "server_args", "server_env",
+        "server_mem_mb", "startup_timeout_s", "max_restarts", "max_num_seqs",
+        "max_num_batched_tokens",
         # what is paid for a page that loops, not the text of one that does not
         "loop_cut_chars", "retries_with_recovery"})
 
@@ -90,30 +77,45 @@ class ServerEngine(Engine):
 
     def derived_text_settings(self) -> dict[str, Any]:
         if self.settings.get("endpoint"):
-            return {}
-        options = option_values(self.serve_command()[1:])  # a server this job starts
-        return {"server": {k: v for k, v in sorted(options.items()) if k in TEXT_FLAGS}}
+            return super().derived_text_settings()
+        # A server this job starts, with the options configured (a pinned revision counts
+        # through the base class, wherever the model is read from).
+        options = option_values(self._command(None)[1:])
+        return {**super().derived_text_settings(),
+                "server": {k: v for k, v in sorted(options.items()) if k in TEXT_FLAGS}}
 
     def server_args(self, gpu_memory_mib: int | None) -> list[str]:
         """The engine's own `vllm serve` options for a GPU of this much memory (None: unknown)."""
         return list(self.settings["server_args"])
 
     def serve_command(self, gpu_memory_mib: int | None = None) -> list[str]:
-        """`vllm serve` with the engine's arguments; --host and --port are added."""
-        return [*self.settings["server_command"].split(), self.settings["model"],
+        """`vllm serve` with the engine's arguments; --host and --port are added. The model is
+        models.dir's folder where that is set (the served name stays the engine's); a model the
+        server fetches from the Hub itself is asked at its pinned revision, if any."""
+        command = self._command(gpu_memory_mib)
+        pinned = models.pinned_for_hub(self.settings)
+        if pinned and "--revision" not in option_values(command[1:]):
+            command += ["--revision", pinned]
+        return command
+
+    def _command(self, gpu_memory_mib: int | None) -> list[str]:
+        return [*self.settings["server_command"].split(), models.loader_argument(self.settings),
                 "--served-model-name", self.settings["served_model_name"],
                 *self.server_args(gpu_memory_mib)]
+
+    def server_env(self) -> dict[str, str]:
+        """Variables of the engine's own server process (engines.<name>.server_env), over the
+        job's environment."""
+        return {name: str(value) for name, value in (self.settings.get("server_env") or {}).items()}
 
     def request_settings(self) -> dict[str, Any]:
         """Prompt and sampling as sent, for the page records' provenance."""
         return {}
 
     def provenance(self) -> dict[str, Any]:
-        model = self.settings["model"]
-        local = Path(model).expanduser()
-        extra = {"model_path": str(local.resolve())} if local.exists() else {}
-        return {**super().provenance(), "model": model, **extra,
-                **self.request_settings(), "server_version": self.server_version}
+        model = models.provenance(self.settings, loaded_here=not self.settings.get("endpoint"))
+        return {**super().provenance(), **model, **self.request_settings(),
+                "server_version": self.server_version}
 
     def check_packages(self) -> None:
         if not self.package:
@@ -122,8 +124,9 @@ class ServerEngine(Engine):
             __import__(self.package)
         except ImportError as exc:
             raise EngineUnavailable(
-                f"engine {self.name}: cannot import {exc.name}; run with '--sdm conda' "
-                f"(envs/{self.name}.yaml) or install it in this environment") from exc
+                f"engine {self.name}: cannot import {exc.name}; run `make gpu` (it installs "
+                f"chandra-ocr into .venv), run with '--sdm conda' (envs/{self.name}.yaml), or "
+                "install it in this environment") from exc
 
     def start(self, job: JobContext | None = None) -> None:
         super().start(job)
@@ -136,12 +139,14 @@ class ServerEngine(Engine):
         self.server_version = server_version(self.base_urls[0], self.api_key())
 
     def _start_servers(self) -> None:
+        check_model_path(self.name, self.settings)  # before any server: the model is there
         program = self.serve_command()[0]
         if not shutil.which(program):
             raise EngineUnavailable(
-                f"engine {self.name}: '{program}' not found; run with '--sdm conda' "
-                f"(envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a running server")
-        check_model_path(self.name, self.settings["model"])
+                f"engine {self.name}: '{program}' not found; run `make gpu` and set "
+                f"engines.{self.name}.server_command to '.venv-gpu/bin/vllm serve', run with "
+                f"'--sdm conda' (envs/{self.name}.yaml), or set engines.{self.name}.endpoint to a "
+                "running server")
         base = self.job.log_path or Path("logs") / f"{self.name}.log"
         servers = []
         for gpu in self._server_gpus():
@@ -151,7 +156,8 @@ class ServerEngine(Engine):
                             "card unless server_args say otherwise", gpu)
             servers.append(ModelServer(self.serve_command(memory), [gpu] if gpu else [],
                                        base.with_name(f"{base.stem}.server-{gpu or 'cpu'}.log"),
-                                       startup_timeout_s=self.settings["startup_timeout_s"]))
+                                       startup_timeout_s=self.settings["startup_timeout_s"],
+                                       env=self.server_env()))
         self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
         try:
             self.servers.start()

@@ -29,6 +29,15 @@ leave_record() {{  # written whole, then renamed: never a half record
     tmp="$record_dir/.$job_id.tmp"
     printf 'exit=%s\\n' "$1" > "$tmp" && mv "$tmp" "$record_dir/$job_id"
 }}
+# What the submitting host planned with must be here at the same paths (a shared filesystem):
+# else one line naming the path, not a Python traceback or "command not found".
+need() {{
+    [ -e "$2" ] && return 0
+    echo "ocrflow: this node ($(hostname)) cannot see $1 $2: {shared}" >&2
+    leave_record {missing} 2>/dev/null
+    exit {missing}
+}}
+{checks}
 # The scheduler sends TERM at walltime or on qdel: record a failure before going.
 trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; leave_record 143; exit 143' TERM INT
 bash {jobscript} &
@@ -38,6 +47,32 @@ code=$?
 leave_record "$code"
 exit "$code"
 """
+
+
+# The job's exit status when a planned path is missing on its node (sysexits' EX_NOINPUT).
+MISSING_PATH = 66
+SHARED = ("the checkout, its .venv, the conda envs, the models and the results must be on a "
+          "filesystem every node shares, at the same paths (docs/clusters.md)")
+
+
+def planned_paths(jobscript_text: str) -> list[tuple[str, str]]:
+    """(what, path) of each path Snakemake's job command names: the working directory (``cd``),
+    the Python of the submitting Snakemake (its venv), the Snakefile (the checkout) and the conda
+    envs' prefix."""
+    line = next((line for line in jobscript_text.splitlines() if "-m snakemake" in line), "")
+    words = shlex.split(line)
+    found = []
+    for index, word in enumerate(words[:-1]):
+        following = words[index + 1]
+        if word == "cd":
+            found.append(("the working directory", following))
+        elif following == "-m" and words[index + 2:index + 3] == ["snakemake"]:
+            found.append(("the workflow's Python", word))
+        elif word == "--snakefile":
+            found.append(("the checkout's Snakefile", following))
+        elif word == "--conda-prefix":
+            found.append(("the conda envs' folder", following))
+    return found
 
 
 def read_properties(jobscript: Path) -> dict:
@@ -89,8 +124,11 @@ def main(jobscript: str) -> None:
     inner = scripts / f"{name}.{props['jobid']}.inner.sh"
     inner.write_text(Path(jobscript).read_text())
     wrapper = scripts / f"{name}.{props['jobid']}.sh"
+    checks = "\n".join(f"need {shlex.quote(what)} {shlex.quote(path)}"
+                       for what, path in planned_paths(inner.read_text()))
     wrapper.write_text(WRAPPER.format(exit_dir=shlex.quote(str(EXIT_DIR.resolve())),
-                                      jobscript=shlex.quote(str(inner.resolve()))))
+                                      jobscript=shlex.quote(str(inner.resolve())),
+                                      checks=checks, shared=SHARED, missing=MISSING_PATH))
     # Named by Snakemake's job id: the scheduler's is not known before submitting.
     log = (LOG_DIR / props["rule"] / f"{name}.{props['jobid']}.out").resolve()
     command = qsub_command(props, wrapper, log)

