@@ -5,6 +5,7 @@ when a job is ready to run.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,10 @@ def server_mem_mb(settings: dict[str, Any]) -> int:
     return SERVER_BASE_MB[device] + int(2 * cache_gb * 1024) + weights_mb(model_folder(settings))
 
 
+@functools.lru_cache
 def weights_mb(folder: Path | None) -> int:
+    """MB of the weight files in ``folder``: listed once per process (each rule's threads and
+    resources, and the node check, ask for it; the folder may be on a network filesystem)."""
     if folder is None or not folder.is_dir():
         return 0
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.name.endswith(WEIGHT_SUFFIXES))
