@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: demo test docs scheduler tesseract services gpu retry-failed bench clean
+.PHONY: demo test test-fast docs scheduler tesseract services gpu retry-failed bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 	$(BIN)/pytest  # tests/test_docs.py builds the manual with mkdocs build --strict
 
+# Day-to-day: the tests that do not run the whole workflow (minutes, not half an hour).
+test-fast: $(VENV)/.dev tesseract  ## ruff and the tests not marked slow
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow" -x -q
+
 # The manual (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as you edit it.
 docs: $(VENV)/.dev  ## serve the manual locally
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
@@ -113,6 +118,7 @@ bench: $(VENV)/.dev tesseract services  ## print the scaling, speed and accuracy
 	$(BIN)/python benchmarks/export_scale.py
 	$(BIN)/python benchmarks/loop_cost.py
 	$(BIN)/python benchmarks/bilingual.py
+	$(BIN)/python benchmarks/gpu_hours.py --snakemake
 
 clean:
 	rm -rf results .snakemake

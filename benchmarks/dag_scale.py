@@ -88,11 +88,14 @@ def job_start(workdir: Path) -> tuple[float, float]:
     return seconds, peak
 
 
-def write_plan(config: dict[str, str]) -> None:
+SHARD_SIZE = 100
+
+
+def write_plan(config: dict[str, str | int]) -> None:
     """The plan as a real run's plan job writes it, in a process of its own: a child's peak
     memory (ru_maxrss) would count this process's if it grew here."""
     subprocess.run([sys.executable, "-c", "import sys; from ocrflow import plan; "
-                    "plan.update(sys.argv[1], sys.argv[2], 100)", config["input"],
+                    f"plan.update(sys.argv[1], sys.argv[2], {SHARD_SIZE})", config["input"],
                     config["results"]], check=True, cwd=REPO)
 
 
@@ -116,7 +119,10 @@ def run_sizes(sizes: list[int]) -> None:
             root = Path(tmp)
             make_corpus(root / "corpus", n)
             (root / "config").mkdir()
-            config = {"input": str(root / "corpus"), "results": str(root / "results")}
+            # shards of 100 PDFs: many shards, the DAG's worst case (by default a shard holds
+            # up to 1,000 PDFs or 6,000 pages)
+            config = {"input": str(root / "corpus"), "results": str(root / "results"),
+                      "shard_size": SHARD_SIZE}
             (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
             for planned in ("no", "yes"):
                 if planned == "yes":

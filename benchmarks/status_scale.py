@@ -6,8 +6,11 @@ shard size, in a mix of states, written by the jobs' own writers, then status ti
 
 The folder is what a run of days looks like midway: 60 % of the shards merged, some recovered,
 detected or done, 4 % with their primary OCR running (progress files with full timelines, as
-after hours), some with recovery running, the others inventoried or not yet. Pages per PDF vary
-(1-24); the page files are small (status never opens them, it only looks at their mtimes).
+after hours), some with recovery running, the others inventoried or not yet. Recovery's files are
+per pool (pools.py: the default config's pools, 12 shards each), so the shares of the states up
+to "recovery running" are rounded to whole pools. Pages per PDF vary (1-24); the page files are
+small (status never opens them, it only looks at their mtimes). Shards of 100 PDFs (1,000 at
+100,000 PDFs), as the figures before shards had a page target.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import atomic, config, corpus, plan, status  # noqa: E402
+from ocrflow import atomic, config, corpus, plan, pools, status  # noqa: E402
 from ocrflow.detect import verdict_counts  # noqa: E402
 from ocrflow.inventory import layer_counts  # noqa: E402
 from ocrflow.layout import Layout  # noqa: E402
@@ -58,40 +61,48 @@ def _timeline(started: float, now: float, pages: int) -> list[list[float | int]]
     return line.samples
 
 
-def _progress(layout: Layout, role: str, shard: str, pages: int, done: int, started: float,
+def _progress(layout: Layout, role: str, unit: str, pages: int, done: int, started: float,
               now: float, finished: bool) -> None:
     progress = Progress(f"{role} {ENGINES[role]}", pages)
     progress.count, progress.started = done, started
     progress.timeline.samples = _timeline(started, now, done)
-    fields = {"shard": shard, "role": role, "engine": ENGINES[role], "pages": pages,
+    fields = {"pool" if role == "recovery" else "shard": unit, "role": role,
+              "engine": ENGINES[role], "pages": pages,
               "pages_from_text_layer": 0, "pages_stored": 0, "pages_to_ocr": pages}
     record = {**progress_record(progress, fields, finished), "host": "node042", "pid": 4242,
               "updated": round(now - 4, 2)}
-    atomic.write_text(layout.progress(role, shard), json.dumps(record) + "\n")
+    atomic.write_text(layout.progress(role, unit), json.dumps(record) + "\n")
 
 
-def _stats(layout: Layout, role: str, shard: str, pages: int, started: float,
+def _stats(layout: Layout, role: str, unit: str, pages: int, started: float,
            now: float) -> None:
     stats = {"role": role, "engine": ENGINES[role], "pages": pages, "pages_read": pages,
              "pages_sent": pages, "seconds": round(now - started, 3),
              "started": round(started, 2), "finished": round(now, 2),
              "timeline": _timeline(started, now, pages), "pages_from_text_layer": 0}
-    atomic.write_text(layout.stats(shard, role), json.dumps(stats, indent=1) + "\n")
+    atomic.write_text(layout.stats(unit, role), json.dumps(stats, indent=1) + "\n")
 
 
 def make_results(root: Path, n: int, seed: int = 7) -> dict[str, int]:
     """A results folder of ``n`` PDFs; returns how many shards it has in each state."""
-    rng, now = random.Random(seed), time.time()
+    rng = random.Random(seed)
     results = root / "results"
     sheet = root / "sheet.tsv"
     sheet.write_text("doc_id\tpath\n" + "".join(f"d/{i:06d}\t/data/d/{i:06d}.pdf\n"
                                                   for i in range(n)))
-    cfg = config.validate({"input": str(sheet), "results": str(results),
+    cfg = config.validate({"input": str(sheet), "results": str(results), "shard_size": SHARD_SIZE,
                            "primary": {"engine": "chandra"}, "recovery": {"engine": "deepseek"}})
-    shards = plan.update(str(sheet), results, cfg["shard_size"])
+    shards = plan.update(str(sheet), results, cfg["shard_size"], cfg["shard_pages"])
     config.record(cfg)
+    now = time.time()  # after the plan, which opens (here: fails to open) every PDF
     layout, made = Layout.of(results), {state: 0 for state, _ in MIX}
+    per_pool = pools.shards_per_pool(cfg)
     cut = [round(len(shards) * sum(share for _, share in MIX[:i + 1])) for i in range(len(MIX))]
+    for i in range(len(MIX) - ORDER.index("recovery running")):  # whole pools, up to recovery
+        cut[i] = min(len(shards), round(cut[i] / per_pool) * per_pool)
+    failing: dict[str, list[Verdict]] = {}  # pool -> the failed pages of its shards
+    running: dict[str, int] = {}  # pool whose recovery runs -> its failed pages
+    merges: dict[str, list[Reading]] = {}  # merged after their pool's recovery
     for index, shard in enumerate(shards):
         state = MIX[next(i for i, c in enumerate(cut) if index < c)][0]
         made[state] += 1
@@ -127,31 +138,37 @@ def make_results(root: Path, n: int, seed: int = 7) -> dict[str, int]:
         write_records(layout.verdicts(shard, "primary"), verdicts)
         counts_p = verdict_counts(verdicts)
         atomic.write_text(layout.verdict_counts(shard, "primary"), json.dumps(counts_p) + "\n")
-        failed = counts_p["failed"]
+        pool = pools.pool_of(shard, per_pool)
         if state == "recovery running":
-            _progress(layout, "recovery", shard, failed, failed // 2, now - 300, now, False)
+            running[pool] = running.get(pool, 0) + counts_p["failed"]
             continue
         if stage < ORDER.index("recovered"):
             continue
-        failing = [v for v in verdicts if not v.ok]
-        write_records(layout.records(shard, "recovery"),
-                      [Reading(v.doc_id, "h", v.page, "deepseek", "text") for v in failing])
-        _stats(layout, "recovery", shard, failed, now - 900, now - 800)
-        again = [Verdict(v.doc_id, v.page, "deepseek", ok=rng.random() > 0.1) for v in failing]
-        write_records(layout.verdicts(shard, "recovery"), again)
-        atomic.write_text(layout.verdict_counts(shard, "recovery"),
-                          json.dumps(verdict_counts(again)) + "\n")
+        failing.setdefault(pool, []).extend(v for v in verdicts if not v.ok)
         if state == "merged":
-            write_records(layout.pages(shard), [PageRow(r.doc_id, "/x", r.content_hash, r.page,
-                                                        "ok", "chandra") for r in readings])
+            merges[shard] = readings
+    for pool, failed in running.items():  # started (by this clock) after its shards' detection
+        at = time.time()
+        _progress(layout, "recovery", pool, failed, failed // 2, at - 120, at, False)
+    for pool, pages in failing.items():  # after every shard's detection, as in a run
+        write_records(layout.records(pool, "recovery"),
+                      [Reading(v.doc_id, "h", v.page, "deepseek", "text") for v in pages])
+        _stats(layout, "recovery", pool, len(pages), now - 900, now - 800)
+        again = [Verdict(v.doc_id, v.page, "deepseek", ok=rng.random() > 0.1) for v in pages]
+        write_records(layout.verdicts(pool, "recovery"), again)
+        atomic.write_text(layout.verdict_counts(pool, "recovery"),
+                          json.dumps(verdict_counts(again)) + "\n")
+    for shard, readings in merges.items():  # after its pool's recovery
+        write_records(layout.pages(shard), [PageRow(r.doc_id, "/x", r.content_hash, r.page,
+                                                    "ok", "chandra") for r in readings])
     return made
 
 
-def timed_in_process(results: Path, runs: int) -> list[float]:
+def timed_in_process(results: Path, runs: int, cost: bool = True) -> list[float]:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        status.render(status.collect(results))
+        status.render(status.collect(results, cost=cost))
         times.append(time.perf_counter() - started)
     return times
 
@@ -179,9 +196,11 @@ def main(sizes: list[int]) -> None:
             results = Path(tmp) / "results"
             cli, text = timed_cli(results, 5)
             inproc = timed_in_process(results, 5)
+            without = timed_in_process(results, 5, cost=False)
             print(text)
             for label, times in (("CLI (python -m ocrflow status)", cli),
-                                 ("in-process (collect + render)", inproc)):
+                                 ("in-process (collect + render)", inproc),
+                                 ("in-process, no GPU hours", without)):
                 print(f"{label:<32} first {times[0]:.3f} s, then median "
                       f"{statistics.median(times[1:]):.3f} s, max {max(times[1:]):.3f} s")
 

@@ -193,10 +193,13 @@ def verdict_counts(verdicts: list[Verdict]) -> dict[str, Any]:
             "by_reason": dict(sorted(by_reason.items()))}
 
 
-def detect_shard(*, inventory: Path, records: Path, output: Path, cfg: dict[str, Any],
-                 trust_cfg: dict[str, Any], counts: Path | None = None) -> None:
-    """``counts``: where to write ``verdict_counts`` (small JSON, written after the verdicts)."""
-    pages = {(doc.doc_id, page.page): page
+def detect_shard(*, inventories: tuple[Path, ...], records: Path, output: Path,
+                 cfg: dict[str, Any], trust_cfg: dict[str, Any],
+                 counts: Path | None = None) -> None:
+    """Judge each reading of ``records`` against its page in ``inventories`` (a shard's, or a
+    recovery pool's shards'). ``counts``: where to write ``verdict_counts`` (small JSON,
+    written after the verdicts)."""
+    pages = {(doc.doc_id, page.page): page for inventory in inventories
              for doc in read_records(inventory, InventoryDocument) for page in doc.pages}
     verdicts = [judge(reading, pages[(reading.doc_id, reading.page)], cfg, trust_cfg)
                 for reading in read_records(records, Reading)]

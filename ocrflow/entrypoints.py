@@ -52,14 +52,20 @@ def _optional(job: Any, name: str) -> Path | None:
     return Path(value) if value else None
 
 
+def _paths(value: str | list[str]) -> tuple[Path, ...]:
+    """A named input as paths: one file (a shard's) or a list (a pool's shards')."""
+    return tuple(Path(v) for v in ([value] if isinstance(value, str) else value))
+
+
 def _shard_job(job: Any) -> ShardJob:
     """The OCR job as rules/ocr.smk declares it: input, output, params, threads, resources, log."""
-    return ShardJob(inventory=Path(job.input.inventory), output=Path(job.output.records),
+    verdicts = job.input.get("primary_verdicts")
+    return ShardJob(inventories=_paths(job.input.inventory), output=Path(job.output.records),
                     stats=Path(job.output.stats), role=job.params.role,
                     engine_name=job.params.engine, settings=job.params.settings,
                     store_root=Path(job.params.store), render=job.params.render,
                     policy=job.params.policy, threads=job.threads,
-                    verdicts=_optional(job, "primary_verdicts"), log_path=Path(job.log.log),
+                    verdicts=_paths(verdicts) if verdicts else None, log_path=Path(job.log.log),
                     trusted_text_layer=job.params.trusted_text_layer,
                     progress=Path(job.log.progress),
                     mem_mb=getattr(getattr(job, "resources", None), "mem_mb", None),
@@ -86,7 +92,7 @@ def ocr(job: Any) -> None:
     def read_then_judge() -> None:
         shard = _shard_job(job)  # inside _run: a job it cannot read is logged
         ocr_shard(shard)
-        detect_shard(inventory=shard.inventory, records=shard.output,
+        detect_shard(inventories=shard.inventories, records=shard.output,
                      output=Path(job.output.verdicts), counts=Path(job.output.counts),
                      cfg=job.params.detection, trust_cfg=job.params.trust)
 
@@ -120,7 +126,7 @@ def manifest(job: Any) -> None:
     _run(job, build, shard_pages=[Path(p) for p in job.input.pages],
          stats=[Path(p) for p in job.input.stats], manifest=Path(job.output.manifest),
          report=Path(job.output.report), report_html=Path(job.output.report_html),
-         summary_path=Path(job.output.summary))
+         summary_path=Path(job.output.summary), config=dict(job.config))
 
 
 def export(job: Any) -> None:
@@ -134,5 +140,6 @@ def plan(job: Any) -> None:
     from ocrflow.plan import write_planned
 
     _run(job, write_planned, input_path=job.params.input, results=job.config["results"],
-         shard_size=job.params.shard_size, plan_id=job.params.plan_id,
+         shard_size=job.params.shard_size, shard_pages=job.params.shard_pages,
+         plan_id=job.params.plan_id,
          removal=job.params.removal)

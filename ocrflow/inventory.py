@@ -345,7 +345,8 @@ def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool
     inventoried so far (their counts files)."""
     done = [json.loads(path.read_text()) for path in counts_files if path.exists()]
     if not done:
-        return f"ocrflow plan: {len(counts_files)} shards, none inventoried yet"
+        n = len(counts_files)
+        return f"ocrflow plan: {n} shard{'' if n == 1 else 's'}, none inventoried yet"
     total = {key: sum(c[key] for c in done) for key in done[0]}
     readable = total["pages"] - total["bad_pages"]
     line = (f"ocrflow plan: {len(done)} of {len(counts_files)} shards inventoried: "

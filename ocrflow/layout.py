@@ -5,7 +5,10 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
       config.yaml                         the config the folder was last run with
       work/shards.tsv                     doc_id -> shard (the plan's registry)
       work/plans/<id>.json                what each change of the plan did (plan.py)
-      work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage (SHARD_FILES)
+      work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage
+                                          (AFTER_INVENTORY)
+      work/pages.tsv                      each PDF's page count, as the plan counted it
+      work/pools/<pool>/recovery*         a recovery pool's readings and verdicts (pools.py)
       page_store/<engine>-<fingerprint>/  every finished page, per engine settings (store.py)
       markdown/<doc_id>.md                per document (.pages.jsonl, .json, .txt if asked for,
                                           <doc_id>_images/)
@@ -13,7 +16,8 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
       manifest.parquet, report.md, report.html, summary.txt
       ocrflow.sqlite, export.json          the SQL export (export.py) and its receipt
       logs/<rule>/<shard>.log, benchmarks/<rule>/<shard>.tsv
-      logs/ocr_<role>/<shard>.progress.json  a running OCR job's counts (status.py)
+      logs/ocr_<role>/<unit>.progress.json   a running OCR job's counts (status.py); unit: the
+                                          primary's shard, the recovery's pool
 """
 
 from __future__ import annotations
@@ -47,12 +51,12 @@ def verdict_counts_name(role: str) -> str:
     return f"{role}_verdicts.counts.json"
 
 
+ROLE_FILES = (records_name, stats_name, verdicts_name, verdict_counts_name)
 # What a shard makes after its inventory: removing them makes Snakemake redo the OCR, detection
 # and merge of the shard (it does not rerun a job for a missing intermediate while the final
-# outputs are present, so the corpus outputs go too: CORPUS_FILES).
-AFTER_INVENTORY = (*(f(r) for r in ROLES for f in (records_name, stats_name, verdicts_name,
-                                                  verdict_counts_name)),
-                   PAGES, TEXTS, DOCUMENTS)
+# outputs are present, so the corpus outputs go too: CORPUS_FILES). Recovery's files are its
+# pool's (Layout.pool_files).
+AFTER_INVENTORY = (*(f("primary") for f in ROLE_FILES), PAGES, TEXTS, DOCUMENTS)
 # Per document, by output kind (the config's ``outputs``): files under <results>/markdown/.
 DOCUMENT_SUFFIXES = {"markdown": ".md", "page_records": ".pages.jsonl", "json": ".json",
                      "text": ".txt"}
@@ -132,6 +136,23 @@ class Layout:
     def shard_dir(self, shard: str) -> Path:
         return self.shards / shard
 
+    @property
+    def page_counts(self) -> Path:
+        """Each PDF's pages as the plan counted them (doc_id, size, mtime, pages): a PDF is
+        opened to count its pages once, not at every run."""
+        return self.work / "pages.tsv"
+
+    @property
+    def pools(self) -> Path:
+        return self.work / "pools"
+
+    def pool_dir(self, pool: str) -> Path:
+        return self.pools / pool
+
+    def _role_dir(self, unit: str, role: str) -> Path:
+        """The folder of a role's files: a shard's for the primary, a pool's for recovery."""
+        return self.pool_dir(unit) if role == "recovery" else self.shard_dir(unit)
+
     # one shard's files
     def members(self, shard: str) -> Path:
         return self.shard_dir(shard) / MEMBERS
@@ -142,18 +163,18 @@ class Layout:
     def inventory_counts(self, shard: str) -> Path:
         return self.shard_dir(shard) / INVENTORY_COUNTS
 
-    def records(self, shard: str, role: str) -> Path:
-        return self.shard_dir(shard) / records_name(role)
+    def records(self, unit: str, role: str) -> Path:
+        return self._role_dir(unit, role) / records_name(role)
 
-    def stats(self, shard: str, role: str) -> Path:
-        return self.shard_dir(shard) / stats_name(role)
+    def stats(self, unit: str, role: str) -> Path:
+        return self._role_dir(unit, role) / stats_name(role)
 
-    def verdicts(self, shard: str, role: str) -> Path:
-        return self.shard_dir(shard) / verdicts_name(role)
+    def verdicts(self, unit: str, role: str) -> Path:
+        return self._role_dir(unit, role) / verdicts_name(role)
 
-    def verdict_counts(self, shard: str, role: str) -> Path:
+    def verdict_counts(self, unit: str, role: str) -> Path:
         """Detection's counts (pages judged, failed, by reason): what status reads."""
-        return self.shard_dir(shard) / verdict_counts_name(role)
+        return self._role_dir(unit, role) / verdict_counts_name(role)
 
     def pages(self, shard: str) -> Path:
         return self.shard_dir(shard) / PAGES
@@ -168,6 +189,10 @@ class Layout:
 
     def after_inventory(self, shard: str) -> list[Path]:
         return [self.shard_dir(shard) / name for name in AFTER_INVENTORY]
+
+    def pool_files(self, pool: str) -> list[Path]:
+        """What a recovery pool's job writes: removing them makes it run again."""
+        return [self.pool_dir(pool) / f("recovery") for f in ROLE_FILES]
 
     # shared by every shard
     @property
@@ -219,9 +244,10 @@ class Layout:
     def log(self, rule: str, shard: str | None = None) -> Path:
         return self.root / "logs" / (f"{rule}.log" if shard is None else f"{rule}/{shard}.log")
 
-    def progress(self, role: str, shard: str) -> Path:
-        """A running OCR job's counts, rewritten every few seconds (a log: kept on failure)."""
-        return self.root / "logs" / f"ocr_{role}" / f"{shard}.progress.json"
+    def progress(self, role: str, unit: str) -> Path:
+        """A running OCR job's counts, rewritten every few seconds (a log: kept on failure);
+        ``unit``: its shard, or its pool for recovery."""
+        return self.root / "logs" / f"ocr_{role}" / f"{unit}.progress.json"
 
     def benchmark(self, rule: str, shard: str) -> Path:
         return self.root / "benchmarks" / rule / f"{shard}.tsv"

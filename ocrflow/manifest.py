@@ -202,6 +202,59 @@ def report_tables(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[T
     return [table for table in tables if table is not None]
 
 
+GPU_HOURS_TITLE = "GPU hours"
+STARTS_TITLE = "Server starts"
+SLOWEST_STARTS = 10  # the server starts the report lists, slowest first
+
+
+def gpu_hours_tables(config: dict[str, Any]) -> list[Table]:
+    """The GPU hours section (cost.py): the plan's estimate against the OCR jobs that finished,
+    and the slowest of their server starts, from their stats files. Nothing for a run with no
+    OCR job on a GPU and no server start."""
+    from ocrflow import cost
+    from ocrflow.layout import Layout
+
+    layout = Layout.of(config["results"])
+    done = cost.measured(layout, config)
+    planned = cost.planned_pages(layout)
+    est = cost.estimate(config, planned) if planned else None
+    started = done.started()
+    if not started and not (est and any(r.on_gpu for r in est.roles.values())):
+        return []
+    tables = []
+    if est is not None:
+        rows = [[f"{cost.RULES[c.role]} ({c.engine})", c.unit, f"{c.jobs_done} of {c.jobs_planned}",
+                 round(c.hours, 2), round(c.estimated_done, 2), round(c.estimated_run, 2),
+                 f"{c.start_share:.1%}" if c.jobs_done else "-", f"{c.start_share_estimated:.1%}",
+                 "-" if c.pages_per_second is None else round(c.pages_per_second, 2),
+                 c.assumed_pages_per_second]
+                for c in cost.comparison(est, done)]
+        tables.append(Table(GPU_HOURS_TITLE, [
+            "stage", "counted in", "jobs done", "measured", "estimated for them",
+            "estimated for the run", "starting (measured)", "starting (estimated)",
+            "pages/s measured", "pages/s assumed"], rows,
+            f"{cost.compare(est, done)[0]}. The estimate: the plan's pages at each engine's "
+            "`pages_per_second` (per GPU) after `server_start_s`, recovery reading "
+            f"`expected_failure` ({est.expected_failure:.0%}) of the primary's pages; measured: "
+            "each finished job's wall seconds times its GPUs (its stats file). Pages/s measured: "
+            "the pages sent over the time after the servers started."))
+    if started:
+        means = "; ".join(
+            f"{cost.RULES[role]}: {sum(j.server_start_s for j in jobs) / len(jobs):.1f} s "
+            f"over {len(jobs)} jobs"
+            for role in cost.RULES if (jobs := [j for j in started if j.role == role]))
+        tables.append(Table(STARTS_TITLE, [
+            "stage", "shard or pool", "engine", "start s", "job s", "share of the job",
+            "phases (slowest server)"],
+            [[cost.RULES[j.role], j.unit, j.engine, round(j.server_start_s, 1),
+              round(j.seconds, 1), f"{j.server_start_s / j.seconds:.1%}" if j.seconds else "-",
+              ", ".join(f"{k.removesuffix('_s')} {v:g} s" for k, v in j.phases.items())]
+             for j in started[:SLOWEST_STARTS]],
+            f"The slowest {min(len(started), SLOWEST_STARTS)} of {len(started)} jobs that "
+            f"started a model server: seconds before the first was ready. Mean: {means}."))
+    return tables
+
+
 def _text(value: Any) -> str:
     """Text ocrflow did not write (ids, paths, errors) as Markdown shows it: one line, and
     &, <, > as entities, since Markdown passes raw HTML through (``<svg onload=...>``)."""

@@ -159,7 +159,10 @@ class ShardRun:
         read = sum(1 for page in work if page.page in stored[page.content_hash])
         stats = {"role": self.role, "engine": self.engine.name, "pages": len(work),
                  "pages_read": read, "pages_sent": self.sent,
-                 "seconds": round(time.monotonic() - started, 3), **self.progress.times()}
+                 "seconds": round(time.monotonic() - started, 3), **self.progress.times(),
+                 # what its model servers' starts cost (none: 0.0 and [])
+                 "server_start_s": self.engine.start_seconds(),
+                 "server_starts": self.engine.server_starts()}
         return readings, stats
 
     def close_progress(self, error: str | None = None) -> None:
@@ -252,11 +255,11 @@ class ShardRun:
 
 @dataclass(frozen=True, kw_only=True)
 class ShardJob:
-    """One OCR job: a shard's pages through one engine (the ocr_primary and ocr_recovery rules).
-    The entry point builds it once from Snakemake's job (``entrypoints.ocr``); tests build it
-    directly."""
+    """One OCR job: a shard's pages through one engine (ocr_primary), or the failed pages of a
+    pool of shards (ocr_recovery). The entry point builds it once from Snakemake's job
+    (``entrypoints.ocr``); tests build it directly."""
 
-    inventory: Path  # the shard's inventory: its documents and pages
+    inventories: tuple[Path, ...]  # the shards' inventories: their documents and pages
     output: Path  # the readings, one per page, written once every page has a final record
     stats: Path  # the job's figures (pages read and sent, seconds, timeline) for the report
     role: str  # "primary" or "recovery"
@@ -266,8 +269,9 @@ class ShardJob:
     render: dict[str, Any]  # the config's `render` section
     policy: dict[str, Any]  # the config's `ocr` section
     threads: int = 1
-    # Recovery: the primary's verdicts; only the pages they fail are read. None: every page.
-    verdicts: Path | None = None
+    # Recovery: the primary's verdicts of the same shards; only the pages they fail are read.
+    # None: every page.
+    verdicts: tuple[Path, ...] | None = None
     log_path: Path | None = None  # the rule's log: a model server's log goes beside it
     # Pages whose text layer is trusted are read from it, and only the others are sent to the
     # engine (born-digital pages stay off the GPU).
@@ -282,7 +286,7 @@ class ShardJob:
 def ocr_shard(job: ShardJob) -> None:
     """The job's engine reads the shard's pages (recovery: the pages the primary failed) into
     the page store, then the readings and the job's stats are written."""
-    docs = read_records(job.inventory, InventoryDocument)
+    docs = [doc for path in job.inventories for doc in read_records(path, InventoryDocument)]
     from_layer: list[PageInput] = []
     if job.verdicts is None:
         work = primary_work(docs)
@@ -291,7 +295,8 @@ def ocr_shard(job: ShardJob) -> None:
             from_layer = [p for p in work if (p.doc_id, p.page) in trusted]
             work = [p for p in work if (p.doc_id, p.page) not in trusted]
     else:
-        work = recovery_work(docs, read_records(job.verdicts, Verdict))
+        verdicts = [v for path in job.verdicts for v in read_records(path, Verdict)]
+        work = recovery_work(docs, verdicts)
     order = {(p.doc_id, p.page): i for i, p in enumerate([*from_layer, *work])}
     readings: list[Reading] = []
     if from_layer:
@@ -304,7 +309,8 @@ def ocr_shard(job: ShardJob) -> None:
     engine = engines.create(job.engine_name, job.settings, job.threads)
     store = PageStore(job.store_root, engine.name, engine.fingerprint())
     context = JobContext(log_path=job.log_path, handoff=job.handoff)
-    fields = {"shard": job.output.parent.name, "pages": len(from_layer) + len(work),
+    unit = "pool" if job.verdicts is not None else "shard"  # the folder's name is its id
+    fields = {unit: job.output.parent.name, "pages": len(from_layer) + len(work),
               "pages_from_text_layer": len(from_layer)}
     memory = worker_limit(job.mem_mb, job.render["workers"], PARENT_RESERVE_MB)
     if memory is not None:

@@ -26,22 +26,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocrflow import atomic, corpus
+from ocrflow import atomic, corpus, page_counts
 from ocrflow.corpus import Document, InputError
 from ocrflow.layout import IMAGES_SUFFIX, Layout, output_stem
 
-REGISTRY_HEADER = "# shard_size="  # then: "<size> next=<index> plan=<id>"
+SHARD_PAGES = 6000  # config/schema.yaml's default of shard_pages (tools and tests)
+REGISTRY_HEADER = "# shard_size="  # then: "<size> pages=<shard_pages> next=<index> plan=<id>"
 
 
 @dataclass(frozen=True)
 class Registry:
-    """What the last plan assigned: doc_id -> shard, the shard size, the next shard number
-    (never reused, even when the highest shard retired) and the plan's id."""
+    """What the last plan assigned: doc_id -> shard, the shard size (PDFs and pages), the next
+    shard number (never reused, even when the highest shard retired) and the plan's id."""
 
     shards: dict[str, str] = field(default_factory=dict)
     shard_size: int | None = None
     next_index: int = 0
     plan_id: str = ""
+    shard_pages: int | None = None  # None: planned before shards had a page target
 
     @classmethod
     def read(cls, path: Path) -> Registry:
@@ -57,16 +59,24 @@ class Registry:
         next_index = int(values.get("next", -1))
         if next_index < 0:  # written before the header kept it
             next_index = max((int(s[1:]) for s in shards.values()), default=-1) + 1
-        return cls(shards, int(words[0]), next_index, values.get("plan", ""))
+        pages = int(values["pages"]) if values.get("pages", "").isdigit() else None
+        return cls(shards, int(words[0]), next_index, values.get("plan", ""), pages)
+
+    def same_sizes(self, shard_size: int, shard_pages: int) -> bool:
+        """Whether a plan with these sizes keeps this one's shards (a registry from before the
+        page target keeps its shards while shard_size stays)."""
+        return self.shard_size == shard_size and self.shard_pages in (None, shard_pages)
 
     def text(self) -> str:
-        header = f"{REGISTRY_HEADER}{self.shard_size} next={self.next_index} plan={self.plan_id}"
+        header = (f"{REGISTRY_HEADER}{self.shard_size} pages={self.shard_pages} "
+                  f"next={self.next_index} plan={self.plan_id}")
         return corpus.tsv([[header], *([shard, doc_id] for doc_id, shard
                                        in sorted(self.shards.items()))])
 
 
-# The rules of one shard: a cluster job of these reads no other shard's paths.
-SHARD_RULES = frozenset({"inventory", "ocr_primary", "ocr_recovery", "merge"})
+# The rules of one shard: a cluster job of these reads no other shard's paths (a recovery
+# job reads its pool's shards: it lists them).
+SHARD_RULES = frozenset({"inventory", "ocr_primary", "merge"})
 
 
 def lists_shards(argv: list[str]) -> bool:
@@ -96,6 +106,7 @@ class Planned:
     record: Path
     changes: bool
     plan_id: str
+    shard_pages: dict[str, int]  # shard -> its pages, as counted at planning
 
 
 @dataclass
@@ -105,19 +116,31 @@ class Plan:
     layout: Layout
     shard_size: int
     members: dict[str, list[Document]]  # shard -> its documents, by doc_id
+    pages: dict[str, int]  # doc_id -> its pages (0: PDFium could not open it)
     previous: Registry
     registry: Registry  # the new one
     changed: list[str]  # shards whose member list is written
     retired: list[str]  # shards of the previous plan with no document left
     left: list[str]  # doc_ids of the previous plan no longer in the input
+    counts_changed: bool = False  # page counts the results folder does not hold yet
 
     @property
     def shards(self) -> list[str]:
         return sorted(self.members)
 
     @property
+    def shard_pages(self) -> dict[str, int]:
+        return {shard: sum(self.pages.get(d.doc_id, 0) for d in docs)
+                for shard, docs in sorted(self.members.items())}
+
+    @property
+    def documents(self) -> list[Document]:
+        """Every document of the plan, by doc_id (as the input lists them)."""
+        return sorted((d for docs in self.members.values() for d in docs), key=lambda d: d.doc_id)
+
+    @property
     def changes(self) -> bool:
-        return bool(self.changed or self.retired or self.left
+        return bool(self.changed or self.retired or self.left or self.counts_changed
                     or self.registry.shards != self.previous.shards)
 
     @property
@@ -132,7 +155,7 @@ class Plan:
 
     def planned(self) -> Planned:
         return Planned(self.shards, self.outputs(), self.record, self.changes,
-                       self.registry.plan_id)
+                       self.registry.plan_id, self.shard_pages)
 
     def member_text(self, shard: str) -> str:
         return corpus.tsv([d.fields() for d in self.members[shard]])
@@ -157,7 +180,8 @@ class Plan:
         if not self.changes:
             return ""
         new = len(set(self.registry.shards) - set(self.previous.shards))
-        line = (f"ocrflow plan: {_count(len(self.registry.shards), 'document')} in "
+        line = (f"ocrflow plan: {_count(len(self.registry.shards), 'document')} "
+                f"({sum(self.pages.values()):,} pages) in "
                 f"{_count(len(self.members), 'shard')}; a run writes the member lists of "
                 f"{_count(len(self.changed), 'shard')} ({_count(new, 'new document')})")
         if self.left:
@@ -203,42 +227,63 @@ def _claim_output_names(docs: list[Document], previous: Registry, sheet: bool) -
             if d.doc_id in clashes else d for d in docs]
 
 
-def _assign(docs: list[Document], previous: Registry,
-            shard_size: int) -> tuple[dict[str, str], int]:
-    """Keep every known document in its shard; fill the last open shard, then new ones.
-    Numbering continues after the highest shard ever made, so a shard id is never reused."""
-    same_size = previous.shard_size == shard_size
-    known = previous.shards if same_size else {}
+def assign(docs: list[Document], previous: Registry, shard_size: int, shard_pages: int,
+            pages: dict[str, int]) -> tuple[dict[str, str], int]:
+    """Keep every known document in its shard; take new ones, in order, into the last open
+    shard, then new ones. A shard takes the next PDF while it holds fewer than ``shard_size``
+    and the PDF brings its pages nearer ``shard_pages`` than they are without it, so a shard
+    ends within half the largest PDF of the target, and a PDF larger than the target is alone
+    in its shard. Numbering continues after the highest shard ever made (never reused)."""
+    known = previous.shards if previous.same_sizes(shard_size, shard_pages) else {}
     current = {d.doc_id for d in docs}
     assigned = {doc_id: shard for doc_id, shard in known.items() if doc_id in current}
     counts: dict[str, int] = {}
-    for shard in assigned.values():
+    held: dict[str, int] = {}  # shard -> its pages
+    for doc_id, shard in assigned.items():
         counts[shard] = counts.get(shard, 0) + 1
+        held[shard] = held.get(shard, 0) + pages.get(doc_id, 0)
     next_index = previous.next_index
     open_shard = max(known.values(), default=None)
     for doc in docs:
         if doc.doc_id in assigned:
             continue
-        if open_shard is None or counts.get(open_shard, 0) >= shard_size:
+        if open_shard is None or not _takes(counts.get(open_shard, 0), held.get(open_shard, 0),
+                                            pages.get(doc.doc_id, 0), shard_size, shard_pages):
             open_shard = f"s{next_index:06d}"
             next_index += 1
         assigned[doc.doc_id] = open_shard
         counts[open_shard] = counts.get(open_shard, 0) + 1
+        held[open_shard] = held.get(open_shard, 0) + pages.get(doc.doc_id, 0)
     return assigned, next_index
 
 
-def compute(input_path: str, results: str | Path, shard_size: int) -> Plan:
-    """The plan of a run, from the input and the results folder as they are; writes nothing."""
+def _takes(count: int, held: int, more: int, shard_size: int, shard_pages: int) -> bool:
+    """Whether a shard of ``count`` PDFs and ``held`` pages takes a PDF of ``more`` pages."""
+    if count == 0:
+        return True
+    if count >= shard_size:
+        return False
+    return held + more <= shard_pages or held + more - shard_pages < shard_pages - held
+
+
+def compute(input_path: str, results: str | Path, shard_size: int,
+            shard_pages: int = SHARD_PAGES) -> Plan:
+    """The plan of a run, from the input and the results folder as they are; writes nothing
+    (the page counts of new PDFs are kept by the plan job)."""
     corpus.check_results(results)
     layout = Layout.of(results)
     previous = Registry.read(layout.registry)
     docs = corpus.discover(input_path)
     docs = _claim_output_names(docs, previous, corpus.sheet_kind(input_path))
-    assigned, next_index = _assign(docs, previous, shard_size)
+    cached = page_counts.read_cache(layout.page_counts)
+    pages = page_counts.pages_of(docs, cached)
+    assigned, next_index = assign(docs, previous, shard_size, shard_pages, pages)
     members: dict[str, list[Document]] = {}
     for doc in docs:
         members.setdefault(assigned[doc.doc_id], []).append(doc)
-    plan = Plan(layout, shard_size, members, previous, Registry(), [], [], [])
+    plan = Plan(layout, shard_size, members, pages, previous, Registry(), [], [], [])
+    plan.counts_changed = not layout.page_counts.exists() or \
+        page_counts.cache_text(docs, pages) != layout.page_counts.read_text(encoding="utf-8")
     digest = hashlib.sha256(previous.plan_id.encode())
     for shard in sorted(members):
         text = plan.member_text(shard)
@@ -248,10 +293,11 @@ def compute(input_path: str, results: str | Path, shard_size: int) -> Plan:
             digest.update(f"{shard}\n{text}".encode())
     plan.retired = sorted(set(previous.shards.values()) - set(members))
     plan.left = sorted(set(previous.shards) - set(assigned))
-    registry = Registry(assigned, shard_size, next_index)
+    registry = Registry(assigned, shard_size, next_index, shard_pages=shard_pages)
     digest.update(registry.text().encode())
     # A new id for every change (it chains the previous one), so the record is new each time.
-    plan.registry = Registry(assigned, shard_size, next_index, digest.hexdigest()[:16])
+    plan.registry = Registry(assigned, shard_size, next_index, digest.hexdigest()[:16],
+                             shard_pages)
     if not plan.changes:
         plan.registry = previous
     return plan
@@ -272,6 +318,7 @@ def apply(plan: Plan) -> None:
         layout.dolma_shard(shard).unlink(missing_ok=True)
     for shard in plan.changed:
         atomic.write_text(layout.members(shard), plan.member_text(shard))
+    page_counts.write_cache(layout.page_counts, plan.documents, plan.pages)
     atomic.write_text(layout.registry, plan.registry.text())
     atomic.write_text(plan.record, json.dumps(_record(plan), ensure_ascii=False, indent=1) + "\n")
 
@@ -291,23 +338,25 @@ def _record(plan: Plan) -> dict[str, Any]:
     return {"plan": plan.registry.plan_id, "previous": plan.previous.plan_id,
             "planned_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "documents": len(plan.registry.shards), "shards": len(plan.members),
-            "shard_size": plan.shard_size, "changed_shards": plan.changed,
+            "pages": sum(plan.pages.values()), "shard_size": plan.shard_size,
+            "shard_pages": plan.registry.shard_pages, "changed_shards": plan.changed,
             "retired_shards": plan.retired, "removed_documents": plan.left}
 
 
-def update(input_path: str, results: str | Path, shard_size: int) -> list[str]:
+def update(input_path: str, results: str | Path, shard_size: int,
+           shard_pages: int = SHARD_PAGES) -> list[str]:
     """Compute and write the plan at once (tools and tests; the workflow splits the two)."""
-    plan = compute(input_path, results, shard_size)
+    plan = compute(input_path, results, shard_size, shard_pages)
     if plan.changes:
         apply(plan)
     return plan.shards
 
 
-def write_planned(input_path: str, results: str | Path, shard_size: int, plan_id: str,
-                  removal: dict[str, Any]) -> None:
+def write_planned(input_path: str, results: str | Path, shard_size: int, shard_pages: int,
+                  plan_id: str, removal: dict[str, Any]) -> None:
     """The plan job: plan again (the job holds the lock now), check that it is the plan the
     run was started with, then write it."""
-    plan = compute(input_path, results, shard_size)
+    plan = compute(input_path, results, shard_size, shard_pages)
     if plan.registry.plan_id != plan_id:
         raise InputError("ocrflow: the input or the results folder changed while this run was "
                          "starting; nothing was written: run again")
@@ -316,3 +365,14 @@ def write_planned(input_path: str, results: str | Path, shard_size: int, plan_id
     print(f"ocrflow: plan {plan_id} written: member lists of {len(plan.changed)} shards, "
           f"{len(plan.left)} documents removed, {len(plan.retired)} shards retired",
           file=sys.stderr)
+
+
+def pages_by_shard(layout: Layout) -> dict[str, int]:
+    """Each shard's pages as the last plan counted them (the registry and the page counts it
+    kept): what estimates of a run's cost start from."""
+    registry = Registry.read(layout.registry)
+    counted = page_counts.read_cache(layout.page_counts)
+    out: dict[str, int] = dict.fromkeys(sorted(set(registry.shards.values())), 0)
+    for doc_id, shard in registry.shards.items():
+        out[shard] += counted[doc_id][1] if doc_id in counted else 0
+    return out

@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import atomic
-from ocrflow.layout import ROLES, Layout
+from ocrflow.cost import stats_files
+from ocrflow.layout import Layout
 from ocrflow.manifest import (
+    GPU_HOURS_TITLE,
+    STARTS_TITLE,
     TOKENS_TITLE,
     Table,
     collect_rows,
+    gpu_hours_tables,
     markdown_tables,
     report_tables,
     summarize,
@@ -218,14 +222,15 @@ def _tables(tables: list[Table], rows: list[dict[str, Any]]) -> dict[str, tuple[
         [[doc, paths.get(doc, ""), reasons, error] for doc, _, reasons, error in unreadable.rows],
         unreadable.note) if unreadable else '<p class="note">No unreadable file.</p>')
     for key, title in (("quality", "Quality of the pages read"), ("failed", "Failed pages"),
-                       ("tokens", TOKENS_TITLE)):
+                       ("tokens", TOKENS_TITLE), ("gpu_hours", GPU_HOURS_TITLE),
+                       ("starts", STARTS_TITLE)):
         if table := _find(tables, title):
             out[key] = (table.title, _table(table.columns, table.rows, table.note))
     return out
 
 
-ORDER = ("status", "recovery", "reasons", "engines", "tokens", "throughput", "worst",
-         "unreadable", "quality", "failed")
+ORDER = ("status", "recovery", "reasons", "engines", "tokens", "throughput", "gpu_hours",
+         "starts", "worst", "unreadable", "quality", "failed")
 HALF = {"status", "recovery"}  # side by side on a wide screen; the others span the page
 STYLE = """
 body{font-family:"DejaVu Sans",Arial,"Amiri",sans-serif;margin:24px;color:#222;background:#fff}
@@ -293,20 +298,27 @@ def write(path: Path, summary: dict[str, Any], tables: list[Table], rows: list[d
 
 
 def build(*, shard_pages: list[Path], stats: list[Path], manifest: Path, report: Path,
-          summary_path: Path, report_html: Path | None = None) -> str:
+          summary_path: Path, report_html: Path | None = None,
+          config: dict[str, Any] | None = None) -> str:
     """The manifest rule: the manifest, report.md, report.html (when asked for) and the summary
-    it returns, all from one reading of the shards' rows and the OCR jobs' stats."""
+    it returns, all from one reading of the shards' rows and the OCR jobs' stats; with the
+    run's ``config``, the GPU hours section too."""
     rows = collect_rows(shard_pages)
     job_stats = [json.loads(Path(p).read_text()) for p in stats]
     summary = summarize(rows, job_stats)
     write_parquet(rows, manifest)
-    tables = report_tables(summary, rows)
+    tables = report_tables(summary, rows) + _gpu_hours(config)
     atomic.write_text(report, markdown_tables("ocrflow report", tables))
     if report_html is not None:
         write(report_html, summary, tables, rows, job_stats)
     text = summary_text(summary, rows)
     atomic.write_text(summary_path, text)
     return text
+
+
+def _gpu_hours(config: dict[str, Any] | None) -> list[Table]:
+    """The GPU hours section, where the config is a run's (validated) config."""
+    return gpu_hours_tables(config) if config and "primary" in config else []
 
 
 def _read_stats(paths: list[Path]) -> list[dict[str, Any]]:
@@ -328,15 +340,15 @@ def command(config: dict[str, Any], output: Path | None) -> int:
     shards = existing_shards(layout.root)
     merged = [s for s in shards if layout.pages(s).exists()
               and layout.pages(s).stat().st_mtime >= layout.members(s).stat().st_mtime]
-    stats = _read_stats([layout.stats(s, role) for s in shards for role in ROLES
-                         if layout.stats(s, role).exists()])
+    stats = _read_stats([path for _, _, path in stats_files(layout)])
     rows = collect_rows([layout.pages(s) for s in merged])
     summary = summarize(rows, stats)
     scope = ("" if len(merged) == len(shards) else
              f"A run in progress: {len(merged)} of {len(shards)} shards merged so far; the "
              "pages and documents are theirs, the engine figures every finished OCR job's.")
     target = output or layout.report_html
-    write(target, summary, report_tables(summary, rows), rows, stats, scope)
+    write(target, summary, report_tables(summary, rows) + _gpu_hours(config), rows, stats,
+          scope)
     print(f"ocrflow: report of {len(merged)} of {len(shards)} shards ({summary['pages']} pages) "
           f"written to {target}")
     return 0

@@ -14,7 +14,6 @@ from typing import Any
 from ocrflow.engines import engine_settings, job_servers
 from ocrflow.engines.serve_options import option_values
 from ocrflow.models import model_folder
-from ocrflow.records import Verdict, needs_recovery
 
 # Cores of an OCR job besides its render workers: the job's own process (the engine's client,
 # or a CPU engine's recognition threads).
@@ -128,13 +127,20 @@ def too_large_for_node(config: dict[str, Any]) -> str | None:
     return None
 
 
-def has_failed_pages(verdicts: str | Path) -> bool:
-    with open(verdicts, encoding="utf-8") as handle:
-        return any(needs_recovery(Verdict.from_json(json.loads(line)))
-                   for line in handle if line.strip())
+def failed_pages(verdict_counts: list[str] | list[Path]) -> int:
+    """Pages the primary failed in these shards, from detection's counts (small JSON)."""
+    return sum(json.loads(Path(path).read_bytes()).get("failed", 0) for path in verdict_counts)
 
 
-def recovery_gpus(engine_gpus: int, verdicts: str | Path) -> int:
-    """A recovery job asks for its engine's GPUs only when some page failed: a shard with
+def recovery_gpus(engine_gpus: int, verdict_counts: list[str] | list[Path]) -> int:
+    """A recovery job asks for its engine's GPUs only when some page failed: a pool with
     nothing to recover never holds a GPU."""
-    return engine_gpus if engine_gpus and has_failed_pages(verdicts) else 0
+    return engine_gpus if engine_gpus and failed_pages(verdict_counts) else 0
+
+
+def primary_pages(inventory_counts: str | Path, trusted_text_layer: bool) -> int:
+    """Pages a primary job sends to its engine: the shard's readable pages, less those read
+    from a trusted text layer when the config takes them from it."""
+    counts = json.loads(Path(inventory_counts).read_bytes())
+    readable = counts.get("pages", 0) - counts.get("bad_pages", 0)
+    return readable - (counts.get("trusted_text_layer", 0) if trusted_text_layer else 0)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ocrflow import corpus, engines
+from ocrflow import corpus, engines, pools
 from ocrflow.engines import engine_settings
 from ocrflow.layout import Layout
 from ocrflow.records import BAD_PAGE, TOO_LARGE, PageRow, read_records
@@ -87,8 +87,10 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
             store.flag_for_reread(content_hash, dict.fromkeys(pages, below))
     shards = set(failed) | set(low)
     layout = Layout.of(results)
+    per_pool = pools.shards_per_pool(config)
     for shard in shards:
-        for path in layout.after_inventory(shard):
+        for path in [*layout.after_inventory(shard),
+                     *layout.pool_files(pools.pool_of(shard, per_pool))]:
             path.unlink(missing_ok=True)
     if shards:
         for path in layout.corpus_files():

@@ -19,6 +19,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from ocrflow import server_start
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,12 @@ def last_error(log_path: Path, limit: int = 300) -> str:
     return (errors or lines or ["nothing logged"])[-1][:limit]
 
 
+def _ends_a_line(path: Path) -> bool:
+    with open(path, "rb") as text:
+        text.seek(-1, os.SEEK_END)
+        return text.read(1) == b"\n"
+
+
 class ServerFailed(RuntimeError):
     """The server did not come up (or back); the message names its log."""
 
@@ -58,6 +67,11 @@ class ModelServer:
     env: dict[str, str] = field(default_factory=dict)  # over the job's own environment
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    # One per start that came up (restarts included): seconds from its Popen until the job saw
+    # it ready, and the phases vLLM logged meanwhile (server_start.py).
+    starts: list[dict[str, Any]] = field(default_factory=list)
+    _started_at: float = field(default=0.0, repr=False)
+    _log_offset: int = field(default=0, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -67,9 +81,14 @@ class ModelServer:
         env = {**os.environ, **self.env, "CUDA_VISIBLE_DEVICES": ",".join(self.gpus)}
         command = [*self.command, "--host", self.host, "--port", str(self.port)]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_offset = server_start.log_size(self.log_path)
         with open(self.log_path, "ab") as server_log:
             given = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.env.items())
-            server_log.write(f"$ {given + ' ' if given else ''}{shlex.join(command)}\n".encode())
+            # on a line of its own, after a stopped server's last line without its newline
+            fresh = "\n" if self._log_offset and not _ends_a_line(self.log_path) else ""
+            server_log.write(f"{fresh}$ {given + ' ' if given else ''}{shlex.join(command)}\n"
+                             .encode())
+            self._started_at = time.monotonic()
             self.process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT,
                                             env=env, start_new_session=True)
         log.info("started model server pid %d on GPU %s, port %d (log: %s)", self.process.pid,
@@ -93,11 +112,19 @@ class ModelServer:
                 raise ServerFailed(f"model server exited ({code}) while starting: "
                                    f"{last_error(self.log_path)} (log: {self.log_path})")
             if self.ready():
+                self._record_start()
                 return
             time.sleep(1)
         self.stop()
         raise ServerFailed(f"model server not ready after {self.startup_timeout_s:g} s; "
                            f"see {self.log_path}")
+
+    def _record_start(self) -> None:
+        seconds = round(time.monotonic() - self._started_at, 3)
+        self.starts.append({"seconds": seconds,
+                            "phases": server_start.phases_since(self.log_path, self._log_offset)})
+        log.info("model server on port %d ready after %.1f s %s", self.port, seconds,
+                 self.starts[-1]["phases"])
 
     def stop(self, grace_s: float = 30) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -1,16 +1,24 @@
 """Where a run stands, from what its jobs have written: ``python -m ocrflow status``.
 
 Shards and pages by stage, pages/s per engine over the last minutes, time left. It stays fast at
-any size (100,000 PDFs: well under a second) because each shard folder is listed once and judged
-by its files' names and modification times (a stage's file counts when it is at least as new as
-the one before it, as Snakemake judges it); only small JSON files are parsed (each inventoried
-shard's inventory and detection counts, the progress files of jobs running or ended within the
-rate window, the member lists of shards not inventoried yet); no JSONL of pages is ever opened.
-"""
+any size (100,000 PDFs: well under a second) because each shard folder and each recovery pool's
+folder is listed once and judged by its files' names and modification times (a stage's file
+counts when it is at least as new as the one before it, as Snakemake judges it; a pool's recovery
+files for a shard when at least as new as that shard's detection counts); only small JSON files
+are parsed (each inventoried shard's inventory and detection counts, each pool's recovery counts
+once, the progress files of jobs running or ended within the rate window, each once, the member
+lists of shards not inventoried yet, and for the GPU hours each finished OCR job's stats file,
+through cost.measured, which lists the shard and pool folders once more); no JSONL of pages is
+ever opened.
+
+Recovery runs per pool (pools.py: consecutive shards whose failed pages one job reads): each
+shard of a pool whose job runs is "recovery running", the engine counts the job once, and its
+pages left are the pool's failed pages the job has not read yet."""
 
 from __future__ import annotations
 
 import bisect
+import copy
 import csv
 import json
 import os
@@ -37,7 +45,8 @@ PAGE_STAGES = ("inventoried", "OCR'd by primary", "failed (primary)", "recovered
                "still failing", "merged")
 WINDOW_S = 300.0  # pages/s over the last 5 minutes
 STALLED_S = 180.0  # a running job rewrites its progress file every 10 s
-PROGRESS = ".progress.json"  # Layout.progress: logs/ocr_<role>/<shard>.progress.json
+PROGRESS = ".progress.json"  # Layout.progress: logs/ocr_<role>/<unit>.progress.json
+CLOCKS_S = 300.0  # slack between a job's clock (its "started") and the file server's (mtimes)
 
 
 class NoPlan(RuntimeError):
@@ -77,6 +86,11 @@ class Status:
     engines: dict[str, Engine] = field(default_factory=dict)  # by role
     problems: list[str] = field(default_factory=list)
     manifest: bool = False  # written since the last merge
+    per_pool: int = 1  # shards whose failed pages one recovery job reads (pools.py)
+    pools: int = 0  # recovery pools of the shards planned
+    shard_pages: dict[str, int] = field(default_factory=dict)  # counted, or estimated (pending)
+    shard_to_ocr: dict[str, int] = field(default_factory=dict)  # of them for the primary engine
+    cost: list[str] = field(default_factory=list)  # the estimate against the jobs done (cost.py)
 
     @property
     def seconds_left(self) -> float | None:
@@ -133,14 +147,51 @@ def _rate(timelines: list[list[list[float]]], now: float) -> float | None:
     return pages / (now - since) if now - since > 1 else None
 
 
-def collect(results: Path, now: float | None = None) -> Status:
-    """What the jobs of the run in ``results`` have written so far; NoPlan when nothing yet."""
+def _planning(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The recorded config with the keys that pools and the estimate read (pools.py, cost.py);
+    one recorded before them gets the schema's defaults (validate, on a copy); None: no config,
+    or one the schema refuses now."""
+    if not config:
+        return None
+    try:
+        if "shard_pages" in config and "expected_failure" in config["recovery"] \
+                and "walltime_margin" in config["resources"] and "dir" in config["models"] \
+                and all("pages_per_second" in config["engines"].get(config[role]["engine"], {})
+                        for role in ("primary", "recovery") if config[role]["engine"] != "none"):
+            return config
+    except (KeyError, TypeError, AttributeError):
+        pass
+    try:
+        from ocrflow import config as configuration
+
+        return configuration.validate(copy.deepcopy(config))
+    except Exception:  # an old config the schema refuses now
+        return None
+
+
+def _shards_per_pool(planning: dict[str, Any] | None) -> int:
+    """Shards per recovery pool, as the run's jobs compute it (pools.py) from the recorded
+    config (_planning's); one shard per pool where it cannot be computed (recovery as it was)."""
+    if planning is None:
+        return 1
+    from ocrflow import pools  # only with a recovery stage: its engine imports
+
+    try:
+        return pools.shards_per_pool(planning)
+    except (KeyError, TypeError, ValueError):
+        return 1
+
+
+def collect(results: Path, now: float | None = None, cost: bool = True) -> Status:
+    """What the jobs of the run in ``results`` have written so far; NoPlan when nothing yet.
+    ``cost``: with the GPU hours estimated against those measured (their stats files read)."""
     layout, st = Layout.of(results), Status(results, time.time() if now is None else now)
     try:  # the config the run was planned with: its engines
         config = yaml.load(layout.recorded_config.read_text(encoding="utf-8"),
                            Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except OSError:
         config = {}
+    planning = _planning(config)  # with the defaults of keys added since it was recorded
     roles = [r for r in ("primary", "recovery") if (config.get(r) or {}).get("engine") != "none"]
     st.engines = {r: Engine(r, (config.get(r) or {}).get("engine", "?")) for r in roles}
     chain = [MEMBERS, INVENTORY_COUNTS, *(f(r) for r in roles
@@ -151,9 +202,19 @@ def collect(results: Path, now: float | None = None) -> Status:
     judged_by = {r: verdict_counts_name(r) for r in ("primary", "recovery")}
     layer = (config.get("primary") or {}).get("trusted_text_layer", True) \
         and st.engines["primary"].name != "textlayer"  # trusted layers stay off the engine
+    # recovery's files are its pool's (work/pools/<pool>/): each pool folder listed once
+    if "recovery" in roles:
+        from ocrflow.pools import pool_of  # its engine imports: only with a recovery stage
+
+        st.per_pool = _shards_per_pool(planning)
+    in_pool = (stats_name("recovery"), verdict_counts_name("recovery"))
+    in_shard = tuple(name for name in chain if name not in in_pool)
+    pool_listings: dict[str, dict[str, float]] = {}
+    pools_counted: set[str] = set()  # pools whose recovery counts are in st.pages
     logs = {role: str(layout.progress(role, "-").parent) for role in roles}
     listed = {role: _listing(logs[role], ()) for role in roles}
-    jobs: dict[tuple[str, str], dict[str, Any]] = {}  # (role, shard): its progress file
+    jobs: dict[tuple[str, str], dict[str, Any]] = {}  # (role, unit): its progress file
+    seen: set[tuple[str, str]] = set()  # (role, unit) whose job is counted (a pool's: once)
     uncounted: list[str] = []  # shards not inventoried yet
     engine_pages = judged = failed = 0
     last_merge = 0.0
@@ -161,9 +222,15 @@ def collect(results: Path, now: float | None = None) -> Status:
         if layout.shards.is_dir() else []
     for shard in shards:
         folder = f"{layout.shards}/{shard}"  # strings: pathlib costs more than the reads here
-        files = _listing(folder, tuple(chain))
+        files = _listing(folder, in_shard)
         if MEMBERS not in files:
             continue
+        pool = shard
+        if "recovery" in roles:
+            pool = pool_of(shard, st.per_pool) if shard[1:].isdigit() else shard
+            if pool not in pool_listings:
+                pool_listings[pool] = _listing(f"{layout.pools}/{pool}", in_pool)
+            files.update(pool_listings[pool])
         done = [MEMBERS]  # the files of the chain reached, in its order
         for name in chain[1:]:
             if files.get(name, -1.0) < files[done[-1]]:
@@ -180,6 +247,7 @@ def collect(results: Path, now: float | None = None) -> Status:
         readable = pages - counts.get("bad_pages", 0)
         ocr_pages = readable - (counts.get("trusted_text_layer", 0) if layer else 0)
         engine_pages += ocr_pages
+        st.shard_pages[shard], st.shard_to_ocr[shard] = pages, ocr_pages
         st.pdfs += counts.get("pdfs", 0)
         st.pages["inventoried"] += pages
         st.pages["OCR'd by primary"] += readable if primary_read in done else 0
@@ -190,46 +258,63 @@ def collect(results: Path, now: float | None = None) -> Status:
             judged, failed = judged + verdicts.get("pages", 0), failed + shard_failed
             st.pages["failed (primary)"] += shard_failed
             st.reasons.update(verdicts.get("by_reason", {}))
-        if judged_by["recovery"] in done:  # never without a recovery stage: not in the chain
-            verdicts = _json(f"{folder}/{judged_by['recovery']}")
+        # never without a recovery stage (not in the chain); a pool's counts cover all its
+        # shards: counted once, where the first of them has them up to date
+        if judged_by["recovery"] in done and pool not in pools_counted:
+            pools_counted.add(pool)
+            verdicts = _json(f"{layout.pools}/{pool}/{judged_by['recovery']}")
             st.pages["recovered"] += verdicts.get("pages", 0) - verdicts.get("failed", 0)
             st.pages["still failing"] += verdicts.get("failed", 0)
         if state == "merged":
             st.pages["merged"] += pages
             last_merge = max(last_merge, newest)
-        role = next_job.get(last)  # whose job is next
-        job = {}
-        if role and listed[role].get(shard + PROGRESS, -1.0) >= newest:
-            job = jobs[(role, shard)] = _json(f"{logs[role]}/{shard}{PROGRESS}")
+        role = next_job.get(last)  # whose job is next: the shard's, or its pool's for recovery
+        unit = pool if role == "recovery" else shard
+        job: dict[str, Any] = {}
+        if role and listed[role].get(unit + PROGRESS, -1.0) >= newest:  # written after it
+            if (role, unit) not in jobs:
+                jobs[(role, unit)] = _json(f"{logs[role]}/{unit}{PROGRESS}")
+            job = jobs[(role, unit)]
+            if unit != shard and job.get("started", newest) < newest - CLOCKS_S:
+                job = {}  # a shard that joined the pool after its job started: not in it
+        first = bool(job) and (role, unit) not in seen  # a pool's job: counted at its first shard
+        if job:
+            seen.add((role, unit))
         if role and job and not job.get("finished") and _alive(job):
             state = f"{role} running"
-            st.engines[role].running += 1
-            left = job.get("pages_to_ocr", 0) - job.get("pages_done", 0)
-            st.engines[role].add(left)
-            st.pages["OCR'd by primary"] += job.get("pages", 0) - left if role == "primary" else 0
-            if st.now - job.get("updated", st.now) > STALLED_S:
-                st.problems.append(f"{shard} {role} ({job.get('engine')}): no update for "
-                                   f"{_duration(st.now - job['updated'])} (stalled or killed)")
+            if first:
+                st.engines[role].running += 1
+                left = job.get("pages_to_ocr", 0) - job.get("pages_done", 0)
+                st.engines[role].add(left)
+                st.pages["OCR'd by primary"] += job.get("pages", 0) - left \
+                    if role == "primary" else 0
+                if st.now - job.get("updated", st.now) > STALLED_S:
+                    st.problems.append(
+                        f"{_unit_name(unit, role, st.per_pool)} ({job.get('engine')}): no update "
+                        f"for {_duration(st.now - job['updated'])} (stalled or killed)")
         elif role:
-            if job and not job.get("finished"):
-                st.problems.append(f"{shard} {role}: its job (pid {job.get('pid')}) is gone "
-                                   "(killed)")
-            elif job.get("error"):
-                st.problems.append(f"{shard} {role}: its job ended: {job['error']}")
+            if first and not job.get("finished"):
+                st.problems.append(f"{_unit_name(unit, role, st.per_pool)}: its job (pid "
+                                   f"{job.get('pid')}) is gone (killed)")
+            elif first and job.get("error"):
+                st.problems.append(f"{_unit_name(unit, role, st.per_pool)}: its job ended: "
+                                   f"{job['error']}")
             st.engines[role].add(ocr_pages if role == "primary" else shard_failed)
         st.shards[state] += 1
     if not st.shards:
         raise NoPlan(f"ocrflow status: no shard planned in {results} yet (no "
                      f"{layout.members('<shard>')}): snakemake plans them when it starts")
+    st.pools = len(pool_listings) if "recovery" in roles else 0
     st.manifest = os.path.exists(layout.manifest) and layout.manifest.stat().st_mtime >= last_merge
     for role in roles:  # jobs that ended within the window count for the rate too
         for name, mtime in listed[role].items():
-            shard = name.removesuffix(PROGRESS)
-            if mtime >= st.now - WINDOW_S - 60 and shard != name and (role, shard) not in jobs:
-                jobs[(role, shard)] = _json(f"{logs[role]}/{name}")
+            unit = name.removesuffix(PROGRESS)
+            if mtime >= st.now - WINDOW_S - 60 and unit != name and (role, unit) not in jobs:
+                jobs[(role, unit)] = _json(f"{logs[role]}/{name}")
         st.engines[role].pages_per_s = _rate(
             [job.get("timeline") or [] for (r, _), job in jobs.items() if r == role], st.now)
     _estimate(st, layout, uncounted, engine_pages)
+    st.cost = _cost(st, layout, planning) if cost else []
     if "recovery" in st.engines:  # the pages not judged yet fail as often as those judged
         unjudged = st.pages["inventoried"] + st.estimated_pages - judged
         st.engines["recovery"].add(unjudged * failed / judged if judged else 0.0)
@@ -238,22 +323,60 @@ def collect(results: Path, now: float | None = None) -> Status:
     return st
 
 
+def _unit_name(unit: str, role: str, per_pool: int) -> str:
+    """How a warning names a job: its shard, or its pool and the pool's shards for recovery."""
+    if role != "recovery" or per_pool == 1 or not unit[1:].isdigit():
+        return f"{unit} {role}"
+    first = int(unit[1:]) * per_pool
+    return f"{unit} {role} (pool of s{first:06d}-s{first + per_pool - 1:06d})"
+
+
 def _estimate(st: Status, layout: Layout, uncounted: list[str], engine_pages: int) -> None:
     """PDFs of the shards not inventoried yet, from their member lists; their pages at the mean
     pages per PDF of the inventoried ones (unknown while none is)."""
-    pdfs = 0
+    members = {}
     for shard in uncounted:
         with open(f"{layout.shards}/{shard}/{MEMBERS}", encoding="utf-8", newline="") as handle:
-            pdfs += sum(1 for row in csv.reader(handle, delimiter="\t") if row)
+            members[shard] = sum(1 for row in csv.reader(handle, delimiter="\t") if row)
+    pdfs = sum(members.values())
     if st.pdfs:
         st.pages_per_pdf = st.pages["inventoried"] / st.pdfs
         st.estimated_pages = round(pdfs * st.pages_per_pdf)
         inventoried = st.pages["inventoried"]
         st.engines["primary"].add(st.estimated_pages * engine_pages / inventoried
                                   if inventoried else 0.0)
+        for shard, n in members.items():  # for the estimate of GPU hours
+            st.shard_pages[shard] = round(n * st.pages_per_pdf)
+            st.shard_to_ocr[shard] = round(st.shard_pages[shard] * engine_pages / inventoried) \
+                if inventoried else 0
     elif pdfs:
         st.engines["primary"].pages_left = None
     st.pdfs += pdfs
+
+
+def _cost(st: Status, layout: Layout, planning: dict[str, Any] | None) -> list[str]:
+    """The run's estimated GPU hours, and the finished jobs' measured against their estimate
+    (cost.compare), from the pages status counted (the shards not inventoried yet at the mean
+    pages per PDF) and each finished job's stats file (cost.measured: one small JSON a job); the
+    mean server start per engine. None while no shard is inventoried (no pages known)."""
+    if planning is None or st.pages_per_pdf is None:
+        return []
+    from ocrflow import cost
+
+    try:
+        est = cost.estimate(planning, st.shard_pages, st.shard_to_ocr)
+        done = cost.measured(layout, planning)
+        lines = cost.compare(est, done)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return []
+    starts = []
+    for role, r in est.roles.items():
+        seconds = [job.server_start_s for job in done.of(role) if job.server_start_s > 0]
+        if seconds:
+            starts.append(f"{r.speed.engine} {sum(seconds) / len(seconds):,.0f} s over "
+                          f"{len(seconds):,} job{'s' * (len(seconds) != 1)} (assumed "
+                          f"{r.speed.server_start_s:g} s)")
+    return lines + ([f"  server start, mean: {'; '.join(starts)}"] if starts else [])
 
 
 def _duration(seconds: float) -> str:
@@ -291,6 +414,9 @@ def render(st: Status) -> str:
         eta = "time unknown" if e.seconds_left is None else f"about {_duration(e.seconds_left)}"
         out.append(f"  {e.role + ' (' + e.name + ')':<22}{rate:>6}   {e.running} running, "
                    f"{left} pages left, {eta}")
+    if "recovery" in st.engines and st.per_pool > 1:
+        out.append(f"  (recovery: one job per pool of {st.per_pool} shards, {st.pools:,} "
+                   f"pool{'s' * (st.pools != 1)})")
     left = st.seconds_left
     if st.shards["merged"] == sum(st.shards.values()):
         out.append("time left: none, every shard is merged" + (
@@ -303,6 +429,7 @@ def render(st: Status) -> str:
     else:
         until = time.strftime("%H:%M", time.localtime(st.now + left))
         out.append(f"time left: about {_duration(left)}, done around {until}")
+    out += st.cost
     out += [f"warning: {p}" for p in st.problems[:10]]
     out += [f"warning: and {len(st.problems) - 10} more"] if len(st.problems) > 10 else []
     return "\n".join(out)

@@ -3,6 +3,7 @@
 # it writes nothing: a dry run or a run refused by Snakemake's lock leaves the results as they
 # are. The plan rule (rules/plan.smk) writes the plan; onstart records the config.
 
+import functools
 import inspect
 import sys
 from pathlib import Path
@@ -13,9 +14,11 @@ from snakemake.common import overwrite_function_params
 sys.path.insert(0, workflow.basedir)
 
 from ocrflow import config as ocrflow_config  # noqa: E402
+from ocrflow import cost as ocrflow_cost  # noqa: E402
 from ocrflow import corpus  # noqa: E402
 from ocrflow import environment as ocrflow_environment  # noqa: E402
 from ocrflow import plan as ocrflow_plan  # noqa: E402
+from ocrflow import pools as ocrflow_pools  # noqa: E402
 from ocrflow import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
 from ocrflow.inventory import engine_plan  # noqa: E402
@@ -28,14 +31,18 @@ try:
     # The main process lists the input and plans in memory; a cluster job re-parses this file
     # and lists the shard folders only when its rule reads every shard.
     if workflow.is_main_process:
-        computed = ocrflow_plan.compute(config["input"], RESULTS, config["shard_size"])
+        computed = ocrflow_plan.compute(config["input"], RESULTS, config["shard_size"],
+                                        config["shard_pages"])
         computed.check_removals(config["removal"]["max_share"], config["removal"]["max_count"])
         PLAN = computed.planned()
         SHARDS = PLAN.shards
         for line in (computed.describe(),
                      engine_plan([LAYOUT.inventory_counts(s) for s in SHARDS],
                                  config["primary"]["engine"],
-                                 config["primary"]["trusted_text_layer"])):
+                                 config["primary"]["trusted_text_layer"]),
+                     *ocrflow_cost.describe(ocrflow_cost.estimate(
+                         config, PLAN.shard_pages,
+                         ocrflow_cost.pages_to_ocr(config, LAYOUT, PLAN.shard_pages)))):
             if line:
                 print(line, file=sys.stderr)
         del computed
@@ -48,13 +55,16 @@ except (ocrflow_config.ConfigError, corpus.InputError, ocrflow_environment.NotSh
     sys.exit(str(error))
 
 SHARD = "{shard}"  # the wildcard, where a layout path takes a shard
+POOL = "{pool}"  # the wildcard of a recovery pool (ocrflow/pools.py)
 HAS_RECOVERY = config["recovery"]["engine"] != "none"
+PER_POOL = ocrflow_pools.shards_per_pool(config)
 
 CPU_ENV = "../envs/ocrflow.yaml"
 
 
 wildcard_constraints:
     shard=r"s\d{6}",
+    pool=r"r\d{6}",
     role="primary|recovery",
 
 
@@ -107,10 +117,36 @@ def merge_inputs():
         "primary": LAYOUT.records(SHARD, "primary"),
         "primary_verdicts": LAYOUT.verdicts(SHARD, "primary"),
     }
-    if HAS_RECOVERY:
-        files["recovery"] = LAYOUT.records(SHARD, "recovery")
-        files["recovery_verdicts"] = LAYOUT.verdicts(SHARD, "recovery")
+    if HAS_RECOVERY:  # the readings of the shard's recovery pool
+        files["recovery"] = lambda wildcards: LAYOUT.records(pool_of(wildcards.shard), "recovery")
+        files["recovery_verdicts"] = lambda wildcards: LAYOUT.verdicts(
+            pool_of(wildcards.shard), "recovery")
     return files
+
+
+def pool_of(shard):
+    return ocrflow_pools.pool_of(shard, PER_POOL)
+
+
+@functools.cache
+def plan_pools():
+    """pool -> its shards, for the plan's shards (computed once: every pool's job asks)."""
+    return ocrflow_pools.pools(SHARDS, PER_POOL)
+
+
+def pool_inputs(wildcards):
+    """A recovery pool's job reads its shards' inventories and the primary's verdicts."""
+    shards = plan_pools().get(wildcards.pool, [])
+    return {
+        "inventory": [LAYOUT.inventory(s) for s in shards],
+        "primary_verdicts": [LAYOUT.verdicts(s, "primary") for s in shards],
+        "primary_counts": [LAYOUT.verdict_counts(s, "primary") for s in shards],
+    }
+
+
+def all_pools(path_of):
+    """``path_of(pool)`` for every recovery pool of the plan."""
+    return [str(path_of(pool)) for pool in plan_pools()]
 
 
 def engine_env(role):
@@ -141,8 +177,31 @@ def job_resources(stage, gpu=0, mem_mb=None):
 
 
 def ocr_job_resources(role, gpu):
-    """An OCR job's: its own memory and its model servers' (ocrflow/resources.py)."""
-    return job_resources("ocr", gpu=gpu, mem_mb=ocrflow_resources.ocr_job(config, role).mem_mb)
+    """An OCR job's: its own memory and its model servers' (ocrflow/resources.py), and the
+    walltime of its pages (ocr_runtime)."""
+    resources = job_resources("ocr", gpu=gpu, mem_mb=ocrflow_resources.ocr_job(config, role).mem_mb)
+    resources["runtime"] = ocr_runtime(role)
+    return resources
+
+
+def ocr_runtime(role):
+    """The walltime of an OCR job, from the pages it reads (known when it is ready to run: the
+    shard's inventory counts, the pool's failed pages) at its engine's pages_per_second, grown
+    on each retry as job_resources grows it."""
+    scale = config["resources"]["retry_scale"]
+    trusted = config["primary"]["trusted_text_layer"]
+
+    def runtime(wildcards, input, attempt):
+        if role == "primary":  # the inventory's counts (written with it), else the plan's
+            counts = LAYOUT.inventory_counts(wildcards.shard)
+            pages = ocrflow_resources.primary_pages(counts, trusted) if counts.exists() \
+                else PLAN.shard_pages.get(wildcards.shard, 0) if PLAN else 0
+        else:
+            pages = ocrflow_resources.failed_pages(input.primary_counts)
+        minutes = ocrflow_cost.walltime_minutes(config, role, pages)
+        return int(minutes * scale ** (attempt - 1))
+
+    return signature_known(runtime)
 
 
 def ocr_threads(role):
@@ -162,11 +221,24 @@ def signature_known(func):
     return func
 
 
+# Snakemake starts ready jobs by priority: primaries pool by pool, and a pool's recovery as soon
+# as its primaries are done, before further primaries, then its shards' merges, so a shard's
+# merge waits at most for the primaries of its own pool and one recovery job (docs/clusters.md,
+# "GPU hours").
+RECOVERY_PRIORITY = 1_000_000
+MERGE_PRIORITY = RECOVERY_PRIORITY + 1
+
+
+@signature_known
+def primary_priority(wildcards):
+    return RECOVERY_PRIORITY - 1 - int(pool_of(wildcards.shard)[1:])
+
+
 @signature_known
 def recovery_gpus(wildcards, input):
     """Evaluated when the job is ready to run, once the primary's verdicts exist."""
     gpus = engine_gpus("recovery") if HAS_RECOVERY else 0
-    return ocrflow_resources.recovery_gpus(gpus, input.primary_verdicts)
+    return ocrflow_resources.recovery_gpus(gpus, input.primary_counts)
 
 
 def all_shards(path_of):
@@ -178,8 +250,8 @@ def all_shards(path_of):
 
 
 def ocr_stats():
-    roles = ["primary", "recovery"] if HAS_RECOVERY else ["primary"]
-    return [path for role in roles for path in all_shards(lambda s: LAYOUT.stats(s, role))]
+    recovery = all_pools(lambda p: LAYOUT.stats(p, "recovery")) if HAS_RECOVERY else []
+    return all_shards(lambda s: LAYOUT.stats(s, "primary")) + recovery
 
 
 def dolma_shard_output():

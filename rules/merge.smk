@@ -16,6 +16,7 @@ rule merge:
         # merge removes them when dolma is not in outputs
         dolma=str(LAYOUT.dolma_shard(SHARD)),
         dolma_merged=str(LAYOUT.dolma),
+    priority: MERGE_PRIORITY
     log:
         LAYOUT.log("merge", SHARD),
     conda:

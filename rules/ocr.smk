@@ -10,6 +10,7 @@ rule ocr_primary:
     params:
         **engine_params("primary"),
     threads: ocr_threads("primary")
+    priority: primary_priority
     resources:
         **ocr_job_resources("primary", gpu=engine_gpus("primary")),
     log:
@@ -24,25 +25,25 @@ rule ocr_primary:
 
 
 rule ocr_recovery:
-    """Only the pages whose primary output failed detection, through the recovery engine, then judged."""
+    """Only the pages whose primary output failed detection, in a pool of shards (one model start for all), through the recovery engine, then judged."""
     input:
-        inventory=LAYOUT.inventory(SHARD),
-        primary_verdicts=LAYOUT.verdicts(SHARD, "primary"),
+        unpack(pool_inputs),
     output:
-        records=LAYOUT.records(SHARD, "recovery"),
-        stats=LAYOUT.stats(SHARD, "recovery"),
-        verdicts=LAYOUT.verdicts(SHARD, "recovery"),
-        counts=LAYOUT.verdict_counts(SHARD, "recovery"),
+        records=LAYOUT.records(POOL, "recovery"),
+        stats=LAYOUT.stats(POOL, "recovery"),
+        verdicts=LAYOUT.verdicts(POOL, "recovery"),
+        counts=LAYOUT.verdict_counts(POOL, "recovery"),
     params:
         **engine_params("recovery"),
     threads: ocr_threads("recovery")
+    priority: RECOVERY_PRIORITY
     resources:
         **ocr_job_resources("recovery", gpu=recovery_gpus),
     log:
-        log=LAYOUT.log("ocr_recovery", SHARD),
-        progress=LAYOUT.progress("recovery", SHARD),
+        log=LAYOUT.log("ocr_recovery", POOL),
+        progress=LAYOUT.progress("recovery", POOL),
     benchmark:
-        LAYOUT.benchmark("ocr_recovery", SHARD)
+        LAYOUT.benchmark("ocr_recovery", POOL)
     conda:
         engine_env("recovery")
     script:

@@ -5,6 +5,7 @@ rule plan:
     params:
         input=config["input"],
         shard_size=config["shard_size"],
+        shard_pages=config["shard_pages"],
         plan_id=plan_id(),
         removal=config["removal"],
     log:

@@ -73,13 +73,14 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
     members.write_text(f"doc\t{pdf}\t1\t1\n")
     inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
                     trust_settings=DEFAULTS["trust"])
-    ocr_shard(ShardJob(inventory=tmp / "inventory.jsonl", output=tmp / f"{role}.jsonl",
+    ocr_shard(ShardJob(inventories=(tmp / "inventory.jsonl",), output=tmp / f"{role}.jsonl",
                        stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
                        settings=engine_settings, store_root=Layout.of(tmp).page_store,
                        render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
-                       policy={**DEFAULTS["ocr"], **(policy or {})}, verdicts=verdicts,
+                       policy={**DEFAULTS["ocr"], **(policy or {})},
+                       verdicts=(verdicts,) if verdicts else None,
                        handoff=handoff))
-    detect_shard(inventory=tmp / "inventory.jsonl", records=tmp / f"{role}.jsonl",
+    detect_shard(inventories=(tmp / "inventory.jsonl",), records=tmp / f"{role}.jsonl",
                  output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"],
                  trust_cfg=DEFAULTS["trust"])
     records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}

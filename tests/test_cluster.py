@@ -132,7 +132,7 @@ def test_pbs_profile_runs_the_example_like_the_local_run(example_workspace, loca
     assert {j["Partition"] for j in submitted} == {"batch"}  # CPU engines: no GPU queue
     assert {j["JobName"] for j in submitted} == {
         "ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
-        "ocrflow.ocr_recovery.s000000", "ocrflow.manifest"}
+        "ocrflow.ocr_recovery.r000000", "ocrflow.manifest"}
 
 
 @pytest.fixture(scope="module")

@@ -173,10 +173,12 @@ def run_recipe(base: Path, user: pwd.struct_passwd, hub_root: Path) -> None:
     ran = {dict(re.findall(r"(\w+)=(\S*)", line))["JobName"] for line in jobs
            if f"UserId={USER}(" in line and "JobState=COMPLETED" in line}
     assert {"ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
-            "ocrflow.ocr_recovery.s000000", "ocrflow.manifest"} <= ran
+            "ocrflow.ocr_recovery.r000000", "ocrflow.manifest"} <= ran
     results = shared / "ocr"
-    for role, hub_id in (("primary", HUB_IDS[0]), ("recovery", HUB_IDS[1])):
-        server_log = (results / "logs" / f"ocr_{role}" / "s000000.server-cpu.log").read_text()
+    # the primary's job per shard, recovery's per pool of shards (here the one shard's)
+    for role, unit, hub_id in (("primary", "s000000", HUB_IDS[0]),
+                               ("recovery", "r000000", HUB_IDS[1])):
+        server_log = (results / "logs" / f"ocr_{role}" / f"{unit}.server-cpu.log").read_text()
         assert f".venv-gpu/bin/vllm serve {shared}/models/{hub_id} " in server_log
         assert "Application startup complete" in server_log
     import pyarrow.parquet as pq
@@ -187,7 +189,7 @@ def run_recipe(base: Path, user: pwd.struct_passwd, hub_root: Path) -> None:
         assert (row["status"], row["reasons"]) == (
             "no_text", ["chandra:empty_output", "deepseek:empty_output"])
     records = [json.loads(line) for line in
-               (results / "work" / "shards" / "s000000" / "recovery.jsonl").read_text()
+               (results / "work" / "pools" / "r000000" / "recovery.jsonl").read_text()
                .splitlines()]
     provenance = records[0]["provenance"]
     assert (provenance["model"], provenance["model_path"], provenance["model_revision"]) == (

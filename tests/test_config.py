@@ -27,7 +27,9 @@ def with_change(path: str, value: object) -> dict:
 def test_shipped_config_is_valid_and_schema_fills_defaults() -> None:
     ocrflow_config.validate(copy.deepcopy(BASE))
     minimal = ocrflow_config.validate({"input": "somewhere"})
-    assert minimal["shard_size"] == 100
+    assert (minimal["shard_size"], minimal["shard_pages"]) == (1000, 6000)
+    assert minimal["recovery"] == {"engine": "tesseract", "pages_per_job": None,
+                                   "expected_failure": 0.05}
     assert minimal["detection"]["text_layer_agreement"]["enabled"] is False
     assert minimal["engines"]["rapidocr"]["dpi"] == 150
 
@@ -59,6 +61,12 @@ def test_unknown_engine_key_is_named(engine: str) -> None:
 @pytest.mark.parametrize(("path", "value", "named"), [
     ("detection.min_chars", -1, "detection.min_chars"),
     ("shard_size", 0, "shard_size"),
+    ("shard_pages", 0, "shard_pages"),
+    ("recovery.expected_failure", 1.5, "recovery.expected_failure"),
+    ("recovery.pages_per_job", -1, "recovery.pages_per_job"),
+    ("engines.chandra.pages_per_second", 0, "engines.chandra.pages_per_second"),
+    ("engines.tesseract.server_start_s", -5, "engines.tesseract.server_start_s"),
+    ("resources.walltime_margin", 0.5, "resources.walltime_margin"),
     ("primary.engine", "ocropus", "primary.engine"),  # an engine ocrflow does not have
     ("engines.rapidocr.dpi", "high", "engines.rapidocr.dpi"),
     ("detection.max_garbage_ratio", 2, "detection.max_garbage_ratio"),

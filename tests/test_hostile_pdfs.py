@@ -225,7 +225,7 @@ def test_the_ocr_job_records_a_page_too_large_to_render(tmp_path: Path) -> None:
     write_records(inventory, [InventoryDocument(name, str(path), f"{len(name):032x}", pages=[
         InventoryPage(1, 595, 842, ink=0.01)]) for name, path in
         (("inflates", bomb), ("good", good))])
-    ocr_shard(ShardJob(inventory=inventory, output=tmp_path / "primary.jsonl",
+    ocr_shard(ShardJob(inventories=(inventory,), output=tmp_path / "primary.jsonl",
                        stats=tmp_path / "stats.json", role="primary", engine_name="rapidocr",
                        settings=DEFAULTS["engines"]["rapidocr"],
                        store_root=Layout.of(tmp_path).page_store,

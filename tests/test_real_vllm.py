@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ocrflow import engines
+from ocrflow import engines, server_start
 from ocrflow.layout import Layout
 from ocrflow.server import ModelServer, ServerFailed, ServerGroup
 from tests import pdfs
@@ -216,6 +217,13 @@ def test_a_server_killed_mid_shard_is_restarted_and_no_page_is_lost_or_read_twic
     assert page_store_lines(tmp_path) == len(tags)  # each page recorded once
     server_log = (tmp_path / "job.server-cpu.log").read_text()
     assert server_log.count(f"$ {VLLM} serve") == 2  # started, then restarted once
+    # Both starts are in the job's stats, each with the phases of its own part of the log.
+    stats = json.loads((tmp_path / "primary.stats.json").read_text())
+    first, restart = stats["server_starts"]
+    assert stats["server_start_s"] == first["seconds"]
+    second = server_log.index(f"$ {VLLM} serve", 1)
+    assert (first["phases"], restart["phases"]) == (server_start.phases(server_log[:second]),
+                                                    server_start.phases(server_log[second:]))
     assert "died; restart 1 of 3" in caplog.text
     assert gone(model)
 
@@ -262,14 +270,16 @@ def test_chandra_then_deepseek_through_snakemake_with_their_own_real_servers(
     for row in rows:  # the tiny model answers every page empty: both engines fail it
         assert row["status"] == "failed"
         assert row["reasons"] == ["chandra:empty_output", "deepseek:empty_output"]
-    shard = ws.results / "work" / "shards" / "s000000"
-    for role, engine in (("primary", "chandra"), ("recovery", "deepseek")):
-        records = [json.loads(x) for x in (shard / f"{role}.jsonl").read_text().splitlines()]
+    layout = Layout.of(ws.results)
+    # the primary's job per shard, recovery's per pool of shards (here the one shard's)
+    for role, engine, unit in (("primary", "chandra", "s000000"),
+                               ("recovery", "deepseek", "r000000")):
+        records = [json.loads(x) for x in layout.records(unit, role).read_text().splitlines()]
         assert len(records) == 3
         provenance = records[0]["provenance"]
         assert (provenance["engine"], provenance["server_version"]) == (engine,
                                                                         pinned_version())
-        server_log = ws.results / "logs" / f"ocr_{role}" / "s000000.server-cpu.log"
+        server_log = ws.results / "logs" / f"ocr_{role}" / f"{unit}.server-cpu.log"
         assert "Application startup complete" in server_log.read_text()
     assert gone(model)
     markdown = (ws.results / "markdown" / "a.md").read_text()
@@ -291,6 +301,18 @@ def test_deepseek_ocr_itself_reads_a_page_on_the_real_server(tiny_models, tmp_pa
     assert provenance["server_version"] == pinned_version()
     assert provenance["sampling"]["vllm_xargs"]["ngram_size"] == 30  # reached the processor
     assert gone(model)
+    # The server's start, as the job measured it and vLLM logged its phases (the CPU build with
+    # --enforce-eager and dummy weights, whose loader logs no time: its engine's init alone; no
+    # compilation, no graphs).
+    stats = json.loads((tmp_path / "primary.stats.json").read_text())
+    (start,) = stats["server_starts"]
+    assert stats["server_start_s"] == start["seconds"] == provenance["server_start_s"]
+    assert set(start["phases"]) == {"engine_init_s"}
+    server_log = (tmp_path / "job.server-cpu.log").read_text()
+    init = re.search(r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+) s",
+                     server_log)
+    assert init and start["phases"]["engine_init_s"] == float(init.group(1))
+    assert start["seconds"] > start["phases"]["engine_init_s"]
 
 
 def cuda_runner(engine: str, model: Path, **changes: object) -> dict:
@@ -327,6 +349,35 @@ def test_chandras_server_takes_the_v2_runner_on_cuda(tiny_models) -> None:
     CPU build's V1 runner is not what serves it on a GPU (docs/engines.md lists what differs)."""
     found = cuda_runner("chandra", tiny_models["eos"])
     assert (found["v2"], found["api"], found["logits_processors"]) == (True, "ok", [])
+
+
+def capture_sizes(engine: str, model: Path, bounded: bool = True, **changes: object) -> list[int]:
+    """The CUDA graphs vLLM would capture on an H100 at each start of this engine's server
+    (tests/vllm_cpu/capture_sizes.py), with or without the engine's bound."""
+    args = engines.create(engine, settings(engine, model=str(model), **changes)).serve_command()[2:]
+    if not bounded:
+        at = args.index("--max-cudagraph-capture-size")
+        args = args[:at] + args[at + 2:]
+    script = REPO / "tests" / "vllm_cpu" / "capture_sizes.py"
+    result = subprocess.run([str(VENV / "bin" / "python"), str(script), json.dumps(args)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])["sizes"]
+
+
+def test_a_servers_cuda_graphs_stop_at_what_its_job_sends_at_once(tiny_models) -> None:
+    """vLLM 0.32.0 captures graphs up to min(2 x max_num_seqs, 512) tokens; a job keeps at most
+    max_in_flight requests (and max_num_seqs sequences) on a server, so a decode step is never
+    wider: the engines bound the capture there, and each start captures fewer graphs."""
+    eight_to = lambda top: [1, 2, 4, *range(8, top + 1, 8)]  # noqa: E731
+    chandra = tiny_models["eos"]  # 96 in flight, 64 sequences on an 80 GB card
+    assert capture_sizes("chandra", chandra, bounded=False) == eight_to(128)  # 19 sizes
+    assert capture_sizes("chandra", chandra) == eight_to(64)  # 11 sizes
+    assert capture_sizes("chandra", chandra, max_in_flight=24) == eight_to(24)
+    deepseek = tiny_models["deepseek-ocr"]  # 64 in flight, vLLM's 1024 sequences on an H100
+    assert capture_sizes("deepseek", deepseek, bounded=False) == [
+        *eight_to(248), *range(256, 513, 16)]  # 51 sizes up to 512
+    assert capture_sizes("deepseek", deepseek) == eight_to(64)
 
 
 def test_a_request_the_real_server_cannot_read_is_rejected_once_with_its_message(served) -> None:

@@ -94,8 +94,10 @@ def assert_numbers(drawn: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
 
 
 def read_stats(results: Path) -> list[dict[str, Any]]:
-    return [json.loads(p.read_text()) for p in sorted((results / "work/shards").glob(
-        "*/*.stats.json"))]
+    """Every OCR job's stats: the primary's per shard, recovery's per pool."""
+    work = results / "work"
+    return [json.loads(p.read_text()) for p in sorted([*work.glob("shards/*/*.stats.json"),
+                                                       *work.glob("pools/*/*.stats.json")])]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +166,8 @@ def test_the_report_during_a_run_covers_the_shards_merged(example_run: dict[str,
 
 def hand_made(results: Path, rows: list[dict[str, Any]], stats: list[dict[str, Any]]) -> None:
     """A results folder as the jobs would have left it: the rows in shard s000000, each job's
-    stats in a shard of its own (s000000, s000001, ...), every shard merged."""
+    stats in a shard of its own (s000000, s000001, ...; a recovery job's in the pool of the same
+    number), every shard merged."""
     layout = Layout.of(results)
     for i, item in enumerate(stats or [{}]):
         shard, members = f"s{i:06d}", rows if i == 0 else []
@@ -173,8 +176,11 @@ def hand_made(results: Path, rows: list[dict[str, Any]], stats: list[dict[str, A
                                                  for r in members) or "x\t/in/x.pdf\t1\t1\n")
         layout.pages(shard).write_text("".join(json.dumps(r) + "\n" for r in members),
                                        encoding="utf-8")
-        if item:
-            layout.stats(shard, item["role"]).write_text(json.dumps(item))
+        if item:  # a recovery job's in a pool of its own (r000001, ...)
+            path = layout.stats(f"r{i:06d}" if item["role"] == "recovery" else shard,
+                                item["role"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(item))
 
 
 def page_row(doc_id: str, page: int | None, status: str, reasons: tuple[str, ...] = (),

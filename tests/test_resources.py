@@ -4,12 +4,15 @@ to run."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from pathlib import Path
 
 import pytest
 
-from ocrflow.records import Verdict, write_records
+from ocrflow.detect import verdict_counts
+from ocrflow.records import Verdict
 from ocrflow.resources import SERVER_BASE_MB, recovery_gpus
 from tests import pdfs
 from tests.conftest import Workspace
@@ -22,13 +25,29 @@ DEEPSEEK_SERVER_MB = SERVER_BASE_MB["cuda"]
 
 
 def test_recovery_holds_a_gpu_only_when_a_page_failed(tmp_path: Path) -> None:
-    clean, failing = tmp_path / "clean.jsonl", tmp_path / "failing.jsonl"
-    write_records(clean, [Verdict("a", 1, "chandra", ok=True)])
-    write_records(failing, [Verdict("a", 1, "chandra", ok=True),
-                            Verdict("a", 2, "chandra", ok=False, reasons=["empty_output"])])
-    assert recovery_gpus(1, clean) == 0
-    assert recovery_gpus(1, failing) == 1
-    assert recovery_gpus(0, failing) == 0  # a CPU engine never asks for one
+    """A pool's job reads its shards' detection counts, as detection writes them."""
+    clean, failing = tmp_path / "clean.counts.json", tmp_path / "failing.counts.json"
+    clean.write_text(json.dumps(verdict_counts([Verdict("a", 1, "chandra", ok=True)])))
+    failing.write_text(json.dumps(verdict_counts([
+        Verdict("b", 1, "chandra", ok=True),
+        Verdict("b", 2, "chandra", ok=False, reasons=["empty_output"])])))
+    assert recovery_gpus(1, [clean, clean]) == 0
+    assert recovery_gpus(1, [clean, failing]) == 1  # one shard of the pool had a failure
+    assert recovery_gpus(0, [failing]) == 0  # a CPU engine never asks for one
+
+
+def test_an_ocr_jobs_walltime_follows_its_pages(gpu_workspace: Workspace) -> None:
+    """Before the inventory, the plan's page count; resources.walltime_margin times the pages at
+    the engine's pages_per_second and its server_start_s, at least resources.ocr.runtime."""
+    pdfs.write(gpu_workspace.root / "corpus" / "long.pdf",
+               pdfs.text_pdf([f"Page {n}." for n in range(40)]))
+    gpu_workspace.config["engines"] = {"chandra": {"pages_per_second": 0.01,
+                                                   "server_start_s": 60}}
+    job = dry_run_job(gpu_workspace, "ocr_primary")
+    # 41 pages (a.pdf's one, long.pdf's 40): 2 x (60 s + 41 / 0.01 pages/s) = 138.7 min
+    assert job["runtime"] == str(math.ceil(2 * (60 + 41 / 0.01) / 60)) == "139"
+    gpu_workspace.config["engines"] = {"chandra": {"pages_per_second": 100.0}}
+    assert dry_run_job(gpu_workspace, "ocr_primary")["runtime"] == "30"  # resources.ocr.runtime
 
 
 def dry_run_job(ws: Workspace, rule: str) -> dict[str, str]:

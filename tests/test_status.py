@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ocrflow import atomic, config, plan, status
+from ocrflow import atomic, config, plan, pools, status
 from ocrflow.layout import Layout
 from ocrflow.progress import Progress, ProgressFile, Timeline, ended_by
 from tests import pdfs
@@ -66,6 +66,9 @@ def test_status_of_a_run_in_progress(workspace: Workspace, monkeypatch) -> None:
     serve_gpu_engines(ws, monkeypatch, {"delay_s": 1.0}, gpus="0",
                       chandra={"max_in_flight": 1}, startup_s="0")
     ws.config["shard_size"] = 1
+    # a recovery job per shard: with DeepSeek's pools (12 shards), merging a waits for every
+    # shard's primary (tests below cover pools)
+    ws.config["recovery"]["pages_per_job"] = 0
     layout = Layout.of(ws.results)
     # a: merged; then b's primary OCR runs (7 pages, a second each) while c waits
     ws.snakemake("--resources", "gpu=1", "--cores", "1", str(layout.pages("s000000")))
@@ -198,6 +201,7 @@ def test_nothing_inventoried_yet_says_so(tmp_path: Path) -> None:
     assert count(text, "pending") == 2 and "(4 PDFs)" in text
     assert "(no shard inventoried yet: their pages are not known)" in text
     assert "primary (chandra)" in text and "unknown pages left" in text
+    assert "GPU hours" not in text  # no page known: no estimate
 
 
 def test_a_stalled_job_and_a_killed_one_are_named(tmp_path: Path) -> None:
@@ -294,6 +298,212 @@ def test_progress_file_is_rewritten_while_the_job_runs(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == last  # the heartbeat has stopped
 
 
+# --- recovery pools: one job reads the failed pages of consecutive shards --------------------
+
+# shards of 100 pages, 5 of them expected to fail: 15 failed pages a job make pools of 3 shards
+POOLED = {"shard_pages": 100, "recovery": {"engine": "deepseek", "pages_per_job": 15,
+                                           "expected_failure": 0.05}}
+
+
+def pooled_run(tmp: Path, shards: int) -> tuple[Layout, float]:
+    """A run of ``shards`` shards of one PDF in pools of 3, each shard inventoried (10 pages),
+    read and judged by the primary (2 pages failed) a few minutes ago; and the time then."""
+    rows = [f"d{i:04d}\t/x/d{i:04d}.pdf" for i in range(shards)]
+    sheet = tmp / "sheet.tsv"
+    sheet.write_text("doc_id\tpath\n" + "\n".join(rows) + "\n")
+    cfg = config.validate({"input": str(sheet), "results": str(tmp / "results"),
+                           "shard_size": 1, "primary": {"engine": "chandra"}, **POOLED})
+    assert pools.shards_per_pool(cfg) == 3
+    assert len(plan.update(str(sheet), cfg["results"], 1, cfg["shard_pages"])) == shards
+    config.record(cfg)
+    layout, now = Layout.of(cfg["results"]), time.time()
+    for shard in sorted(os.listdir(layout.shards)):
+        detected(layout, shard, now - 600)
+    return layout, now
+
+
+def at(path: Path, t: float, text: str = "{}") -> None:
+    """``path`` written with ``text``, its mtime ``t``."""
+    atomic.write_text(path, text)
+    os.utime(path, (t, t))
+
+
+def detected(layout: Layout, shard: str, t: float, failed: int = 2) -> None:
+    """The shard inventoried (10 pages), read and judged by the primary by time ``t``."""
+    os.utime(layout.members(shard), (t - 30, t - 30))
+    inventoried(layout, shard, 1, 10)
+    for path in (layout.inventory(shard), layout.inventory_counts(shard)):
+        os.utime(path, (t - 20, t - 20))
+    at(layout.stats(shard, "primary"), t - 10, json.dumps({"engine": "chandra", "pages": 10}))
+    at(layout.verdict_counts(shard, "primary"), t,
+       json.dumps({"pages": 10, "failed": failed, "by_reason": {"repetition": failed}}))
+
+
+def pool_job(layout: Layout, pool: str, to_ocr: int, done: int, started: float,
+             updated: float, finished: bool = False, host: str = "node7", pid: int = 1) -> None:
+    """The progress file of ``pool``'s recovery job, last written at ``updated``."""
+    at(layout.progress("recovery", pool), updated, json.dumps({
+        "pool": pool, "role": "recovery", "engine": "deepseek", "pages": to_ocr,
+        "pages_from_text_layer": 0, "pages_stored": 0, "pages_to_ocr": to_ocr,
+        "pages_done": done, "started": started, "updated": updated, "finished": finished,
+        "error": None, "host": host, "pid": pid,
+        "timeline": [[started, 0], [updated, done]]}))
+
+
+def pool_recovered(layout: Layout, pool: str, t: float, pages: int, failing: int) -> None:
+    """``pool``'s recovery job done at ``t``: its stats, its verdicts' counts."""
+    at(layout.stats(pool, "recovery"), t - 5, json.dumps({"engine": "deepseek", "pages": pages}))
+    at(layout.verdict_counts(pool, "recovery"), t, json.dumps({
+        "pages": pages, "failed": failing, "by_reason": {"repetition": failing}}))
+
+
+def engine_line(text: str, role: str) -> str:
+    match = re.search(rf"^  {role} \(\w+\)\s+(.*)$", text, re.MULTILINE)
+    assert match, text
+    return match.group(1)
+
+
+def test_a_pool_whose_recovery_job_runs(tmp_path: Path) -> None:
+    """Three shards, one pool: each shard is "recovery running", the engine runs one job, and
+    the pages left are the pool's failed pages the job has not read."""
+    layout, now = pooled_run(tmp_path, 3)
+    pool_job(layout, "r000000", to_ocr=6, done=2, started=now - 300, updated=now - 5)
+    st = status.collect(layout.root, now=now)
+    assert st.per_pool == 3 and st.pools == 1
+    text = status.render(st)
+    assert count(text, "recovery running") == 3 and count(text, "detected") == 0
+    assert count(text, "failed (primary)", "pages") == 6
+    assert count(text, "recovered", "pages") == 0
+    assert re.fullmatch(r"\d+\.\d\d   1 running, 4 pages left, about \d+ (s|min)",
+                        engine_line(text, "recovery")), text
+    assert "  (recovery: one job per pool of 3 shards, 1 pool)" in text.splitlines(), text
+    assert "warning" not in text
+
+
+def test_a_pool_whose_job_stalled_is_named_once(tmp_path: Path) -> None:
+    layout, now = pooled_run(tmp_path, 3)
+    pool_job(layout, "r000000", to_ocr=6, done=2, started=now - 500, updated=now - 400)
+    at(layout.progress("recovery", "r000000"), now - 400,
+       layout.progress("recovery", "r000000").read_text())
+    text = status.render(status.collect(layout.root, now=now + 1000))
+    warnings = [line for line in text.splitlines() if line.startswith("warning")]
+    assert warnings == ["warning: r000000 recovery (pool of s000000-s000002) (deepseek): no "
+                        "update for 23 min (stalled or killed)"], text
+    assert count(text, "recovery running") == 3 and "1 running, 4 pages left" in text
+
+
+def test_a_pool_whose_job_is_gone_is_named_once(tmp_path: Path) -> None:
+    layout, now = pooled_run(tmp_path, 3)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    pool_job(layout, "r000000", to_ocr=6, done=2, started=now - 300, updated=now - 5,
+             host=socket.gethostname(), pid=gone.pid)
+    text = status.render(status.collect(layout.root, now=now))
+    warnings = [line for line in text.splitlines() if line.startswith("warning")]
+    assert warnings == [f"warning: r000000 recovery (pool of s000000-s000002): its job (pid "
+                        f"{gone.pid}) is gone (killed)"], text
+    assert count(text, "detected") == 3 and count(text, "recovery running") == 0
+    assert "0 running, 6 pages left" in engine_line(text, "recovery")
+
+
+def test_a_finished_pool_counts_its_pages_once(tmp_path: Path) -> None:
+    layout, now = pooled_run(tmp_path, 4)  # pools r000000 (3 shards) and r000001 (1)
+    pool_job(layout, "r000000", to_ocr=6, done=6, started=now - 300, updated=now - 60,
+             finished=True)
+    pool_recovered(layout, "r000000", now - 60, pages=6, failing=1)
+    text = status.render(status.collect(layout.root, now=now))
+    assert count(text, "recovered") == 3 and count(text, "detected") == 1
+    assert count(text, "recovered", "pages") == 5 and count(text, "still failing", "pages") == 1
+    # s000003's pool has not run: its 2 failed pages are left
+    assert re.fullmatch(r"\d+\.\d\d   0 running, 2 pages left, .*",
+                        engine_line(text, "recovery")), text
+    for shard in ("s000000", "s000001", "s000002"):  # merged, after their pool's recovery
+        at(layout.pages(shard), now - 30)
+    text = status.render(status.collect(layout.root, now=now))
+    assert count(text, "merged") == 3 and count(text, "recovered") == 0
+    assert count(text, "recovered", "pages") == 5 and count(text, "still failing", "pages") == 1
+    assert count(text, "merged", "pages") == 30
+    assert "  (recovery: one job per pool of 3 shards, 2 pools)" in text.splitlines(), text
+    assert "warning" not in text
+
+
+def test_a_shard_that_joined_its_pool_after_recovery_is_detected(tmp_path: Path) -> None:
+    """s000002 came into the run (or was read again) after its pool's recovery ran: the pool's
+    files are older than its detection, so its job runs again for it; s000000 and s000001 keep
+    what the job recovered for them."""
+    layout, now = pooled_run(tmp_path, 2)
+    pool_job(layout, "r000000", to_ocr=4, done=4, started=now - 300, updated=now - 60,
+             finished=True)
+    pool_recovered(layout, "r000000", now - 60, pages=4, failing=1)
+    rows = layout.members("s000001").read_text()  # a third shard, planned and judged since
+    layout.shard_dir("s000002").mkdir()
+    layout.members("s000002").write_text(rows.replace("d0001", "d0002"))
+    detected(layout, "s000002", now - 10, failed=3)
+    text = status.render(status.collect(layout.root, now=now))
+    assert count(text, "recovered") == 2 and count(text, "detected") == 1, text
+    assert count(text, "recovered", "pages") == 3 and count(text, "still failing", "pages") == 1
+    assert count(text, "failed (primary)", "pages") == 7
+    assert re.fullmatch(r"\d+\.\d\d   0 running, 3 pages left, .*",
+                        engine_line(text, "recovery")), text
+    # its pool's job runs again, reading s000002's pages: the job is not s000000's any more
+    # (Snakemake removed the pool's files before it started), all three are "recovery running"
+    for path in layout.pool_files("r000000"):
+        path.unlink(missing_ok=True)
+    pool_job(layout, "r000000", to_ocr=7, done=1, started=now - 5, updated=now)
+    text = status.render(status.collect(layout.root, now=now))
+    assert count(text, "recovery running") == 3, text
+    assert "1 running, 6 pages left" in engine_line(text, "recovery")
+
+
+def test_a_job_started_before_a_shard_joined_its_pool_is_not_that_shards(tmp_path: Path) -> None:
+    layout, now = pooled_run(tmp_path, 2)
+    pool_job(layout, "r000000", to_ocr=4, done=1, started=now - 500, updated=now)
+    layout.shard_dir("s000002").mkdir()
+    layout.members("s000002").write_text(layout.members("s000001").read_text())
+    detected(layout, "s000002", now - 10, failed=3)
+    text = status.render(status.collect(layout.root, now=now))
+    assert count(text, "recovery running") == 2 and count(text, "detected") == 1, text
+    assert "1 running, 6 pages left" in engine_line(text, "recovery")  # 3 of the job, 3 of s000002
+
+
+def test_the_estimate_against_the_jobs_done(tmp_path: Path) -> None:
+    """The run's GPU hours as cost.py estimates them from the pages status counted, the jobs
+    done measured against their estimate, the mean server start per engine."""
+    layout, now = pooled_run(tmp_path, 4)
+    for shard in ("s000000", "s000001", "s000002", "s000003"):
+        at(layout.stats(shard, "primary"), now - 610, json.dumps({
+            "engine": "chandra", "pages": 10, "pages_sent": 10, "seconds": 100.0,
+            "server_start_s": 90.0}))
+    pool_recovered(layout, "r000000", now - 60, pages=6, failing=1)
+    at(layout.stats("r000000", "recovery"), now - 65, json.dumps({
+        "engine": "deepseek", "pages": 6, "pages_sent": 6, "seconds": 200.0,
+        "server_start_s": 110.0}))
+    lines = status.render(status.collect(layout.root, now=now)).splitlines()
+    cost = lines[next(i for i, line in enumerate(lines) if line.startswith("GPU hours")):]
+    # chandra: 120 s to start, 2 pages/s: 125 s a shard; deepseek: 120 s and 2 of 30 pages (5%)
+    assert re.fullmatch(r"GPU hours: estimated 0\.2 for the run", cost[0]), cost
+    assert cost[1] == ("  ocr_primary (chandra): 4 of 4 jobs done: 0.1 GPU hours measured "
+                       "against 0.1 estimated for them (start 90.0% measured, 96.0% estimated); "
+                       "read 1.00 pages/s per GPU, assumed 2"), cost
+    assert cost[2].startswith("  ocr_recovery (deepseek): 1 of 1 jobs done: 0.056 GPU hours "
+                              "measured against 0.034 estimated for them"), cost
+    assert cost[3] == ("  server start, mean: chandra 90 s over 4 jobs (assumed 120 s); deepseek "
+                       "110 s over 1 job (assumed 120 s)"), cost
+
+
+def test_a_config_recorded_before_pools_gets_the_default_pools(tmp_path: Path) -> None:
+    cfg = config.validate({"input": "x.tsv", "results": str(tmp_path / "r"),
+                           "primary": {"engine": "chandra"}, "recovery": {"engine": "deepseek"}})
+    old = {k: v for k, v in cfg.items() if k != "shard_pages"}
+    old["recovery"] = {"engine": "deepseek"}
+    filled = status._planning(old)
+    assert filled is not None and filled["recovery"]["expected_failure"] == 0.05
+    assert status._shards_per_pool(filled) == pools.shards_per_pool(cfg) > 1
+    assert status._planning(cfg) is cfg  # a config recorded since: as it is, not validated
+    assert status._planning({**old, "primary": {"engine": "unknown"}}) is None  # refused now
+    assert status._shards_per_pool(None) == 1 and status._planning({}) is None
+
+
 # --- every engine pair, at every stage a shard goes through --------------------------------
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]
@@ -305,13 +515,15 @@ STAGES = ("planned", "inventoried", "primary", "recovery", "merged", "manifest")
 PAGES, PDFS, TRUSTED = 3, 2, 2
 
 
-def stage_files(layout: Layout, shard: str) -> dict[str, list[Path]]:
+def stage_files(layout: Layout, shard: str, pool: str) -> dict[str, list[Path]]:
     """What each stage adds to a results folder, of what status reads: the shard's files (all
-    of them), its OCR jobs' progress files, the corpus files the manifest job writes."""
+    of them), its OCR jobs' files and progress files (recovery's: its pool's), the corpus files
+    the manifest job writes."""
     def job(role: str) -> list[Path]:
-        return [layout.records(shard, role), layout.stats(shard, role),
-                layout.verdicts(shard, role), layout.verdict_counts(shard, role),
-                layout.progress(role, shard)]
+        unit = pool if role == "recovery" else shard
+        return [layout.records(unit, role), layout.stats(unit, role),
+                layout.verdicts(unit, role), layout.verdict_counts(unit, role),
+                layout.progress(role, unit)]
 
     return {"planned": [layout.members(shard)],
             "inventoried": [layout.inventory(shard), layout.inventory_counts(shard)],
@@ -343,11 +555,14 @@ def stage_folders(tmp_path_factory) -> dict[tuple[bool, str], tuple[Path, dict[s
         layout = Layout.of(ws.results)
         recorded = yaml.safe_load(layout.recorded_config.read_text())
         (shard,) = os.listdir(layout.shards)
-        added = stage_files(layout, shard)
+        pool = pools.pool_of(shard, pools.shards_per_pool(recorded))
+        added = stage_files(layout, shard, pool)
         stages = [s for s in STAGES if with_recovery or s != "recovery"]
         made = {path for s in stages for path in added[s]}
         assert all(path.exists() for path in made)  # the run made every file a stage adds
         assert set(layout.shard_dir(shard).iterdir()) <= made  # and none in the shard unknown
+        if with_recovery:  # nor in its pool's folder
+            assert set(layout.pool_dir(pool).iterdir()) <= made
         for i, stage in enumerate(stages):
             root = ws.root / "stages" / stage
             shutil.copytree(ws.results, root)
@@ -392,7 +607,7 @@ def test_status_of_every_engine_pair_at_every_stage(stage_folders, capsys, prima
     results, recorded = stage_folders[(recovery != "none", stage)]
     config.record({**recorded, "results": str(results),  # what status reads the engines from
                    "primary": {"engine": primary, "trusted_text_layer": trusted},
-                   "recovery": {"engine": recovery}})
+                   "recovery": {**recorded["recovery"], "engine": recovery}})
     assert status.command(results, None) == 0
     text = capsys.readouterr().out
     want = expected(primary, recovery, trusted, stage)

@@ -175,7 +175,7 @@ def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) ->
     workspace.config.update(primary={"engine": "rapidocr", "trusted_text_layer": True},
                             recovery={"engine": "none"})
     first = workspace.snakemake("-n")
-    assert "ocrflow plan: 1 shards, none inventoried yet" in first.stderr
+    assert "ocrflow plan: 1 shard, none inventoried yet" in first.stderr
     workspace.snakemake()
     sent = call_counts(c for c in workspace.calls() if c["engine"] == "rapidocr")
     rows = page_rows(workspace)

@@ -19,7 +19,7 @@ from ocrflow.manifest import (
     report_tables,
     summarize,
 )
-from ocrflow.plan import Registry, _assign, lists_shards
+from ocrflow.plan import Registry, assign, lists_shards
 from ocrflow.records import (
     FinalPage,
     InventoryDocument,
@@ -40,17 +40,18 @@ def docs(*ids: str) -> list[Document]:
 
 
 def test_shards_keep_their_members_and_fill_up_before_new_ones() -> None:
-    def assign(ids: tuple[str, ...], known: dict[str, str], next_index: int) -> dict[str, str]:
-        return _assign(docs(*ids), Registry(known, 2, next_index), shard_size=2)[0]
+    def assigned(ids: tuple[str, ...], known: dict[str, str], next_index: int) -> dict[str, str]:
+        return assign(docs(*ids), Registry(known, 2, next_index, shard_pages=100), shard_size=2,
+                      shard_pages=100, pages=dict.fromkeys(ids, 1))[0]
 
-    first = assign(("a", "b", "c"), {}, 0)
+    first = assigned(("a", "b", "c"), {}, 0)
     assert first == {"a": "s000000", "b": "s000000", "c": "s000001"}
     # b leaves, d and e arrive: a stays, d fills the open shard s000001, e opens s000002
-    second = assign(("a", "c", "d", "e"), first, 2)
+    second = assigned(("a", "c", "d", "e"), first, 2)
     assert second == {"a": "s000000", "c": "s000001", "d": "s000001", "e": "s000002"}
     # a shard whose members all left is not filled again (only the last one is open), and a
     # retired shard's number is never given again (s000003 was made and retired)
-    third = assign(("y", "f", "g"), {"x": "s000001", "y": "s000002"}, 4)
+    third = assigned(("y", "f", "g"), {"x": "s000001", "y": "s000002"}, 4)
     assert third == {"y": "s000002", "f": "s000002", "g": "s000004"}
 
 
@@ -63,7 +64,8 @@ def row(doc_id: str, page: int | None, status: str, content_hash: str | None, **
 def test_only_a_cluster_job_of_one_shard_skips_listing_the_shards() -> None:
     job = ["--target-jobs", "inventory:shard=s000001", "--allowed-rules", "inventory", "--cores"]
     assert not lists_shards(job)
-    assert not lists_shards(["--allowed-rules", "ocr_primary", "ocr_recovery"])  # a group
+    assert not lists_shards(["--allowed-rules", "ocr_primary", "merge"])  # a group
+    assert lists_shards(["--allowed-rules", "ocr_recovery"])  # reads its pool's shards
     assert lists_shards(["--target-jobs", "manifest:", "--allowed-rules", "manifest"])
     assert lists_shards(["--allowed-rules", "inventory", "export"])
     assert lists_shards(["--allowed-rules=inventory"])  # a form not seen: list them

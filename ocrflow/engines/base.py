@@ -71,6 +71,8 @@ class Engine(ABC):
     # adds it) never changes the text; a pinned revision does (derived_text_settings), and one
     # left at null adds nothing, so the default settings keep the page-store key they had.
     SOURCE: ClassVar[frozenset[str]] = frozenset({"models_dir", "revision"})
+    # What the plan assumes of the engine's speed (walltimes, the cost estimate): never the text.
+    PLANNING: ClassVar[frozenset[str]] = frozenset({"pages_per_second", "server_start_s"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         self.settings = settings
@@ -91,7 +93,7 @@ class Engine(ABC):
         """The settings that change the text: all but OPERATIONAL, and what the engine derives
         from them (derived_text_settings)."""
         kept = {k: v for k, v in self.settings.items()
-                if k not in self.OPERATIONAL and k not in self.SOURCE}
+                if k not in self.OPERATIONAL | self.SOURCE | self.PLANNING}
         return {**kept, **self.derived_text_settings()}
 
     def derived_text_settings(self) -> dict[str, Any]:
@@ -105,6 +107,17 @@ class Engine(ABC):
         whatever more an engine knows (model, prompt, sampling, server version)."""
         return {"engine": self.name, "engine_version": self.version,
                 "fingerprint": self.fingerprint()}
+
+    def server_starts(self) -> list[dict[str, Any]]:
+        """One entry per model-server start of this job, restarts included: ``{"seconds": from
+        its start until ready, "phases": {"weights_s", "compile_s", "cuda_graphs_s",
+        "engine_init_s"} as far as the server logged them}`` (ocrflow/server_start.py). An
+        engine that starts no server: none."""
+        return []
+
+    def start_seconds(self) -> float:
+        """Seconds the job waited before its servers first answered (0.0: it started none)."""
+        return 0.0
 
     def start(self, job: JobContext | None = None) -> None:
         """Load models or connect; raise EngineUnavailable with a fix when that cannot work.

@@ -22,7 +22,7 @@ from typing import Any
 from ocrflow.client import CUT, ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
 from ocrflow.engines.serve_options import option_values
-from ocrflow.engines.vlm import ServerEngine, data_url, prompt_hash
+from ocrflow.engines.vlm import ServerEngine, data_url, graph_size_bound, prompt_hash
 from ocrflow.render import RenderSpec
 
 # chandra/scripts/vllm.py (chandra-ocr 0.2.0) sizes its vLLM server from the card's memory,
@@ -62,7 +62,7 @@ class ChandraEngine(ServerEngine):
                                   ("--max-num-batched-tokens", "max_num_batched_tokens", tokens)):
             if option not in given:  # the user's own server_args win
                 args += [option, str(self.settings[key] or auto)]
-        return args
+        return args + graph_size_bound(args, self.settings["max_in_flight"])
 
     def prompt(self) -> str:
         from chandra.prompts import PROMPT_MAPPING

@@ -13,7 +13,7 @@ from typing import Any
 
 from ocrflow.client import ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
-from ocrflow.engines.vlm import ServerEngine, data_url, prompt_hash
+from ocrflow.engines.vlm import ServerEngine, data_url, graph_size_bound, prompt_hash
 from ocrflow.render import RenderSpec
 
 END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
@@ -63,6 +63,10 @@ class DeepSeekEngine(ServerEngine):
     @property
     def render_spec(self) -> RenderSpec:
         return render_spec(self.settings)
+
+    def server_args(self, gpu_memory_mib: int | None) -> list[str]:
+        args = list(self.settings["server_args"])
+        return args + graph_size_bound(args, self.settings["max_in_flight"])
 
     def sampling(self) -> dict[str, Any]:
         s = self.settings

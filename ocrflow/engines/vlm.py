@@ -34,6 +34,7 @@ from ocrflow.engines.serve_options import option_values
 from ocrflow.gpus import assign, memory_mib
 from ocrflow.loops import LoopCut
 from ocrflow.server import ModelServer, ServerGroup
+from ocrflow.server_start import job_start_s
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,25 @@ TEXT_FLAGS = {"--max-model-len", "--mm-processor-kwargs", "--dtype", "--quantiza
               "--override-generation-config", "--limit-mm-per-prompt", "--kv-cache-dtype",
               "--seed"}
 _DONE = object()
+
+
+def graph_size_bound(args: list[str], in_flight: int) -> list[str]:
+    """``--max-cudagraph-capture-size`` for a server sent at most ``in_flight`` requests at once
+    (or fewer, where ``--max-num-seqs`` says so): vLLM 0.32.0 otherwise captures CUDA graphs up to
+    min(2 x max_num_seqs, 512) tokens (vllm/config/vllm.py, VllmConfig._set_cudagraph_sizes),
+    and max_num_seqs left out is 1024 on an H100 (engine/arg_utils.py): 51 graphs up to 512,
+    each captured at every start, for batches this job never sends. A decode step carries a
+    token per request, so no decode batch is wider than the bound. Nothing is added where
+    ``args`` choose capture sizes themselves (any cudagraph_capture option, a compilation
+    config naming one) or speculative decoding (its decode steps carry more tokens a request)."""
+    if any("cudagraph_capture" in arg or "cudagraph-capture" in arg for arg in args):
+        return []
+    given = option_values(args)
+    if "--speculative-config" in given:
+        return []
+    seqs = given.get("--max-num-seqs") or []
+    bound = min(in_flight, int(seqs[-1])) if seqs and seqs[-1].isdigit() else in_flight
+    return ["--max-cudagraph-capture-size", str(bound)]
 
 
 def data_url(page: PageInput) -> str:
@@ -71,6 +91,7 @@ class ServerEngine(Engine):
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         super().__init__(settings, threads)
         self.servers: ServerGroup | None = None
+        self.started: list[ModelServer] = []  # this job's servers, kept after they stop
         self.base_urls: list[str] = []
         self.server_version = ""
         self._stop = threading.Event()
@@ -115,7 +136,13 @@ class ServerEngine(Engine):
     def provenance(self) -> dict[str, Any]:
         model = models.provenance(self.settings, loaded_here=not self.settings.get("endpoint"))
         return {**super().provenance(), **model, **self.request_settings(),
-                "server_version": self.server_version}
+                "server_version": self.server_version, "server_start_s": self.start_seconds()}
+
+    def server_starts(self) -> list[dict[str, Any]]:
+        return [start for server in self.started for start in server.starts]
+
+    def start_seconds(self) -> float:
+        return job_start_s([server.starts[0] for server in self.started if server.starts])
 
     def check_packages(self) -> None:
         if not self.package:
@@ -158,6 +185,7 @@ class ServerEngine(Engine):
                                        base.with_name(f"{base.stem}.server-{gpu or 'cpu'}.log"),
                                        startup_timeout_s=self.settings["startup_timeout_s"],
                                        env=self.server_env()))
+        self.started = servers
         self.servers = ServerGroup(servers, max_restarts=self.settings["max_restarts"])
         try:
             self.servers.start()
