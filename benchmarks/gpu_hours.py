@@ -266,7 +266,7 @@ def snakemake_run(args: argparse.Namespace) -> int:
             return 1
         config = config_module.validate(dict(ws.config))
         layout = Layout.of(ws.results)
-        planned = cost.planned_pages(layout)
+        planned = plan.pages_by_shard(layout)
         per_pool = pools.shards_per_pool(config)
         planned_pools = pools.pools(sorted(planned), per_pool)
         ran = {rule: sorted(p.stem for p in (ws.results / "benchmarks" / rule).glob("*.tsv"))

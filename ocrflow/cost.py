@@ -200,13 +200,6 @@ def describe(est: Estimate) -> list[str]:
     return ["; ".join(parts), f"  assumed: {assumed}"]
 
 
-def planned_pages(layout: Layout) -> dict[str, int]:
-    """Each shard's pages as the last plan counted them (plan.pages_by_shard)."""
-    from ocrflow.plan import pages_by_shard
-
-    return pages_by_shard(layout)
-
-
 @dataclass(frozen=True)
 class Job:
     """One finished OCR job, from its stats file."""

@@ -211,12 +211,12 @@ def gpu_hours_tables(config: dict[str, Any]) -> list[Table]:
     """The GPU hours section (cost.py): the plan's estimate against the OCR jobs that finished,
     and the slowest of their server starts, from their stats files. Nothing for a run with no
     OCR job on a GPU and no server start."""
-    from ocrflow import cost
+    from ocrflow import cost, plan
     from ocrflow.layout import Layout
 
     layout = Layout.of(config["results"])
     done = cost.measured(layout, config)
-    planned = cost.planned_pages(layout)
+    planned = plan.pages_by_shard(layout)
     est = cost.estimate(config, planned) if planned else None
     started = done.started()
     if not started and not (est and any(r.on_gpu for r in est.roles.values())):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ocrflow import config as config_module
-from ocrflow import cost, report_html
+from ocrflow import cost, plan, report_html
 from ocrflow.layout import Layout
 from tests.stand_in import fake_command, run_job, settings
 
@@ -173,7 +173,7 @@ def test_the_report_has_the_gpu_hours_section(tmp_path: Path, real_stats: dict[s
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     config = gpu_config()
     layout = results_with(tmp_path / "results", config, real_stats, PAGES)
-    monkeypatch.setattr(cost, "planned_pages", lambda _layout: dict(PAGES))
+    monkeypatch.setattr(plan, "pages_by_shard", lambda _layout: dict(PAGES))
     report_md = tmp_path / "report.md"
     build = dict(shard_pages=[], stats=[layout.stats("s000000", "primary")],
                  manifest=tmp_path / "manifest.parquet", report=report_md,
