@@ -119,6 +119,7 @@ bench: $(VENV)/.dev tesseract services  ## print the scaling, speed and accuracy
 	$(BIN)/python benchmarks/loop_cost.py
 	$(BIN)/python benchmarks/bilingual.py
 	$(BIN)/python benchmarks/gpu_hours.py --snakemake
+	$(BIN)/python benchmarks/tables.py --before 46c7369  # the commit before tables were read
 
 clean:
 	rm -rf results .snakemake

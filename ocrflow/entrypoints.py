@@ -67,6 +67,8 @@ def _shard_job(job: Any) -> ShardJob:
                     policy=job.params.policy, threads=job.threads,
                     verdicts=_paths(verdicts) if verdicts else None, log_path=Path(job.log.log),
                     trusted_text_layer=job.params.trusted_text_layer,
+                    structure_to_engine=job.params.text_layer["structure_to_engine"],
+                    layer_settings=job.params.text_layer["settings"],
                     progress=Path(job.log.progress),
                     mem_mb=getattr(getattr(job, "resources", None), "mem_mb", None),
                     handoff=job.params.handoff)

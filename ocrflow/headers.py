@@ -21,6 +21,7 @@ Rules (``find_repeated``):
   page number anywhere in its edge) that is the page's position plus the same offset on enough
   pages is the document's folio: the line carrying it is removed even where its text changes
   ("Chapter 4: Function reference 9", "6052 BULLETIN OFFICIEL ...").
+- A line of HTML markup (a table's) is never removed: a table at the top of every page stays whole.
 - On the first page, the repeated lines stay, page numbers aside (``keep_first``): a report's
   running head is often its title, which page 1 then shows once; a running head left once costs
   little, a title lost costs the document's name.
@@ -64,6 +65,9 @@ _PAGE_PHRASE = re.compile(rf"(?<!\w){_PAGE_WORD}\s*[:.]?\s*\d+(?:\s*{_OF}\s*\d+)
 _ROMAN = re.compile(r"^x{0,3}(?:ix|iv|v?i{0,3})$")
 _EDGE_NUMBER = re.compile(r"^\W*(\d+)(?!\w)|(?<!\w)(\d+)\W*$")
 MAX_FOLIO_LINE = 120  # characters: a running head is short; a body line is not one
+# A line of HTML (a table's markup, as the engines and the text layer's tables write it): never a
+# running head, however often a table starts a page; removing it would break the table.
+_MARKUP = re.compile(r"^\s*</?[a-zA-Z]")
 
 
 def _plain(line: str) -> str:
@@ -127,6 +131,8 @@ class Repeated:
                   numbers_only: bool = False) -> bool:
         """Whether an edge line of page ``number`` is a running head, foot or page number
         (``numbers_only``: a page number)."""
+        if _MARKUP.match(line):
+            return False
         key = line_key(line)
         if key in (self.top if top else self.bottom) and (key == PAGE_NUMBER or not numbers_only):
             return True

@@ -24,7 +24,7 @@ from ocrflow.isolation import IsolatedPool, current_limit, worker_limit
 from ocrflow.progress import Progress
 from ocrflow.records import InventoryDocument, InventoryPage, error_line, write_records
 from ocrflow.render import oversized_image
-from ocrflow.text_layer import LayerReading
+from ocrflow.text_layer import LayerReading, clean_text_layer
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,27 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def clean_text_layer(text: str) -> str:
-    """pdfium's text as a reader sees it: a word hyphenated at a line end (pdfium marks the
-    hyphen \x02) or split by a soft hyphen is joined, line breaks are "\n"."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _SOFT_HYPHEN.sub("", text.replace("\x02", ""))
 
 
-_SOFT_HYPHEN = re.compile("\u00ad\n?")
+class PypdfPages:
+    """pypdf's text of a document's pages, the document opened on the first request only
+    (most documents have no right-to-left page)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reader: Any = None
+
+    def text(self, index: int) -> str | None:
+        """None when pypdf cannot read the page (its errors are many and not all its own)."""
+        try:
+            if self._reader is None:
+                import pypdf
+
+                self._reader = pypdf.PdfReader(self.path)
+            return self._reader.pages[index].extract_text()
+        except Exception as exc:  # pypdf raises anything from a broken PDF: no reading, then
+            log.debug("pypdf cannot read %s page %d: %s", self.path, index + 1, exc)
+            return None
 
 
 def usable_text(text: str, min_chars: int) -> bool:
@@ -233,7 +246,7 @@ def inventory_document(task: InventoryTask) -> InventoryDocument:
         return doc
     with contextlib.suppress(pdfium.PdfiumError):  # forms that cannot load: pages still can
         pdf.init_forms()  # a page whose only ink is filled form fields is not blank
-    pypdf_pages = text_layer.PypdfPages(task.source_path)
+    pypdf_pages = PypdfPages(task.source_path)
     try:
         if len(pdf) == 0:
             doc.error = "PDF has no pages"
@@ -244,7 +257,7 @@ def inventory_document(task: InventoryTask) -> InventoryDocument:
 
 
 def _inventory_page(pdf: Any, index: int, task: InventoryTask,
-                    pypdf_pages: text_layer.PypdfPages) -> InventoryPage:
+                    pypdf_pages: PypdfPages) -> InventoryPage:
     info = InventoryPage(page=index + 1)
     try:
         page = pdf[index]
@@ -306,12 +319,20 @@ def _page_fields(page: InventoryPage) -> dict[str, Any]:
 
 def _best_reading(page: PageWithReadings, settings: dict[str, Any]) -> InventoryPage:
     """The reading the trust signals score highest (a tie goes to the first): the one whose
-    words are words, in the right order of letters, with no glyph codes."""
+    words are words, in the right order of letters, with no glyph codes. A reading whose
+    right-to-left words are more often words backwards than forwards gives way, whatever
+    its score, to one that is not and has more of them forwards: a few Arabic words weigh
+    little in a Latin page's score, less than a Latin word another reading lost."""
     scored = [(trust.assess(r.text, settings, page.layout), r) for r in page.readings
               if r.text.strip()]
     chosen = InventoryPage(**_page_fields(page))
     if scored:
         assessment, reading = max(scored, key=lambda pair: pair[0].quality)
+        if assessment.backwards:
+            forwards = [pair for pair in scored if not pair[0].backwards and
+                        pair[0].rtl_words > assessment.rtl_words]
+            if forwards:
+                assessment, reading = max(forwards, key=lambda pair: pair[0].quality)
         chosen.text_layer, chosen.has_text_layer = reading.text, reading.usable
         chosen.trust = assessment.layer_trust()
         log.debug("page %d: text layer read by %s", page.page, reading.source)

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +276,10 @@ class ShardJob:
     # Pages whose text layer is trusted are read from it, and only the others are sent to the
     # engine (born-digital pages stay off the GPU).
     trusted_text_layer: bool = False
+    # ... and of those, the pages whose structure the layer cannot give (a table its geometry
+    # does not resolve) are sent to the engine after all (primary.structure_to_engine).
+    structure_to_engine: bool = False
+    layer_settings: dict[str, Any] = field(default_factory=dict)  # engines.textlayer
     # The file the job keeps its counts in while it runs (progress.ProgressFile), for
     # ``ocrflow status``.
     progress: Path | None = None
@@ -283,11 +287,31 @@ class ShardJob:
     handoff: bool = False  # a recovery engine reads the pages this one fails (JobContext.handoff)
 
 
+def read_from_layer(job: ShardJob, pages: list[PageInput]
+                    ) -> tuple[list[Reading], list[PageInput], list[PageInput]]:
+    """The trusted pages read from their text layer: (their readings, the pages read, the pages
+    whose structure the layer cannot give, left to the engine when primary.structure_to_engine
+    says so)."""
+    layer = TextLayerEngine(job.layer_settings)
+    store = PageStore(job.store_root, layer.name, layer.fingerprint())
+    readings = ShardRun(layer, store, job.role, job.render, job.policy).execute(pages)[0]
+    if not job.structure_to_engine:
+        return readings, pages, []
+    unresolved = {(r.doc_id, r.page) for r in readings if r.meta.get("unresolved")}
+    if unresolved:
+        log.info("%s: %d trusted pages sent to %s for the structure their layer cannot give",
+                 job.role, len(unresolved), job.engine_name)
+    return ([r for r in readings if (r.doc_id, r.page) not in unresolved],
+            [p for p in pages if (p.doc_id, p.page) not in unresolved],
+            [p for p in pages if (p.doc_id, p.page) in unresolved])
+
+
 def ocr_shard(job: ShardJob) -> None:
     """The job's engine reads the shard's pages (recovery: the pages the primary failed) into
     the page store, then the readings and the job's stats are written."""
     docs = [doc for path in job.inventories for doc in read_records(path, InventoryDocument)]
     from_layer: list[PageInput] = []
+    beyond_layer: list[PageInput] = []  # trusted pages sent to the engine for their structure
     if job.verdicts is None:
         work = primary_work(docs)
         if job.trusted_text_layer and job.engine_name != TextLayerEngine.name:
@@ -300,10 +324,8 @@ def ocr_shard(job: ShardJob) -> None:
     order = {(p.doc_id, p.page): i for i, p in enumerate([*from_layer, *work])}
     readings: list[Reading] = []
     if from_layer:
-        layer = TextLayerEngine({})
-        layer_store = PageStore(job.store_root, layer.name, layer.fingerprint())
-        layer_run = ShardRun(layer, layer_store, job.role, job.render, job.policy)
-        readings += layer_run.execute(from_layer)[0]
+        readings, from_layer, beyond_layer = read_from_layer(job, from_layer)
+        work += beyond_layer
         log.info("%s: %d pages read from their trusted text layer, %d sent to %s", job.role,
                  len(from_layer), len(work), job.engine_name)
     engine = engines.create(job.engine_name, job.settings, job.threads)
@@ -320,6 +342,7 @@ def ocr_shard(job: ShardJob) -> None:
     try:
         engine_readings, run_stats = run.execute(work)
         run_stats["pages_from_text_layer"] = len(from_layer)
+        run_stats["pages_structure_to_engine"] = len(beyond_layer)
         readings += engine_readings
         readings.sort(key=lambda r: order[(r.doc_id, r.page)])
         write_records(job.output, readings)

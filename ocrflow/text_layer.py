@@ -18,7 +18,6 @@ Pages without right-to-left characters keep pdfium's text and cost nothing more.
 from __future__ import annotations
 
 import ctypes
-import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -40,9 +39,9 @@ _RIGHT_JOINING = set("اأإآٱدذرزوؤةژڈڑۀۃۄۅۆۇۈۉۊۋۍۏ")
 # quarter em, half an em justified) but a gutter: table cells, or text set at both margins.
 CELL_GAP = 1.0
 _NUMBER_SEPARATORS = set(".,:/-٫٬")
-
-log = logging.getLogger(__name__)
-
+_TRAILING_PUNCTUATION = set(",.;:!?،؛؟")
+_ARABIC_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
+_HYPHEN = "\x02"  # pdfium's mark of a hyphen that ends a line inside a word
 
 @dataclass(frozen=True)
 class LayerReading:
@@ -51,6 +50,16 @@ class LayerReading:
     source: str  # "lines", "pdfium" or "pypdf"
     text: str
     usable: bool = False  # enough characters, few junk (inventory.usable_text)
+
+
+def clean_text_layer(text: str) -> str:
+    """pdfium's text as a reader sees it: a word hyphenated at a line end (pdfium marks the
+    hyphen \x02) or split by a soft hyphen is joined, line breaks are "\n"."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _SOFT_HYPHEN.sub("", text.replace("\x02", ""))
+
+
+_SOFT_HYPHEN = re.compile("\u00ad\n?")
 
 
 def has_rtl(text: str) -> bool:
@@ -73,10 +82,15 @@ def _is_ltr(char: str) -> bool:
 
 
 # A gap between two glyphs (from where the pen left one to where it drew the next) wider than
-# this share of the font size is a space: letters of a word touch, a space is a quarter em.
-WORD_GAP = 0.2
+# this share of the font size is a space: letters of a word touch (kerning moves them a few
+# hundredths), a space is a quarter em, and less in an Arabic font shrunk by justification
+# (Amiri's in XeTeX: 0.15-0.2). Poppler breaks words there too.
+WORD_GAP = 0.1
+DRAWN_SPACE = 0.05  # a space character this wide or wider is a space the PDF draws
 SAME_BASELINE = 0.3  # baselines this share of the font size apart are one line
 LINE_REACH = 1.0  # pieces of a line this many font sizes apart or less are one line
+# Lines are a font size and more apart; a superscript rises half of one, a subscript less.
+LINE_JUMP = 0.7
 
 
 @dataclass
@@ -131,14 +145,33 @@ def _page_chars(textpage: Any) -> list[_Char]:
 
 
 def _split_lines(chars: list[_Char]) -> list[list[_Char]]:
-    """pdfium's lines: it ends each with a line break."""
+    """pdfium's lines: it ends each with a line break, but runs a line that ends inside a
+    hyphenated word on into the next (its hyphen mark between them), which in a justified
+    TeX paragraph is most lines; sorted together, two lines' glyphs interleave. So a letter
+    LINE_JUMP font sizes above or below the letter before it starts a line too."""
     lines: list[list[_Char]] = [[]]
+    last: _Char | None = None  # the line's last letter: marks and spaces may sit off it
     for char in chars:
         if char.text == "\n":
             lines.append([])
-        else:
-            lines[-1].append(char)
+            last = None
+            continue
+        if not char.mark and not char.space:
+            if last is not None and \
+                    abs(char.y - last.y) > LINE_JUMP * max(char.size, last.size, 1.0):
+                lines.append(_marks_of_next_line(lines[-1], last, char))
+            last = char
+        lines[-1].append(char)
     return [line for line in lines if line]
+
+
+def _marks_of_next_line(line: list[_Char], last: _Char, first: _Char) -> list[_Char]:
+    """The marks ending ``line`` that lie on the next line's baseline (pdfium puts a mark
+    before its letter when it reverses a right-to-left text), taken off ``line``."""
+    moved: list[_Char] = []
+    while line and line[-1].mark and abs(line[-1].y - first.y) < abs(line[-1].y - last.y):
+        moved.insert(0, line.pop())
+    return moved
 
 
 def _baseline(line: list[_Char]) -> tuple[float, float]:
@@ -180,6 +213,22 @@ def _overlap(a: _Char, b: _Char) -> float:
     return min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
 
 
+MARK_REACH = 3  # characters from a mark, in pdfium's order, where its letter may be
+
+
+def _letter(char: _Char) -> bool:
+    return not char.mark and not char.space
+
+
+def _letter_beside(line: list[_Char], i: int, step: int) -> int | None:
+    """The nearest letter before (step -1) or after (1) a mark, past other marks (a shadda and
+    a fatha on one letter): a space is no mark's letter."""
+    j = i + step
+    while 0 <= j < len(line) and line[j].mark:
+        j += step
+    return j if 0 <= j < len(line) and _letter(line[j]) else None
+
+
 def _owners(line: list[_Char]) -> list[int]:
     """Which character each belongs to: a mark to the letter beside it (in pdfium's order) that
     it lies over, since pdfium puts a mark before its letter when it reversed the text, after
@@ -189,7 +238,13 @@ def _owners(line: list[_Char]) -> list[int]:
     for i, char in enumerate(line):
         if not char.mark:
             continue
-        near = [j for j in (i - 1, i + 1) if 0 <= j < len(line) and not line[j].mark]
+        near = [j for j in (_letter_beside(line, i, -1), _letter_beside(line, i, 1))
+                if j is not None]
+        if not any(_overlap(char, line[j]) > 0 for j in near):
+            # LuaTeX's marks may come a few characters from their letter in pdfium's order
+            # (ش ل َ ّ س for "الشَّمْس"): the letter nearby that the mark lies over
+            near += [j for j in range(max(0, i - MARK_REACH), min(len(line), i + MARK_REACH + 1))
+                     if _letter(line[j]) and _overlap(char, line[j]) > 0]
         if near:
             owner[i] = max(near, key=lambda j: (_overlap(char, line[j]), -abs(j - i), -j))
     for i in range(1, len(line)):
@@ -219,11 +274,14 @@ def _glyphs(line: list[_Char]) -> list[_Glyph]:
 
 def _visual_order(glyphs: list[_Glyph]) -> list[_Glyph]:
     """The glyphs left to right, one space between words: where the PDF draws a space, or
-    where a gap is as wide as one (pdfium's own spaces can land inside a word: "و يعمل")."""
+    where a gap is as wide as one (pdfium's own spaces can land inside a word: "و يعمل").
+    A space drawn where a letter is drawn moves no pen and lies at that letter's left edge (a
+    zero-width non-joiner inside a Persian word, "می‌شود", which pdfium reads as a space)."""
     ordered: list[_Glyph] = []
-    for glyph in sorted(glyphs, key=lambda g: g.x):  # stable: pdfium's order breaks a tie
+    # stable: pdfium's order breaks a tie between letters
+    for glyph in sorted(glyphs, key=lambda g: (g.x, not g.space)):
         if glyph.space:
-            drawn = glyph.right - glyph.left > WORD_GAP / 4 * glyph.size
+            drawn = glyph.right - glyph.left > DRAWN_SPACE * glyph.size
             if drawn and ordered and not ordered[-1].space:
                 ordered.append(glyph)
             continue
@@ -300,6 +358,8 @@ def _resolve_number(atoms: list[_Atom], i: int, base: str) -> str:
     if "L" in (_kind_at(atoms, i - 1 if i else None),
                _kind_at(atoms, i + 1 if i + 1 < len(atoms) else None)):
         return "L"
+    if _ARABIC_DIGITS.search(atoms[i].text) and "R" in (left, right):
+        return "R"  # Arabic-Indic digits go with the Arabic beside them: "سنة ١٩٥٥"
     if base == "R":  # "Janvier 2026" at a line's end reads as one Latin phrase
         return "L" if {left, right} <= {"L", ""} and "L" in (left, right) else "R"
     if right != "R":
@@ -317,11 +377,44 @@ def _resolve(atoms: list[_Atom], base: str) -> None:
     for i, atom in enumerate(atoms):
         if atom.kind == "N":
             atom.direction = _resolve_number(atoms, i, base)
+    anchored: set[int] = set()
     for i, atom in enumerate(atoms):
-        if atom.kind == "O":  # a neutral between two runs of one direction takes it
+        if atom.kind == "O" and atom.text in _TRAILING_PUNCTUATION:
+            atom.direction = _punctuation_side(atoms, i)
+            if atom.direction:
+                anchored.add(i)
+    for i, atom in enumerate(atoms):
+        if atom.kind == "O" and i not in anchored:
+            # a neutral between two runs of one direction takes it
             sides = {atoms[j].direction if j is not None else base
-                     for j in (_nearest(atoms, i, -1, "RLN"), _nearest(atoms, i, 1, "RLN"))}
+                     for j in (_nearest_anchor(atoms, i, -1, anchored),
+                               _nearest_anchor(atoms, i, 1, anchored))}
             atom.direction = sides.pop() if len(sides) == 1 else base
+
+
+def _punctuation_side(atoms: list[_Atom], i: int) -> str:
+    """A comma or a full stop ends the word before it in reading order, so it touches that
+    word and has a space on its other side: touching the word on its left it reads left to
+    right after it ("القاهرة, دمشق" as TeX sets two Arabic words in a French line), on its
+    right, right to left ("دمشق ,القاهرة", the same words as Unicode's bidi shows them).
+    "" when it touches both sides or neither."""
+    def touches(j: int) -> bool:
+        return 0 <= j < len(atoms) and not atoms[j].text.isspace()
+
+    left, right = touches(i - 1), touches(i + 1)
+    if left == right:
+        return ""
+    return "L" if left else "R"
+
+
+def _nearest_anchor(atoms: list[_Atom], start: int, step: int, anchored: set[int]) -> int | None:
+    """The nearest letter, number or punctuation with a known side from ``start``."""
+    i = start + step
+    while 0 <= i < len(atoms):
+        if (atoms[i].kind in "RLN" or i in anchored) and not atoms[i].text.isspace():
+            return i
+        i += step
+    return None
 
 
 def _runs(atoms: list[_Atom]) -> list[list[_Atom]]:
@@ -351,14 +444,20 @@ def _first_strong(glyphs: list[_Glyph]) -> str:
     return "R" if is_rtl(min(strong, key=lambda g: g.order).text[0]) else "L"
 
 
-def visual_to_logical(glyphs: list[_Glyph]) -> str:
+def visual_to_logical(glyphs: list[_Glyph], paragraph: str = "") -> str:
     """One line (or table cell), glyphs left to right as shown, in the order it is read. It is
     read right to left when most of its words are right-to-left ones, left to right when most
     are left-to-right ones (its first word in reading order would say, but which word that is
-    depends on the answer); a tie goes to the letter the PDF draws first."""
+    depends on the answer); a tie goes to the letter the PDF draws first. ``paragraph``: the
+    direction of the paragraph the line is part of ("R", "L"; "" when not known), which a
+    line with words of both directions takes (a French line's two Arabic phrases outnumber its
+    French words, and it still reads left to right)."""
     atoms = _atoms(glyphs)
     rtl, ltr = _words_starting(atoms, "R"), _words_starting(atoms, "L")
-    base = "R" if rtl > ltr else "L" if ltr > rtl else (_first_strong(glyphs) or "R")
+    if rtl and ltr and paragraph:
+        base = paragraph
+    else:
+        base = "R" if rtl > ltr else "L" if ltr > rtl else (_first_strong(glyphs) or "R")
     _resolve(atoms, base)
     runs = _runs(atoms)
     if base == "R":
@@ -381,48 +480,72 @@ def _cells(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
     return [cell for cell in cells if any(not g.space for g in cell)]
 
 
-def line_text(glyphs: list[_Glyph]) -> str:
+def line_text(glyphs: list[_Glyph], paragraph: str = "") -> str:
     """A line in logical order. Each cell is its own paragraph, and the cells are read in the
     order the PDF draws them (a French table with an Arabic column left to right, an Arabic
-    one right to left): which way a table reads is not in its glyphs."""
+    one right to left): which way a table reads is not in its glyphs. ``paragraph``: the
+    direction of the paragraph a line of one cell is part of (see visual_to_logical)."""
     cells = sorted(_cells(glyphs), key=lambda cell: min(g.order for g in cell))
-    return " ".join(filter(None, map(visual_to_logical, cells)))
+    if len(cells) > 1:
+        paragraph = ""
+    return " ".join(filter(None, (visual_to_logical(cell, paragraph) for cell in cells)))
+
+
+# Baselines of one paragraph's lines are this many font sizes apart or less.
+PARAGRAPH_LEADING = 2.0
+
+
+def _word_directions(line: list[_Char]) -> tuple[int, int]:
+    """(right-to-left, left-to-right) words of a line, by their first letter."""
+    rtl = ltr = 0
+    for word in "".join(char.text for char in line).split():
+        letter = next((c for c in word if c.isalpha()), "")
+        rtl += bool(letter) and is_rtl(letter)
+        ltr += bool(letter) and _is_ltr(letter)
+    return rtl, ltr
+
+
+def _same_paragraph(a: list[_Char], b: list[_Char]) -> bool:
+    """Lines one above the other, close, in one font size, over the same width."""
+    (y_a, size_a), (y_b, size_b) = _baseline(a), _baseline(b)
+    (left_a, right_a), (left_b, right_b) = _extent(a), _extent(b)
+    shared = min(right_a, right_b) - max(left_a, left_b)
+    narrower = min(right_a - left_a, right_b - left_b)
+    return 0 < abs(y_a - y_b) <= PARAGRAPH_LEADING * size_a and \
+        abs(size_a - size_b) <= 0.2 * size_a and shared > 0.5 * narrower
+
+
+def _paragraph_directions(lines: list[list[_Char]]) -> list[str]:
+    """Each line's paragraph direction (Unicode's bidi takes it from the paragraph, not the
+    line): that of most of the line's words, unless the line is nearly as much of one
+    direction as of the other (a French line with two Arabic phrases), which then takes the
+    direction of the line above it in its paragraph; "" when none says."""
+    directions: list[str] = []
+    for i, line in enumerate(lines):
+        rtl, ltr = _word_directions(line)
+        direction = "R" if rtl > ltr else "L" if ltr > rtl else ""
+        if 2 * min(rtl, ltr) >= max(rtl, ltr) > 0 and i and _same_paragraph(lines[i - 1], line):
+            direction = directions[i - 1] or direction
+        directions.append(direction)
+    return directions
 
 
 def positioned_text(textpage: Any) -> str:
     """pdfium's characters, each line in logical order as its glyphs' positions say; lines
     without right-to-left characters as pdfium gives them."""
-    lines = []
-    for line in _lines(_page_chars(textpage)):
+    parts = []
+    lines = _lines(_page_chars(textpage))
+    for line, paragraph in zip(lines, _paragraph_directions(lines), strict=True):
         text = "".join(char.text for char in line)
         if has_rtl(text):
-            text = line_text(_visual_order(_glyphs(line)))
-        lines.append(text)
-    return "\n".join(lines)
+            text = line_text(_visual_order(_glyphs(line)), paragraph).replace(_HYPHEN, "")
+        # pdfium ends a line hyphenated at its end with its hyphen mark and no line break
+        # (the inventory joins the word): a line split off at the baseline keeps that
+        parts += [text, _HYPHEN if line[-1].text == _HYPHEN else "\n"]
+    return "".join(parts[:-1])
 
 
 # --- the other readings, and the page's set ---------------------------------------------------
-
-
-class PypdfPages:
-    """pypdf's text of a document's pages, the document opened on the first request only
-    (most documents have no right-to-left page)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._reader: Any = None
-
-    def text(self, index: int) -> str | None:
-        """None when pypdf cannot read the page (its errors are many and not all its own)."""
-        try:
-            if self._reader is None:
-                import pypdf
-
-                self._reader = pypdf.PdfReader(self.path)
-            return self._reader.pages[index].extract_text()
-        except Exception as exc:  # pypdf raises anything from a broken PDF: no reading, then
-            log.debug("pypdf cannot read %s page %d: %s", self.path, index + 1, exc)
-            return None
 
 
 def readings(textpage: Any, pdfium_text: str, pypdf_text: Callable[[], str | None],

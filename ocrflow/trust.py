@@ -70,6 +70,16 @@ class Assessment:
     def trusted(self) -> bool:
         return not self.reasons
 
+    @property
+    def backwards(self) -> bool:
+        """More of its right-to-left words are words backwards than forwards."""
+        return bool(self.reversed_share)  # None: no right-to-left word judged
+
+    @property
+    def rtl_words(self) -> int:
+        """Distinct right-to-left words (Arabic, Hebrew...) that are words."""
+        return sum(n for script, n in self.script_words.items() if script in _RTL_SCRIPTS)
+
     def layer_trust(self) -> LayerTrust:
         """What the inventory keeps of a text layer's assessment."""
         return LayerTrust(trusted=self.trusted, quality=round(self.quality, 3),

@@ -104,6 +104,11 @@ def engine_params(role):
         "policy": config["ocr"],
         # recovery reads failed pages whatever their layer: the switch is the primary's
         "trusted_text_layer": role == "primary" and config["primary"]["trusted_text_layer"],
+        # one dict, not a third bare boolean: Snakemake compares a job's params as a set of
+        # their reprs (persistence.params_changed), where a True among others hides its flip
+        "text_layer": {"structure_to_engine": role == "primary"
+                       and config["primary"]["structure_to_engine"],
+                       "settings": engine_settings(config, "textlayer")},
         # another engine reads the pages this one fails: a looping page is handed on sooner
         "handoff": role == "primary" and HAS_RECOVERY,
         "detection": config["detection"],

@@ -216,6 +216,37 @@ def slide_pdf(picture_text: str, caption: str, size: tuple[float, float] = (842,
     return out.getvalue()
 
 
+def table_picture_pdf(text: str, rows: list[list[str]], size: tuple[float, float] = (595, 842)
+                      ) -> bytes:
+    """A born-digital page: ``text`` as real text above a picture of a ruled table (a scanned
+    annex pasted in), a third of the page, with no text layer over it."""
+    from PIL import ImageDraw
+
+    cell_w, cell_h = 300, 70
+    image = Image.new("L", (cell_w * len(rows[0]) + 2, cell_h * len(rows) + 2), 255)
+    draw = ImageDraw.Draw(image)
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            box = (c * cell_w, r * cell_h, (c + 1) * cell_w, (r + 1) * cell_h)
+            draw.rectangle(box, outline=0, width=1)
+            draw.text((box[0] + 12, box[1] + 24), cell, fill=0)
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=size, invariant=1)
+    y = size[1] - 80
+    for line in text.splitlines():
+        pdf.setFont("Helvetica", 11)
+        pdf.drawString(60, y, line)
+        y -= 17
+    data = io.BytesIO()
+    image.save(data, format="PNG")
+    data.seek(0)
+    width = size[0] - 120
+    pdf.drawImage(ImageReader(data), 60, 80, width, width * image.height / image.width)
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
 # --- Arabic born-digital pages, shaped with a real Arabic font (fpdf2 + HarfBuzz) ---------------
 
 AMIRI = Path("/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf")

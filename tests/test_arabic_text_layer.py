@@ -4,6 +4,11 @@ backwards are not. French pages are left as they are."""
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
+import shutil
+import subprocess
 import time
 import unicodedata
 from pathlib import Path
@@ -12,7 +17,7 @@ import pytest
 
 from ocrflow import config, text_layer, trust
 from ocrflow.inventory import InventoryTask, PageWithReadings, inventory_document, judge_text_layers
-from ocrflow.records import InventoryPage
+from ocrflow.records import InventoryDocument, InventoryPage
 from tests import pdfs
 from tests.real_pdfs import DECREE as PROCES_VERBAL
 
@@ -184,3 +189,266 @@ def test_latin_pages_pay_nothing_for_right_to_left_support(tmp_path) -> None:
     doc = inventory_document(InventoryTask("doc", str(path), 14400, 36, 20))
     assert all(type(page) is InventoryPage for page in doc.pages)
     assert time.monotonic() - started < 10
+
+
+# --- right-to-left runs inside Latin lines ----------------------------------------------------
+# PDFs that mix the scripts inside a line, made as the TeX documentation of Arabic packages is
+# (tests/data/mixed_lines: XeLaTeX with polyglossia and with bidi, LuaLaTeX with arabluatex,
+# committed with their sources since CI has no TeX), with LibreOffice and with ReportLab. What a
+# reader checks: the Arabic words (those of wordfreq's Arabic list one way only) read forwards,
+# none backwards, and the words of each Arabic phrase in the order they are typed.
+
+MIXED_LINES = Path(__file__).parent / "data" / "mixed_lines"
+_ARABIC_WORD = re.compile("[\u0621-\u064a]+")
+_NOT_A_LETTER = re.compile("[\u064b-\u065f\u0670\u0640\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@functools.cache
+def _arabic_words() -> frozenset[str]:
+    from wordfreq import get_frequency_dict
+
+    return frozenset(word for word, frequency in get_frequency_dict("ar", "large").items()
+                     if frequency >= trust.MIN_FREQUENCY)
+
+
+def _tokens(text: str) -> list[list[str]]:
+    """Each line's Arabic words, letters only (no vowel marks, bidi controls, punctuation)."""
+    plain = _NOT_A_LETTER.sub("", unicodedata.normalize("NFKC", text))
+    return [[m.group() for m in re.finditer(r"\S+", line) if _ARABIC_WORD.fullmatch(
+        m.group().strip(".,;:!?()«»“”\"'،؛؟"))] for line in plain.splitlines()]
+
+
+def word_directions(text: str) -> tuple[int, int]:
+    """(Arabic words read forwards, read backwards): words of the Arabic list one way only."""
+    words, forwards, backwards = _arabic_words(), 0, 0
+    for line in _tokens(text):
+        for token in (t.strip(".,;:!?()«»“”\"'،؛؟") for t in line):
+            ahead, back = token in words, token[::-1] in words
+            forwards += ahead and not back
+            backwards += back and not ahead
+    return forwards, backwards
+
+
+def phrase_order(text: str, source: str) -> tuple[int, int]:
+    """(pairs of Arabic words in the source's order, in the reverse order) in ``text``: each
+    pair two words side by side in one of the source's Arabic phrases."""
+    pairs = {pair for phrase in re.findall("[\u0621-\u064a]+(?: [\u0621-\u064a]+)*", source)
+             for pair in itertools.pairwise(phrase.split())}
+    ahead = back = 0
+    for line in _tokens(text):
+        for pair in itertools.pairwise(t.strip(".,;:!?()«»“”\"'،؛؟") for t in line):
+            ahead += pair in pairs and pair[::-1] not in pairs
+            back += pair[::-1] in pairs and pair not in pairs
+    return ahead, back
+
+
+def pdftotext(path: Path) -> str:
+    """poppler's reading, its bidi controls as the spaces they stand beside."""
+    if shutil.which("pdftotext") is None:
+        pytest.fail("poppler-utils is not installed (make test installs it)")
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    return re.sub("[\u202a-\u202e]", " ", text)
+
+
+# (PDF, Arabic words forwards at least, phrases that must be read whole). Measured: 13, 277,
+# 31 and 33 forwards and none backwards (pdftotext, counting the pieces it splits some words
+# into: 11, 288, 30, 33). Before lines were told apart by their baselines: 1 forwards and 7
+# backwards on the first (pdfium's reading chosen), 51 and 102 on the second, 6 of 22 pairs of
+# words reversed on the third.
+TEX_PAGES = [
+    ("lualatex_arabluatex", 12, ["الكتاب المفيد", "الجريدة الرسمية", "سنة ١٩٥٥", "صحيفة ١٢"]),
+    ("lualatex_paragraphs", 270, ["الجريدة الرسمية Administrative correspondence, مجلس النواب",
+                                  "وزارة الداخلية", "السلام عليكم", "الخط العربي"]),
+    ("xelatex_bidi", 30, ["السلام عليكم", "شكرا جزيلا", "المرسوم رقم 45", "وزارة الداخلية",
+                          "في وسط السطر، ثم يستمر النص العربي"]),
+    ("xelatex_polyglossia", 33, ["السلام عليكم", "وعليكم السلام", "بسم الله الرحمن الرحيم",
+                                 "القاهرة, دمشق and بغداد", "الحروف العربية",
+                                 "يستخدم برنامج XeLaTeX لكتابة النصوص العربية"]),
+]
+
+
+@pytest.mark.parametrize(("name", "forwards", "phrases"), TEX_PAGES)
+def test_arabic_words_of_tex_lines_read_in_order(name, forwards, phrases) -> None:
+    """TeX's mixed paragraphs are justified and hyphenated: pdfium runs a line that ends inside
+    a hyphenated word on into the next one, and the two lines' glyphs must not be sorted
+    together."""
+    path = MIXED_LINES / f"{name}.pdf"
+    doc = inventory_document(InventoryTask("doc", str(path), 14400, 36, 20))
+    judge_text_layers(doc, TRUST)
+    assert all(page.trust is not None and page.trust.trusted for page in doc.pages)
+    text = _NOT_A_LETTER.sub("", "\n".join(page.text_layer for page in doc.pages))
+    poppler = pdftotext(path)
+    assert word_directions(text)[0] >= forwards and word_directions(text)[1] == 0
+    assert word_directions(poppler)[1] == 0  # what pdftotext reads in order, ocrflow too
+    source = (MIXED_LINES / f"{name}.tex").read_text(encoding="utf-8")
+    ahead, back = phrase_order(text, source)
+    assert back == 0 and ahead >= phrase_order(poppler, source)[0]
+    for phrase in phrases:
+        assert phrase in " ".join(text.split()), (phrase, text)
+
+
+def test_pdfium_reads_the_luatex_words_backwards(tmp_path) -> None:
+    """Why the page gets the ``lines`` reading: pdfium and pypdf read LuaTeX's Arabic words in
+    the order they are shown."""
+    path = MIXED_LINES / "lualatex_arabluatex.pdf"
+    page = inventory_document(InventoryTask("doc", str(path), 14400, 36, 20)).pages[0]
+    assert isinstance(page, PageWithReadings)
+    read = {reading.source: word_directions(reading.text) for reading in page.readings}
+    assert read["pdfium"][1] > read["pdfium"][0] and read["pypdf"][1] > read["pypdf"][0]
+    assert read["lines"][1] == 0
+
+
+MIXED_HTML = """<html><head><meta charset="utf-8"><style>body {{ font-family: 'Liberation Serif';
+font-size: 12pt }} .ar {{ font-family: 'Amiri' }}</style></head><body>{}</body></html>"""
+LIBREOFFICE_LINES = [
+    'Le mot <span class="ar">كتاب</span> signifie livre, et le mot <span class="ar">مدرسة</span> '
+    'signifie école.',
+    'En arabe on écrit <span class="ar">السلام عليكم</span> pour saluer, et on répond '
+    '<span class="ar">وعليكم السلام</span> le plus souvent.',
+    'Le décret n° 2.21.45 du 12 mars 2021 fixe les attributions du <span class="ar">وزير '
+    'الداخلية</span>, publiées dans la <span class="ar">الجريدة الرسمية</span> chaque semaine.',
+    'This long English paragraph names the capitals <span class="ar">القاهرة</span>, '
+    '<span class="ar">دمشق</span> and <span class="ar">بغداد</span>, so that the text wraps '
+    'across lines, which is how a document looks when it explains <span class="ar">الخط '
+    'العربي</span> with examples.',
+    '<span class="ar">يستخدم برنامج</span> LibreOffice <span class="ar">لكتابة النصوص العربية في '
+    'الوثائق.</span>',
+]
+
+
+def test_arabic_words_of_libreoffice_lines_read_in_order(tmp_path) -> None:
+    """Writer shows each paragraph with Unicode's bidi: "القاهرة, دمشق" is shown "دمشق ,القاهرة"
+    (the comma touches the word it follows), where TeX shows it as typed."""
+    from tests import bilingual_corpus
+
+    office = bilingual_corpus.libreoffice()
+    if office is None:
+        pytest.fail("LibreOffice Writer is not installed (make test installs libreoffice-writer)")
+    body = "".join(f'<p{" dir=rtl" if line.startswith("<span") else ""}>{line}</p>'
+                   for line in LIBREOFFICE_LINES)
+    source = tmp_path / "mixed.html"
+    source.write_text(MIXED_HTML.format(body), encoding="utf-8")
+    subprocess.run([office, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+                    "--infilter=HTML (StarWriter)", "--convert-to", "pdf:writer_pdf_Export",
+                    "--outdir", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=300)
+    path = tmp_path / "mixed.pdf"
+    page = judged(tmp_path, path.read_bytes())
+    text = " ".join(page.text_layer.split())
+    truth = bilingual_corpus.truth(source)
+    assert word_directions(text) == (word_directions(truth)[0], 0)
+    assert phrase_order(text, truth) == (phrase_order(truth, truth)[0], 0)
+    assert word_directions(text) >= word_directions(pdftotext(path))
+    for phrase in ["السلام عليكم", "الجريدة الرسمية", "القاهرة, دمشق and بغداد",
+                   "يستخدم برنامج LibreOffice لكتابة النصوص العربية في الوثائق."]:
+        assert phrase in text, (phrase, text)
+
+
+_SHAPES = {(chr(int(code, 16)), tag[1:-1]): chr(form) for form in range(0xFE70, 0xFEFD)
+           for tag, _, code in [unicodedata.decomposition(chr(form)).partition(" ")]
+           if tag in ("<isolated>", "<final>", "<initial>", "<medial>") and " " not in code}
+
+
+def _shown(word: str) -> str:
+    """An Arabic word as presentation forms, joined as Amiri shows it, left to right: what a
+    writer gets from a reshaper and a bidi reordering before it draws with ReportLab."""
+    def joins_next(letter: str) -> bool:
+        return "\u0626" <= letter <= "\u064a" and letter not in text_layer._RIGHT_JOINING \
+            and letter != "\u0621"
+
+    forms = []
+    for i, letter in enumerate(word):
+        before = i > 0 and joins_next(word[i - 1])
+        after = i + 1 < len(word) and joins_next(letter)
+        form = "medial" if before and after else "final" if before else \
+            "initial" if after else "isolated"
+        forms.append(_SHAPES.get((letter, form), _SHAPES.get((letter, "isolated"), letter)))
+    return "".join(forms)[::-1]
+
+
+def reportlab_pdf(lines: list[str], size: float = 13) -> bytes:
+    """Each line one string in the order it is shown, Arabic as presentation forms (a Latin
+    line's Arabic phrases, words right to left; an Arabic line's Latin words left to right)."""
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(TTFont("Amiri", str(pdfs.amiri())))
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(595, 842), invariant=1)
+    pdf.setFont("Amiri", size)
+    for number, line in enumerate(lines):
+        runs = pdfs._line_runs(line)
+        shown = [" ".join(_shown(word) for word in reversed(text.split(" ")))
+                 if direction == "rtl" else text for text, direction in runs]
+        if pdfs._arabic_first(line):
+            shown.reverse()
+        pdf.drawString(50, 780 - number * size * 1.8, "".join(shown))
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()
+
+
+REPORTLAB_LINES = ["Le mot كتاب signifie livre, et le mot مدرسة signifie école.",
+                   "En arabe on écrit السلام عليكم pour saluer, et on répond وعليكم السلام.",
+                   "The ministry publishes الجريدة الرسمية every week, on page 12.",
+                   "The phrase بسم الله الرحمن الرحيم is printed at the top.",
+                   "يستخدم برنامج ReportLab لكتابة النصوص العربية في الوثائق"]
+
+
+def test_arabic_words_of_reportlab_lines_read_in_order(tmp_path) -> None:
+    page = judged(tmp_path, reportlab_pdf(REPORTLAB_LINES))
+    assert page.text_layer == "\n".join(REPORTLAB_LINES)
+    truth = "\n".join(REPORTLAB_LINES)
+    assert word_directions(page.text_layer) == (word_directions(truth)[0], 0)
+
+
+def _shown_glyphs(shown: str) -> list[text_layer._Glyph]:
+    """A line as glyphs left to right, 5 points each, spaces drawn."""
+    return [text_layer._Glyph(c, 5.0 * i, 5.0 * i, 5.0 * i + 5, 10.0, i)
+            for i, c in enumerate(shown)]
+
+
+@pytest.mark.parametrize(("shown", "read"), [
+    # TeX sets two Arabic words of a Latin line apart, the comma in the Latin text
+    ("as ةرهاقلا, قشمد and", "as القاهرة, دمشق and"),
+    # Unicode's bidi shows the same words as one right-to-left run
+    ("as قشمد ,ةرهاقلا and", "as القاهرة, دمشق and"),
+    # Arabic-Indic digits go with the Arabic word beside them
+    ("as in ١٩٥٥ ةنس the year", "as in سنة ١٩٥٥ the year"),
+    # an Arabic line's Latin words, as TeX sets them and as Unicode's bidi shows them
+    ("ةريثك اهريغو ConTeXt ،LaTeX غيصلا", "الصيغ LaTeX، ConTeXt وغيرها كثيرة"),
+    ("ةريثك اهريغو LaTeX، ConTeXt غيصلا", "الصيغ LaTeX، ConTeXt وغيرها كثيرة"),
+])
+def test_punctuation_and_digits_go_with_their_words(shown, read) -> None:
+    assert text_layer.visual_to_logical(_shown_glyphs(shown)) == read
+
+
+def test_a_latin_line_with_more_arabic_words_reads_as_its_paragraph() -> None:
+    """Two Arabic phrases outnumber the words of an English line of a hyphenated paragraph:
+    the line still reads left to right, as the lines of its paragraph."""
+    shown = "ةيمسرلا ةديرجلا Administrative correspondence, باونلا سلجم internationaliza"
+    read = "الجريدة الرسمية Administrative correspondence, مجلس النواب internationaliza"
+    assert text_layer.visual_to_logical(_shown_glyphs(shown), "L") == read
+    assert text_layer.line_text(_shown_glyphs(shown), "L") == read
+    assert text_layer.visual_to_logical(_shown_glyphs(shown)) != read  # the line alone
+
+
+def test_a_reading_with_the_arabic_words_forwards_wins_over_a_better_score() -> None:
+    """A few Arabic words weigh less in a Latin page's score than a Latin word one reading
+    lost: the reading with them backwards must still lose."""
+    latin = " ".join(ENGLISH)
+    forwards = f"{latin} الجريدة الرسمية"
+    for word in ("committee", "engineers", "chairman", "secretary"):  # split by a wide kern
+        forwards = forwards.replace(word, f"{word[:4]} {word[4:]}")
+    backwards = f"{latin} ةديرجلا ةيمسرلا"
+    page = PageWithReadings(page=1, readings=[
+        text_layer.LayerReading("pdfium", backwards, True),
+        text_layer.LayerReading("lines", forwards, True)])
+    assert trust.assess(backwards, TRUST).quality > trust.assess(forwards, TRUST).quality
+    doc = InventoryDocument("doc", "doc.pdf", pages=[page])
+    judge_text_layers(doc, TRUST)
+    assert doc.pages[0].text_layer == forwards

@@ -146,3 +146,21 @@ def test_a_trusted_layers_own_repetition_is_no_loop() -> None:
     assert reasons(year, page=untrusted, engine="textlayer") == ["untrusted_text_layer",
                                                                 "repetition"]
     assert "repetition" in reasons(year)  # a VLM's answer: a loop looks the same
+
+
+def test_a_table_of_short_cells_is_no_loop() -> None:
+    """An HTML table of figures (as the text layer's tables and Chandra write them) has few
+    spaces: its markup is no text, its cells are; a model that repeats a row is still caught."""
+    rows = [f"<tr><td>{name}</td><td>{21 + n % 7}.{n % 10}</td><td>{n % 3 * 2 + 4}</td>"
+            f"<td>{160 + 7 * n}.0</td><td>{3 + n % 2}</td></tr>"
+            for n, name in enumerate(["Mazda RX4", "Datsun 710", "Hornet 4 Drive", "Valiant",
+                                      "Duster 360", "Merc 240D", "Merc 230", "Merc 280",
+                                      "Fiat 128", "Honda Civic", "Toyota Corolla", "Camaro Z28",
+                                      "Pontiac Firebird", "Porsche 914-2", "Lotus Europa"])]
+    table = "<table>\n" + "\n".join(rows) + "\n</table>"
+    layer = replace(INKED, has_text_layer=True, text_layer=table,
+                    trust=LayerTrust(True, 0.9, "en", []))
+    assert reasons(table, page=layer, engine="textlayer") == []
+    assert reasons(GOOD + "\n\n" + table) == []
+    looping = GOOD + "\n<table>\n" + "\n".join([rows[0]] * 60)
+    assert "repetition" in reasons(looping)

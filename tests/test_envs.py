@@ -16,7 +16,7 @@ from tests.conftest import REPO
 
 # import name -> package name in an env file
 PACKAGES = {"PIL": "pillow", "yaml": "pyyaml", "chandra": "chandra-ocr", "Levenshtein":
-            "python-levenshtein", "bs4": "beautifulsoup4"}
+            "python-levenshtein", "bs4": "beautifulsoup4", "cv2": "opencv-python-headless"}
 # packages that come with another one listed in the env
 PROVIDED_BY = {"torch": "vllm", "transformers": "vllm", "numpy": "vllm", "torchvision": "vllm",
                "beautifulsoup4": "chandra-ocr"}

@@ -49,6 +49,20 @@ def test_french_running_heads_with_changing_page_numbers_and_dates() -> None:
     assert all_pages[0] == page([], body(1), [])
 
 
+def test_a_table_starting_every_page_stays_whole() -> None:
+    # a table continued from page to page, its heading row repeated at the top of each, as the
+    # text layer's tables (ocrflow.structure) and the GPU engines write them
+    table = ["<table>", "<tr><th>Nom</th><th>Grade</th></tr>"]
+    pages = [page([bulletin_head(n), *table], [f"<tr><td>{w}</td><td>{n}</td></tr>", "</table>",
+                                              *body(n)], [f"Page {n} / 6"])
+             for n, w in enumerate(WORDS[:6], 1)]
+    texts, removed = strip_headers_footers(pages)
+    for n, (text, gone) in enumerate(zip(texts, removed, strict=True), 1):
+        assert gone == ([] if n == 1 else [bulletin_head(n)]) + [f"Page {n} / 6"]
+        assert text.startswith("<table>" if n > 1 else bulletin_head(1))
+        assert text.count("<table>") == text.count("</table>") == 1
+
+
 def test_arabic_running_heads_with_arabic_indic_digits() -> None:
     def indic(number: int) -> str:
         return str(number).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))

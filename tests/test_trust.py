@@ -192,6 +192,38 @@ def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) ->
         workspace.results / "summary.txt").read_text()
 
 
+def test_a_picture_of_a_table_on_a_born_digital_page_goes_to_the_engine(
+        workspace: Workspace) -> None:
+    """config/gpu.yaml's primary.structure_to_engine: a trusted page whose table is a picture
+    (its layer holds the text around it, not the table) is read by the engine that writes
+    tables; with the switch off, from its layer like any trusted page."""
+    corpus = workspace.root / "corpus"
+    rows = [["Province", "Lecteurs"], ["Rabat", "48 210"], ["Sale", "21 904"],
+            ["Temara", "9 655"], ["Fes", "30 112"]]
+    # text enough that the picture is less than half the page's ink: the layer is trusted
+    text = "\n".join([MINUTES, PROCES_VERBAL, MINUTES])
+    pdfs.write(corpus / "annex.pdf", pdfs.table_picture_pdf(text, rows))
+    pdfs.write(corpus / "born.pdf", pdfs.text_pdf([MINUTES, PROCES_VERBAL]))
+    workspace.config.update(primary={"engine": "rapidocr", "trusted_text_layer": True,
+                                     "structure_to_engine": True}, recovery={"engine": "none"})
+    workspace.snakemake()
+    rows_by_page = page_rows(workspace)
+    annex_hash = rows_by_page[("annex", 1)]["content_hash"]
+    sent = call_counts(c for c in workspace.calls() if c["engine"] == "rapidocr")
+    assert set(sent) == {("primary", annex_hash, 1)}  # the other pages' layers hold all
+    assert rows_by_page[("annex", 1)]["engine"] == "rapidocr"
+    assert rows_by_page[("born", 1)]["engine"] == rows_by_page[("born", 2)]["engine"] == "textlayer"
+    stats = json.loads(Layout.of(workspace.results).stats("s000000", "primary").read_text())
+    assert stats["pages_structure_to_engine"] == 1 and stats["pages_from_text_layer"] == 2
+    assert "Rabat" in (workspace.results / "markdown" / "annex.md").read_text()
+
+    workspace.reset_calls()
+    workspace.config["primary"]["structure_to_engine"] = False
+    workspace.snakemake()
+    assert not workspace.calls()  # the layer was read before: the page store answers
+    assert page_rows(workspace)[("annex", 1)]["engine"] == "textlayer"
+
+
 def test_the_language_check_agrees_with_wordfreq_without_importing_it() -> None:
     from wordfreq import available_languages
 

@@ -4,7 +4,9 @@ and the other scripts Tesseract has models for.
 One Tesseract instance per thread: tesserocr releases the GIL while Tesseract recognises, so
 ``threads`` pages are read at once on as many cores. The text is Tesseract's own reading order
 (its layout analysis finds the columns): blocks and paragraphs separated by blank lines, lines by
-newlines, right-to-left lines in logical order.
+newlines, right-to-left lines in logical order. A ruled table (``ocrflow.structure.grid`` finds
+its grid) is read cell by cell and written where it lies as an HTML table, the GPU engines'
+shape (``engines.tesseract.tables``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocrflow.engines.base import (
     Engine,
@@ -32,6 +34,9 @@ from ocrflow.engines.base import (
 )
 from ocrflow.records import RenderedPage
 from ocrflow.render import RenderSpec
+
+if TYPE_CHECKING:  # numpy and OpenCV load with the first page, not with the engine's module
+    from ocrflow.structure.grid import Box, Grid
 
 # Where Debian and Ubuntu (tesseract-ocr-<lang> packages) put the models, newest first.
 SYSTEM_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -59,6 +64,11 @@ WORDFREQ = {"fra": "fr", "eng": "en", "deu": "de", "spa": "es", "ita": "it", "po
             "bul": "bg", "srp": "sr", "mkd": "mk", "ell": "el", "heb": "he", "hin": "hi",
             "mar": "mr", "nep": "ne", "tha": "th", "chi_sim": "zh", "chi_tra": "zh", "jpn": "ja",
             "kor": "ko"}
+# A table's cell with fewer pixels this much darker than its paper holds no text (at 300 dpi
+# a full stop is about 40 pixels; a scan's noise darkens single pixels by less).
+INK_CONTRAST = 80
+MIN_INK_PIXELS = 30
+PSM_SINGLE_BLOCK = 6  # tesserocr's PSM.SINGLE_BLOCK: a table's cell, one or more lines
 PSM_SINGLE_LINE = 7  # tesserocr's PSM.SINGLE_LINE
 PSM_SPARSE_TEXT = 11  # tesserocr's PSM.SPARSE_TEXT: as much text as it finds, in no order
 # A word of this confidence or less (0-1) is one the model did not know at all: a French term
@@ -129,6 +139,7 @@ class PageReader:
 
 class TesseractEngine(Engine):
     name = "tesseract"
+    version = "2"  # 2: ruled tables as HTML tables (engines.tesseract.tables)
     OPERATIONAL = frozenset({"threads", "timeout_s"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
@@ -263,8 +274,22 @@ class TesseractEngine(Engine):
             meta["script"] = self._script(reader, image)
             languages = self._routes.get(meta["script"] or "", every_language)
         reading = self._recognize(reader, languages, image)
+        # Ruled tables are read cell by cell, in place of the page's lines inside them, where
+        # they keep the text those lines have once the page is read as a whole (its other
+        # script's words read again too, ``_mixed_page``).
+        from ocrflow.structure.grid import find_grids
+
+        grids = find_grids(_pixels(image), self.settings["dpi"]) \
+            if self.settings.get("tables", True) else []
+        tables = self._read_tables(reader, image, grids, languages) if grids else []
         if languages != every_language and self.settings["recheck_below"] > 0:
             languages, reading = self._mixed_page(reader, image, meta, languages, reading)
+        tables = [table for table in tables if self._keeps_text(reading, *table)]
+        if tables:
+            _drop_lines(reading, [box for box, _ in tables])
+            _place_tables(reading, tables)
+        if grids:
+            meta["grid_tables"] = len(tables)
         words = sum(reading.word_languages.values())
         meta.update(languages=languages, words=words, mean_confidence=reading.confidence,
                     word_languages=reading.word_languages)
@@ -272,6 +297,94 @@ class TesseractEngine(Engine):
         if "ara" in self.languages:  # a Latin page's Arabic runs were read with it too
             text = final_yeh(text)
         return PageOutput(text=text, meta=meta)
+
+    def _read_tables(self, reader: PageReader, image: RenderedPage, grids: list[Grid],
+                     languages: str) -> list[tuple[Box, str]]:
+        """(box, HTML) of each grid with text, each cell read alone (``_read_cells``). A
+        table whose cells are mostly right-to-left letters is written right to left."""
+        from ocrflow.structure.grid import to_table
+        from ocrflow.structure.tables import to_html
+
+        page = _pixels(image).copy()
+        for grid in grids:
+            grid.erase_rules(page)
+        found = []
+        for grid in grids:
+            texts = {cell: self._read_cells(reader, languages, page, cell.box)
+                     for cell in grid.cells if _inked(page, cell.box)}
+            if any(texts.values()) and not _rules_missed(texts):
+                rtl = _right_to_left("".join(texts.values()))
+                found.append((grid.box, to_html(to_table(grid, texts, rtl))))
+        return found
+
+    def _keeps_text(self, reading: PageReading, box: Box, table: str) -> bool:
+        """Whether a table read cell by cell has most of the dictionary words (per script) the
+        page's reading has inside its box: a grid found where some rules are too faint (cells
+        merged across rows) reads less than the lines, and the lines are kept."""
+        from ocrflow import trust
+
+        inside = "\n".join(line.text for line in reading.lines if _inside(line.box, box))
+        return trust.covers(self._known_words(_TAG.sub(" ", table)), self._known_words(inside))
+
+    def _read_cells(self, reader: PageReader, languages: str, page: Any, box: Box) -> str:
+        """A cell's text (its rules painted out on ``page``) read with the page's languages;
+        where Tesseract doubts it, read again at half the resolution (a short Arabic word
+        alone, "متصرف", comes out empty at 300 dpi, and surely at 150), then with the other
+        scripts' languages, at both resolutions (an Arabic name in a French table; an empty
+        reading is doubted too). Another script's reading is kept where it is surer, sure
+        (junk of the wrong script is read unsurely too) and has MIN_RUN_LETTERS letters of
+        that script, or is a number the Latin models read on a page of another script where
+        its models read a number too (the Arabic model reads a number surely as other
+        digits: "5 215,75" as "5 5")."""
+        below = self.settings["recheck_below"]
+        text, confidence = self._read_cell(reader, languages, page, box)
+        if confidence < below:
+            half, surer = self._read_cell(reader, languages, page, box, scale=2)
+            if surer > confidence:
+                text, confidence = half, surer
+        others = "+".join(code for code in self.languages if code not in languages.split("+"))
+        if confidence >= below or not (self._routes and others):
+            return text
+        own = script_of(languages.split("+")[0])
+        # Latin digits are read well by the Latin models only (the Arabic one reads 402 as 002)
+        latin_digits = own != "Latin" and any(script_of(code) == "Latin"
+                                              for code in others.split("+"))
+        number = not any(c.isalpha() for c in text)  # read as one by the page's models
+        for scale in (1, 2):
+            other, surer = self._read_cell(reader, others, page, box, scale=scale)
+            letters = sum(c.isalpha() and _script_name(c) != own for c in other)
+            if surer > confidence and surer >= below and (
+                    letters >= MIN_RUN_LETTERS or
+                    (number and latin_digits and _NUMBER.fullmatch(other) is not None)):
+                return other
+        return text
+
+    def _read_cell(self, reader: PageReader, languages: str, page: Any, box: Box,
+                   scale: int = 1) -> tuple[str, float]:
+        """(text, confidence) of a cell cut out onto white with a margin (Tesseract misreads
+        letters touching the image's edge), at 1 / ``scale`` of the page's resolution, its
+        lines one per line."""
+        import cv2
+        import numpy as np
+
+        left, top, right, bottom = box
+        crop = page[top:bottom, left:right]
+        if scale > 1:
+            crop = cv2.resize(crop, None, fx=1 / scale, fy=1 / scale,
+                              interpolation=cv2.INTER_AREA)
+        margin = 20 // scale
+        canvas = np.full((crop.shape[0] + 2 * margin, crop.shape[1] + 2 * margin), 255, np.uint8)
+        canvas[margin:-margin, margin:-margin] = crop
+        api = reader.api(languages, PSM_SINGLE_BLOCK)
+        api.SetImageBytes(canvas.tobytes(), canvas.shape[1], canvas.shape[0], 1, canvas.shape[1])
+        api.SetSourceResolution(int(self.settings["dpi"] / scale))
+        try:
+            text = "\n".join(RULES.sub("", line) for line in
+                             clean_text(api.GetUTF8Text() or "").splitlines())
+            text = clean_text(text)
+            return text, round(api.MeanTextConf() / 100, 4) if text else 0.0
+        finally:
+            api.Clear()
 
     def _mixed_page(self, reader: PageReader, image: Any, meta: dict[str, Any],
                     languages: str, reading: PageReading) -> tuple[str, PageReading]:
@@ -741,6 +854,8 @@ def _gap(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> in
 
 
 _DIGITS = re.compile(r"\d+(?:[.,:/]\d+)*")  # bidi keeps 1:650 or 12.5 one number
+_NUMBER = re.compile(r"[\d\s.,:/%+-]*\d[\d\s.,:/%+-]*")  # a cell's number: 13 716,25
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")  # a table's markup, between its cells' words
 
 
 def _logical(visual: str) -> str:
@@ -845,6 +960,74 @@ def _half(image: RenderedPage, blank: Iterable[tuple[int, int, int, int]] = ()) 
     for left, top, right, bottom in blank:
         draw.rectangle((left // 2, top // 2, (right + 1) // 2, (bottom + 1) // 2), fill=255)
     return RenderedPage(half.width, half.height, "L", "raw", half.tobytes())
+
+
+def _pixels(image: RenderedPage) -> Any:
+    """A grey raw page's pixels as a (height, width) uint8 array (read-only)."""
+    import numpy as np
+
+    return np.frombuffer(image.data, np.uint8).reshape(image.height, image.width)
+
+
+def _rules_missed(texts: dict[Any, str]) -> bool:
+    """Whether a cell over several rows holds a line of text for each of them: rows whose rules
+    were too faint to find, merged (a scan's light rules), not a merged cell (whose text sits
+    once in it); such a grid is not read as a table."""
+    return any(cell.rowspan > 1 and len([line for line in text.splitlines() if line.strip()])
+               >= cell.rowspan for cell, text in texts.items())
+
+
+def _inked(page: Any, box: Box) -> bool:
+    """Whether a cell (its rules painted out) holds ink: pixels much darker than its paper,
+    more than a speck's worth."""
+    import numpy as np
+
+    left, top, right, bottom = box
+    crop = page[top:bottom, left:right]
+    if crop.size == 0:
+        return False
+    dark = crop < int(np.median(crop)) - INK_CONTRAST
+    return int(dark.sum()) >= MIN_INK_PIXELS
+
+
+def _right_to_left(text: str) -> bool:
+    """Whether most of the text's letters are of a right-to-left script."""
+    letters = [_script_name(c) for c in text if c.isalpha()]
+    return sum(script in RTL_SCRIPTS for script in letters) * 2 > len(letters)
+
+
+def _drop_lines(reading: PageReading, boxes: list[Box]) -> None:
+    """Take the lines mostly inside these boxes (a table's, read cell by cell) out of the
+    page's reading: no lines of its text, nor read again, nor counted."""
+    kept = [i for i, line in enumerate(reading.lines)
+            if not any(_inside(line.box, box) for box in boxes)]
+    if len(kept) == len(reading.lines):
+        return
+    new = {old: i for i, old in enumerate(kept)}
+    reading.lines = [reading.lines[old] for old in kept]
+    reading.layout = [new[part] if isinstance(part, int) else part
+                      for part in reading.layout if not isinstance(part, int) or part in new]
+    reading.recount()
+
+
+def _place_tables(reading: PageReading, tables: list[tuple[Box, str]]) -> None:
+    """Put each table in the page's text where it lies in reading order: before the first
+    line, in reading order, below its top in its column (beside none of it), else at the
+    end. A block of its own."""
+    for box, table in sorted(tables, key=lambda found: found[0][1]):
+        at = next((i for i, part in enumerate(reading.layout) if isinstance(part, int)
+                   and reading.lines[part].box[1] >= box[1]
+                   and _share(box[0], box[2], *reading.lines[part].box[::2]) > 0),
+                  len(reading.layout))
+        reading.layout[at:at] = ["", table, ""]
+
+
+def _inside(line: Box, box: Box) -> bool:
+    """Whether most of a line's box is inside ``box`` (not a page read as one line)."""
+    width = max(0, min(line[2], box[2]) - max(line[0], box[0]))
+    height = max(0, min(line[3], box[3]) - max(line[1], box[1]))
+    area = max(1, (line[2] - line[0]) * (line[3] - line[1]))
+    return width * height > area / 2
 
 
 def _as_gray_raw(image: RenderedPage) -> RenderedPage:

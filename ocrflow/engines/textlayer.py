@@ -1,14 +1,37 @@
-"""The PDF's own text layer as an engine: free, exact on born-digital pages, empty on scans."""
+"""The PDF's own text layer as an engine: free, exact on born-digital pages, empty on scans.
+
+A page is read as structure (ocrflow.structure: tables as HTML tables, the shape the GPU engines
+write, headings and lists as Markdown) from its layer's geometry and fonts; a page without any
+keeps the inventory's reading of its layer as it is.
+"""
 
 from __future__ import annotations
 
-from ocrflow.engines.base import Engine, PageInput, PageOutput
+import logging
+
+from ocrflow.engines.base import Engine, PageInput, PageOutput, error_line
+
+log = logging.getLogger(__name__)
 
 
 class TextLayerEngine(Engine):
     name = "textlayer"
-    version = "2"  # hyphenated words joined (inventory.clean_text_layer)
+    version = "3"  # tables, headings and lists from the layer's geometry (ocrflow.structure)
 
     def recognize(self, page: PageInput) -> PageOutput:
         lines = [line.rstrip() for line in page.text_layer.splitlines()]
-        return PageOutput(text="\n".join(lines).strip())
+        flat = "\n".join(lines).strip()
+        if not flat or not self.settings.get("structure", True):
+            return PageOutput(text=flat)
+        from ocrflow import structure  # pdfplumber: only for pages with a layer
+
+        try:
+            found = structure.read_page(page.source_path, page.page, flat)
+        except Exception as exc:  # the geometry of a hostile PDF: its lines are still the text
+            log.warning("%s page %d: structure not read (%s); the layer's lines are kept",
+                        page.source_path, page.page, error_line(exc))
+            return PageOutput(text=flat, meta={"structure_error": error_line(exc)})
+        meta: dict[str, object] = {"tables": found.tables} if found.tables else {}
+        if found.unresolved:
+            meta["unresolved"] = found.unresolved
+        return PageOutput(text=found.markdown, meta=meta)
