@@ -70,8 +70,6 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()[:32]
 
 
-
-
 class PypdfPages:
     """pypdf's text of a document's pages, the document opened on the first request only
     (most documents have no right-to-left page)."""

@@ -17,9 +17,9 @@ from tests.conftest import REPO
 # import name -> package name in an env file
 PACKAGES = {"PIL": "pillow", "yaml": "pyyaml", "chandra": "chandra-ocr", "Levenshtein":
             "python-levenshtein", "bs4": "beautifulsoup4", "cv2": "opencv-python-headless"}
-# packages that come with another one listed in the env
+# packages that come with another one listed in the env (or go by another name on conda-forge)
 PROVIDED_BY = {"torch": "vllm", "transformers": "vllm", "numpy": "vllm", "torchvision": "vllm",
-               "beautifulsoup4": "chandra-ocr"}
+               "beautifulsoup4": "chandra-ocr", "opencv-python-headless": "py-opencv"}
 OCRFLOW = REPO / "ocrflow"
 
 
