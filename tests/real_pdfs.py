@@ -102,6 +102,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("OCRFLOW_PDF_CACHE", default))
 
 
+def download_sdist(name: str, version: str, root: Path) -> Path:
+    """A source distribution from PyPI into ``root`` (once): its archive. Raises RuntimeError
+    when PyPI cannot be reached."""
+    archive = root / f"{name.replace('-', '_')}-{version}.tar.gz"  # PEP 625's file name
+    if archive.exists():
+        return archive
+    root.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:",
+         "--no-deps", f"{name}=={version}", "-d", str(root)],
+        capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 or not archive.exists():
+        raise RuntimeError(f"cannot download {name}=={version}: "
+                           f"{(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    return archive
+
+
 def fetch() -> Path:
     """The PDFs of both source distributions, unpacked under the cache folder (downloaded with
     pip the first time). Raises RuntimeError when PyPI cannot be reached."""
@@ -110,16 +127,7 @@ def fetch() -> Path:
         folder = root / f"{name}-{version}"
         if folder.is_dir():
             continue
-        root.mkdir(parents=True, exist_ok=True)
-        archive = root / f"{name}-{version}.tar.gz"
-        if not archive.exists():
-            result = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:",
-                 "--no-deps", f"{name}=={version}", "-d", str(root)],
-                capture_output=True, text=True, timeout=600)
-            if result.returncode != 0 or not archive.exists():
-                raise RuntimeError(f"cannot download {name}=={version}: "
-                                   f"{(result.stderr.strip().splitlines() or ['?'])[-1]}")
+        archive = download_sdist(name, version, root)
         tmp = root / f".{name}-{version}.tmp"
         with tarfile.open(archive) as tar:
             members = [m for m in tar.getmembers() if m.isfile()

@@ -18,11 +18,11 @@ from __future__ import annotations
 import html
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+
+from tests import real_pdfs
 
 REPO = Path(__file__).resolve().parent.parent
 TABLES = REPO / "tests" / "data" / "tables"
@@ -51,16 +51,7 @@ def fetch_tabula() -> Path:
     folder = root / f"tabula_py-{version}-pdfs"
     if all((folder / pdf).is_file() for pdf in TABULA_PDFS):
         return folder
-    archive = root / f"tabula_py-{version}.tar.gz"
-    if not archive.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:",
-             "--no-deps", f"{name}=={version}", "-d", str(root)],
-            capture_output=True, text=True, timeout=600)
-        if result.returncode != 0 or not archive.exists():
-            raise RuntimeError(f"cannot download {name}=={version}: "
-                               f"{(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    archive = real_pdfs.download_sdist(name, version, root)
     tmp = root / f".tabula_py-{version}-pdfs.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

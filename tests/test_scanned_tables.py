@@ -10,16 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ocrflow import config, engines
 from ocrflow.bench.spec import make_test
 from ocrflow.bench.tables import html_tables, table_test
-from ocrflow.engines import PageInput, PageOutput
-from ocrflow.render import RenderTask, _close_open_document, render_page
+from ocrflow.engines import PageOutput
 from ocrflow.structure.grid import find_grids
 from tests import pdfs
-from tests.test_tesseract import FRENCH, scanned
-
-SETTINGS = config.validate({"input": "x"})["engines"]["tesseract"]
+from tests.test_tesseract import FRENCH, read, scanned
 
 Cell = tuple[str, int, int]  # text, rowspan, colspan; rows as written (an Arabic one: right first)
 
@@ -101,21 +97,6 @@ def table_pdf(before: list[str], rows: list[list[Cell]], widths: list[float],
         pdf.cell(170, 7, line, align=align)
         y += 8
     return bytes(pdf.output())
-
-
-def read(tmp_path: Path, pdf: bytes, **settings: object) -> PageOutput:
-    path = pdfs.write(tmp_path / "scan.pdf", pdf)
-    engine = engines.create("tesseract", {**SETTINGS, **settings}, threads=1)
-    page = PageInput("h", 1, str(path))
-    page.image = render_page(RenderTask(page, engine.render_spec))
-    _close_open_document()
-    engine.start()
-    try:
-        [(_, output)] = list(engine.run([page]))
-    finally:
-        engine.close()
-    assert output.error == ""
-    return output
 
 
 def check(page: str, cell: str, **relations: str) -> None:

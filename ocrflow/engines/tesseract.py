@@ -284,7 +284,8 @@ class TesseractEngine(Engine):
         tables = self._read_tables(reader, image, grids, languages) if grids else []
         if languages != every_language and self.settings["recheck_below"] > 0:
             languages, reading = self._mixed_page(reader, image, meta, languages, reading)
-        tables = [table for table in tables if self._keeps_text(reading, *table)]
+        tables = [(box, table) for box, table, cells in tables
+                  if self._keeps_text(reading, box, cells)]
         if tables:
             _drop_lines(reading, [box for box, _ in tables])
             _place_tables(reading, tables)
@@ -299,9 +300,10 @@ class TesseractEngine(Engine):
         return PageOutput(text=text, meta=meta)
 
     def _read_tables(self, reader: PageReader, image: RenderedPage, grids: list[Grid],
-                     languages: str) -> list[tuple[Box, str]]:
-        """(box, HTML) of each grid with text, each cell read alone (``_read_cells``). A
-        table whose cells are mostly right-to-left letters is written right to left."""
+                     languages: str) -> list[tuple[Box, str, str]]:
+        """(box, HTML, its cells' text) of each grid with text, each cell read alone
+        (``_read_cells``). A table whose cells are mostly right-to-left letters is written
+        right to left."""
         from ocrflow.structure.grid import to_table
         from ocrflow.structure.tables import to_html
 
@@ -314,17 +316,18 @@ class TesseractEngine(Engine):
                      for cell in grid.cells if _inked(page, cell.box)}
             if any(texts.values()) and not _rules_missed(texts):
                 rtl = _right_to_left("".join(texts.values()))
-                found.append((grid.box, to_html(to_table(grid, texts, rtl))))
+                found.append((grid.box, to_html(to_table(grid, texts, rtl)),
+                              "\n".join(texts.values())))
         return found
 
-    def _keeps_text(self, reading: PageReading, box: Box, table: str) -> bool:
+    def _keeps_text(self, reading: PageReading, box: Box, cells: str) -> bool:
         """Whether a table read cell by cell has most of the dictionary words (per script) the
         page's reading has inside its box: a grid found where some rules are too faint (cells
         merged across rows) reads less than the lines, and the lines are kept."""
         from ocrflow import trust
 
         inside = "\n".join(line.text for line in reading.lines if _inside(line.box, box))
-        return trust.covers(self._known_words(_TAG.sub(" ", table)), self._known_words(inside))
+        return trust.covers(self._known_words(cells), self._known_words(inside))
 
     def _read_cells(self, reader: PageReader, languages: str, page: Any, box: Box) -> str:
         """A cell's text (its rules painted out on ``page``) read with the page's languages;
@@ -855,7 +858,6 @@ def _gap(one: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> in
 
 _DIGITS = re.compile(r"\d+(?:[.,:/]\d+)*")  # bidi keeps 1:650 or 12.5 one number
 _NUMBER = re.compile(r"[\d\s.,:/%+-]*\d[\d\s.,:/%+-]*")  # a cell's number: 13 716,25
-_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")  # a table's markup, between its cells' words
 
 
 def _logical(visual: str) -> str:
