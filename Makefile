@@ -25,8 +25,8 @@ VLLM_VENV := .venv-vllm
 # Built on the system's Python where there is one: the cluster recipe's test runs this vLLM as a
 # user without root, who cannot run a Python kept under /root (pyenv's).
 VLLM_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) $(PYTHON))
-$(VLLM_VENV)/.installed: envs/chandra.yaml tests/vllm_cpu/install.sh
-	tests/vllm_cpu/install.sh $(VLLM_VENV) $(VLLM_VERSION) $(VLLM_PYTHON)
+$(VLLM_VENV)/.installed: envs/chandra.yaml tests/support/vllm_cpu/install.sh
+	tests/support/vllm_cpu/install.sh $(VLLM_VENV) $(VLLM_VERSION) $(VLLM_PYTHON)
 
 demo: tesseract $(VENV)/.runtime  ## run the whole pipeline on examples/corpus
 	$(BIN)/snakemake --profile $(PROFILE)

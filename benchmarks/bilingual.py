@@ -1,5 +1,6 @@
 """Mixed Arabic and French pages: what ocrflow reads of each script, against poppler's
-``pdftotext`` and pdfium's raw text, on the bilingual corpus (tests/bilingual_corpus.py: PDFs made
+``pdftotext`` and pdfium's raw text, on the bilingual corpus (tests/support/bilingual_corpus.py:
+PDFs made
 by LibreOffice from documents written here, and scans of them).
 
     python benchmarks/bilingual.py [--repo PATH]
@@ -25,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import bilingual_corpus as corpus
+from tests.support import bilingual_corpus as corpus
 
 REPEATS = 3
 
@@ -79,10 +80,10 @@ def reading_costs(pages: list[corpus.CorpusPage]) -> list[tuple[float, float]]:
     """CPU seconds of each page read once and read as the default settings read it."""
     import yaml
 
-    from ocrflow.config import validate
+    from ocrflow.core.records import PageInput
     from ocrflow.engines.tesseract import TesseractEngine
-    from ocrflow.records import PageInput
-    from ocrflow.render import RenderTask, render_page
+    from ocrflow.inputs.render import RenderTask, render_page
+    from ocrflow.run.config import validate
 
     config = yaml.safe_load((corpus.REPO / "config" / "config.yaml").read_text())
     settings = validate({**config, "input": "-", "results": "-"})["engines"]["tesseract"]

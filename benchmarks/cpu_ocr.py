@@ -5,12 +5,13 @@
 
 The pages are real pages whose text layer is their reference (born-digital text, or a good OCR
 layer over a real scan): the PDFs with the most text among the OCRmyPDF 17.13.0 and pikepdf
-10.17.0 test files (tests/real_pdfs.py fetches them: a two-column scanned flyer, government
+10.17.0 test files (tests/support/real_pdfs.py fetches them: a two-column scanned flyer, government
 forms, a scanned recipe, a table of contents), and, where Debian's libtasn1-doc and
 shared-mime-info are installed, pages of their manuals (prose, code, a two-column index).
 Each page is rendered at 300 dpi in grey and saved as one image-only PDF; then
 
-- ocrflow's engines read it as an OCR job does (``ocrflow.ocr.ShardRun``: pages rendered in a
+- ocrflow's engines read it as an OCR job does (``ocrflow.engines.ocr.ShardRun``: pages rendered in
+a
   worker process as the engine reads, the engine given the job's cores);
 - OCRmyPDF reads it with ``--jobs 2 --force-ocr --output-type pdf --sidecar`` (install it where
   you like, e.g. ``python -m venv /tmp/ocrmypdf && /tmp/ocrmypdf/bin/pip install ocrmypdf``; it
@@ -43,11 +44,12 @@ from rapidfuzz.distance import Levenshtein
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import config, engines  # noqa: E402
+from ocrflow import engines  # noqa: E402
+from ocrflow.core.store import PageStore  # noqa: E402
 from ocrflow.engines import PageInput  # noqa: E402
-from ocrflow.ocr import ShardRun  # noqa: E402
-from ocrflow.store import PageStore  # noqa: E402
-from tests import real_pdfs  # noqa: E402
+from ocrflow.engines.ocr import ShardRun  # noqa: E402
+from ocrflow.run import config  # noqa: E402
+from tests.support import real_pdfs  # noqa: E402
 
 SCAN_DPI = 300
 # (folder under the real-PDF cache, or an absolute path; file; pages, 1-based)

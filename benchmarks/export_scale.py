@@ -1,6 +1,6 @@
 """Cost of the SQL export at corpus scale: a results folder of N documents of P pages each, as
 the workflow leaves it for the export, then three exports timed, each in a fresh process
-(ocrflow.export.export, as the export rule and `python -m ocrflow export` call it):
+(ocrflow.results.export.export, as the export rule and `python -m ocrflow export` call it):
 
 1. the first export into an empty database;
 2. the same again, nothing changed (every document's digest compared, nothing written);
@@ -50,8 +50,12 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import atomic, config, corpus, manifest, plan  # noqa: E402
-from ocrflow.database import (  # noqa: E402
+from ocrflow.core import atomic  # noqa: E402
+from ocrflow.core.layout import Layout  # noqa: E402
+from ocrflow.core.records import PageRow, read_records, write_records  # noqa: E402
+from ocrflow.inputs import corpus  # noqa: E402
+from ocrflow.results import manifest  # noqa: E402
+from ocrflow.results.database import (  # noqa: E402
     ExportError,
     connect_engine,
     db_error,
@@ -60,8 +64,7 @@ from ocrflow.database import (  # noqa: E402
     pages_table,
     resolve_target,
 )
-from ocrflow.layout import Layout  # noqa: E402
-from ocrflow.records import PageRow, read_records, write_records  # noqa: E402
+from ocrflow.run import config, plan  # noqa: E402
 
 SHARD_SIZE = 100
 SEED = 20240611
@@ -258,7 +261,7 @@ def _peak_rss() -> int:
 
 def _timed_export(results: str, settings: dict[str, Any]) -> dict[str, Any]:
     """In a fresh process: one export, its wall time and the process's peak memory."""
-    from ocrflow.export import export
+    from ocrflow.results.export import export
 
     _imports()
     started = time.perf_counter()
@@ -274,7 +277,7 @@ def _imports() -> float:
     import pyarrow.parquet  # noqa: F401
     import yaml  # noqa: F401
 
-    import ocrflow.export  # noqa: F401
+    import ocrflow.results.export  # noqa: F401
 
     return time.perf_counter() - started
 

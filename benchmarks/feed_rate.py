@@ -8,7 +8,8 @@
    benchmark implies about 60 s per page at 96 concurrent sequences): requests in flight over
    time, and throughput as a fraction of the ideal (96 slots always busy).
 
-The server is tests/fake_vllm.py, started with the command line the Chandra engine builds; the
+The server is tests/support/fake_vllm.py, started with the command line the Chandra engine builds;
+the
 pages are the example corpus's scans, repeated.
 """
 
@@ -26,12 +27,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import config, engines  # noqa: E402
-from ocrflow.ocr import ShardRun  # noqa: E402
-from ocrflow.records import PageInput  # noqa: E402
-from ocrflow.server import ModelServer, free_port  # noqa: E402
-from ocrflow.store import PageStore  # noqa: E402
-from tests.stand_in import served_command  # noqa: E402
+from ocrflow import engines  # noqa: E402
+from ocrflow.core.records import PageInput  # noqa: E402
+from ocrflow.core.store import PageStore  # noqa: E402
+from ocrflow.engines.ocr import ShardRun  # noqa: E402
+from ocrflow.engines.server import ModelServer, free_port  # noqa: E402
+from ocrflow.run import config  # noqa: E402
+from tests.support.stand_in import served_command  # noqa: E402
 
 SCANS = ["scanned/arrete_fr.pdf", "scanned/harbour_minutes.pdf", "Mixed/Stale_OCR_Layer.PDF"]
 

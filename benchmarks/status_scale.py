@@ -27,12 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ocrflow import atomic, config, corpus, plan, pools, status  # noqa: E402
-from ocrflow.detect import verdict_counts  # noqa: E402
-from ocrflow.inventory import layer_counts  # noqa: E402
-from ocrflow.layout import Layout  # noqa: E402
-from ocrflow.progress import Progress, Timeline, progress_record  # noqa: E402
-from ocrflow.records import (  # noqa: E402
+from ocrflow.core import atomic  # noqa: E402
+from ocrflow.core.layout import Layout  # noqa: E402
+from ocrflow.core.progress import Progress, Timeline, progress_record  # noqa: E402
+from ocrflow.core.records import (  # noqa: E402
     InventoryDocument,
     InventoryPage,
     LayerTrust,
@@ -41,6 +39,11 @@ from ocrflow.records import (  # noqa: E402
     Verdict,
     write_records,
 )
+from ocrflow.engines import pools  # noqa: E402
+from ocrflow.inputs import corpus  # noqa: E402
+from ocrflow.inputs.inventory import layer_counts  # noqa: E402
+from ocrflow.run import config, plan, status  # noqa: E402
+from ocrflow.text.detect import verdict_counts  # noqa: E402
 
 SHARD_SIZE = 100
 # share of shards per state, in the order a shard goes through them

@@ -4,7 +4,7 @@ example bench's text-only tests (which must not regress).
 
     python benchmarks/tables.py [--before REF] [--no-tabula]
 
-The corpus (tests/table_corpus.py): the PDFs made here (tests/data/tables/pdfs, tests.jsonl)
+The corpus (tests/support/table_corpus.py): the PDFs made here (tests/data/tables/pdfs, tests.jsonl)
 and tabula-py's test PDFs (downloaded on first use, tabula.jsonl; ``--no-tabula`` leaves them
 out where PyPI cannot be reached).
 
@@ -14,7 +14,8 @@ Readers:
 - camelot 2.0 (where installed): lattice, else stream, per page;
 - docling: not run here (its layout and TableFormer models come from the Hugging Face Hub);
 - ocrflow: the pipeline (``snakemake``, ``config/config.yaml``, input the corpus folder) scored
-  by ``python -m ocrflow eval``; and ``config/gpu.yaml``'s text-layer path, tests/fake_vllm.py
+  by ``python -m ocrflow eval``; and ``config/gpu.yaml``'s text-layer path,
+  tests/support/fake_vllm.py
   standing in for the GPU engines' servers (the pages sent to it are counted: GPU pages).
 
 Then the example bench (examples/bench/tests.jsonl on examples/corpus, text only) with this
@@ -40,7 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import table_corpus as corpus
+from tests.support import table_corpus as corpus
 
 REPO = corpus.REPO
 EXAMPLES = REPO / "examples"
@@ -126,7 +127,7 @@ def library_rows(made: list[Any], tabula: list[Any], pdfs: Path) -> None:
 
 
 def run_gpu_path(pdfs: Path, workdir: Path) -> tuple[Path, dict[str, int]]:
-    """config/gpu.yaml with tests/fake_vllm.py standing in for the servers of Chandra and
+    """config/gpu.yaml with tests/support/fake_vllm.py standing in for the servers of Chandra and
     DeepSeek-OCR (no GPU here): the born-digital pages are read from their layer as on a GPU
     machine; the pages sent to the stand-in are counted."""
     stand_in = f"{sys.executable} {REPO / 'tests' / 'fake_vllm.py'}"
@@ -153,7 +154,7 @@ def structure_speed(pdfs: list[Path]) -> None:
     """What reading a page as structure costs, against the layer's text alone (pdfium)."""
     import pypdfium2 as pdfium
 
-    from ocrflow.structure import read_page
+    from ocrflow.inputs.structure import read_page
 
     flat, structured, tables = [], [], 0
     for path in pdfs:
@@ -182,8 +183,8 @@ def grid_speed() -> None:
     import numpy as np
     import pypdfium2 as pdfium
 
-    from ocrflow.structure.grid import find_grids
-    from tests import pdfs
+    from ocrflow.inputs.structure.grid import find_grids
+    from tests.support import pdfs
     from tests.test_scanned_tables import _grid_page
     from tests.test_tesseract import FRENCH, scanned
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import real_pdfs
+from tests.support import real_pdfs
 
 
 def main() -> None:

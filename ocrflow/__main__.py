@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import ocrflow
-from ocrflow import config as ocrflow_config
+from ocrflow.run import config as ocrflow_config
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _retry_failed(config: dict[str, Any], args: argparse.Namespace) -> int:
-    from ocrflow.retry import retry_failed
+    from ocrflow.run.retry import retry_failed
 
     if args.below is not None and not 0 <= args.below <= 1:
         print(f"ocrflow: --below {args.below}: a quality score is between 0 and 1",
@@ -99,25 +99,26 @@ def _retry_failed(config: dict[str, Any], args: argparse.Namespace) -> int:
 
 
 def _export(config: dict[str, Any], args: argparse.Namespace) -> int:
-    from ocrflow import export
+    from ocrflow.results import export
 
     return export.command(config, args.url)
 
 
 def _status(config: dict[str, Any], args: argparse.Namespace) -> int:
-    from ocrflow import status
+    from ocrflow.run import status
 
     return status.command(Path(config["results"]), args.watch)
 
 
 def _report(config: dict[str, Any], args: argparse.Namespace) -> int:
-    from ocrflow import report_html
+    from ocrflow.results import report_html
 
     return report_html.command(config, args.output)
 
 
 def _models(config: dict[str, Any], args: argparse.Namespace) -> int:
-    from ocrflow import download, models
+    from ocrflow.engines import models
+    from ocrflow.run import download
 
     folder = args.to or config["models"]["dir"]
     if not folder:

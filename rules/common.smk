@@ -13,16 +13,16 @@ from snakemake.common import overwrite_function_params
 # The ocrflow package sits beside the Snakefile (scripts/ add the same folder to their path).
 sys.path.insert(0, workflow.basedir)
 
-from ocrflow import config as ocrflow_config  # noqa: E402
-from ocrflow import cost as ocrflow_cost  # noqa: E402
-from ocrflow import corpus  # noqa: E402
-from ocrflow import environment as ocrflow_environment  # noqa: E402
-from ocrflow import plan as ocrflow_plan  # noqa: E402
-from ocrflow import pools as ocrflow_pools  # noqa: E402
-from ocrflow import resources as ocrflow_resources  # noqa: E402
+from ocrflow.run import config as ocrflow_config  # noqa: E402
+from ocrflow.results import cost as ocrflow_cost  # noqa: E402
+from ocrflow.inputs import corpus  # noqa: E402
+from ocrflow.run import environment as ocrflow_environment  # noqa: E402
+from ocrflow.run import plan as ocrflow_plan  # noqa: E402
+from ocrflow.engines import pools as ocrflow_pools  # noqa: E402
+from ocrflow.engines import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
-from ocrflow.inventory import engine_plan  # noqa: E402
-from ocrflow.layout import Layout  # noqa: E402
+from ocrflow.inputs.inventory import engine_plan  # noqa: E402
+from ocrflow.core.layout import Layout  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
@@ -55,7 +55,7 @@ except (ocrflow_config.ConfigError, corpus.InputError, ocrflow_environment.NotSh
     sys.exit(str(error))
 
 SHARD = "{shard}"  # the wildcard, where a layout path takes a shard
-POOL = "{pool}"  # the wildcard of a recovery pool (ocrflow/pools.py)
+POOL = "{pool}"  # the wildcard of a recovery pool (ocrflow/engines/pools.py)
 HAS_RECOVERY = config["recovery"]["engine"] != "none"
 PER_POOL = ocrflow_pools.shards_per_pool(config)
 
@@ -182,7 +182,7 @@ def job_resources(stage, gpu=0, mem_mb=None):
 
 
 def ocr_job_resources(role, gpu):
-    """An OCR job's: its own memory and its model servers' (ocrflow/resources.py), and the
+    """An OCR job's: its own memory and its model servers' (ocrflow/engines/resources.py), and the
     walltime of its pages (ocr_runtime)."""
     resources = job_resources("ocr", gpu=gpu, mem_mb=ocrflow_resources.ocr_job(config, role).mem_mb)
     resources["runtime"] = ocr_runtime(role)

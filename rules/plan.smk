@@ -1,5 +1,5 @@
 rule plan:
-    """The shard plan (ocrflow/plan.py): the member lists that changed, the registry, and the outputs of documents that left the input removed. Declared only when the plan changes; runs only in a real run, holding Snakemake's lock."""
+    """The shard plan (ocrflow/run/plan.py): the member lists that changed, the registry, and the outputs of documents that left the input removed. Declared only when the plan changes; runs only in a real run, holding Snakemake's lock."""
     output:
         plan_outputs(),
     params:

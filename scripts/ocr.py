@@ -6,6 +6,6 @@ if __name__ == "__main__":
     from pathlib import Path
 
     sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # the ocrflow package
-    from ocrflow import entrypoints
+    from ocrflow.run import entrypoints
 
     entrypoints.ocr(snakemake)

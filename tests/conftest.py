@@ -105,7 +105,7 @@ def slurm():
     """A real Slurm on localhost for the cluster tests, up until the whole session ends (the
     SLURM executor plugin probes the controller at every snakemake start, and waits ~9 s when
     it is installed but down)."""
-    from tests import local_slurm
+    from tests.support import local_slurm
 
     if not local_slurm.available():
         if os.environ.get("CI"):
@@ -124,7 +124,7 @@ def fake_server(tmp_path: Path):
     """A stand-in server started with the command line an engine builds for its own server."""
     servers = []
 
-    from tests.stand_in import FakeServer, served_command
+    from tests.support.stand_in import FakeServer, served_command
 
     def start(plan: dict, engine: str, **changes: object) -> FakeServer:
         server = FakeServer(tmp_path, plan, served_command(engine, **changes))

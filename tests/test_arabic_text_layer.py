@@ -15,11 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import config, text_layer, trust
-from ocrflow.inventory import InventoryTask, PageWithReadings, inventory_document, judge_text_layers
-from ocrflow.records import InventoryDocument, InventoryPage
-from tests import pdfs
-from tests.real_pdfs import DECREE as PROCES_VERBAL
+from ocrflow.core.records import InventoryDocument, InventoryPage
+from ocrflow.inputs import text_layer
+from ocrflow.inputs.inventory import (
+    InventoryTask,
+    PageWithReadings,
+    inventory_document,
+    judge_text_layers,
+)
+from ocrflow.run import config
+from ocrflow.text import trust
+from tests.support import pdfs
+from tests.support.real_pdfs import DECREE as PROCES_VERBAL
 
 TRUST = config.validate({"input": "x"})["trust"]
 HABIBI = "حَبيبي habibi حَبيبي"
@@ -320,7 +327,7 @@ LIBREOFFICE_LINES = [
 def test_arabic_words_of_libreoffice_lines_read_in_order(tmp_path) -> None:
     """Writer shows each paragraph with Unicode's bidi: "القاهرة, دمشق" is shown "دمشق ,القاهرة"
     (the comma touches the word it follows), where TeX shows it as typed."""
-    from tests import bilingual_corpus
+    from tests.support import bilingual_corpus
 
     office = bilingual_corpus.libreoffice()
     if office is None:

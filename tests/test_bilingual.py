@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic
-from ocrflow.layout import Layout
-from ocrflow.merge import merge_shard
-from tests.fake_vllm import ARABIC, FRENCH
-from tests.stand_in import run_job, settings
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.results.merge import merge_shard
+from tests.support.fake_vllm import ARABIC, FRENCH
+from tests.support.stand_in import run_job, settings
 
 
 @pytest.mark.parametrize("engine", ["chandra", "deepseek"])

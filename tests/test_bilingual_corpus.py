@@ -1,4 +1,5 @@
-"""Real bilingual pages as administrations make them (tests/bilingual_corpus.py: LibreOffice PDFs
+"""Real bilingual pages as administrations make them (tests/support/bilingual_corpus.py:
+LibreOffice PDFs
 of Arabic and French documents written here, and scans of them) through the pipeline with the
 default config's engines: every page keeps both scripts, in reading order, at least as well as
 poppler's pdftotext reads the same text layer."""
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ocrflow.layout import Layout, document_file
-from tests import bilingual_corpus as corpus
+from ocrflow.core.layout import Layout, document_file
+from tests.support import bilingual_corpus as corpus
 
 # On the born-digital pages: each script's word recall and the words in order (measured 1.00
 # on every page: benchmarks/bilingual.py).

@@ -1,7 +1,7 @@
 """The cluster profiles against a real batch scheduler: Slurm on localhost, driven through its
 Torque-compatible qsub/qstat/qdel by profiles/pbs and through sbatch by profiles/slurm.
 
-Started by the ``slurm`` fixture (tests/local_slurm.py), stopped at the end. Without Slurm
+Started by the ``slurm`` fixture (tests/support/local_slurm.py), stopped at the end. Without Slurm
 installed these tests are skipped, except in CI, where that is a failure.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import pdfs
 from tests.conftest import EXAMPLES, REPO, Workspace
-from tests.stand_in import FAKE
+from tests.support import pdfs
+from tests.support.stand_in import FAKE
 
 pytestmark = pytest.mark.slow
 
@@ -131,8 +131,8 @@ def test_pbs_profile_runs_the_example_like_the_local_run(example_workspace, loca
     submitted = [j for j in jobs() if j["JobId"] in records]
     assert {j["Partition"] for j in submitted} == {"batch"}  # CPU engines: no GPU queue
     assert {j["JobName"] for j in submitted} == {
-        "ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
-        "ocrflow.ocr_recovery.r000000", "ocrflow.manifest"}
+        "ocrflow.inputs.inventory.s000000", "ocrflow.ocr_primary.s000000",
+        "ocrflow.ocr_recovery.r000000", "ocrflow.results.manifest"}
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_job_killed_for_memory_is_resubmitted_with_more(workspace):
                               "node": {"mem_mb": 3000}, "ocr": {"mem_mb": 3000, "runtime": 60},
                               "manifest": {"mem_mb": 2000, "runtime": 60}}
     run(ws, pbs_profile(ws))
-    attempts = [j for j in jobs() if j["JobName"] == "ocrflow.inventory.s000000"]
+    attempts = [j for j in jobs() if j["JobName"] == "ocrflow.inputs.inventory.s000000"]
     assert [(j["JobState"], j["MinMemoryNode"]) for j in attempts] == [
         ("FAILED", "100M"), ("COMPLETED", "3000M")]
     assert [j["TimeLimit"] for j in attempts] == ["00:10:00", "10:00:00"]

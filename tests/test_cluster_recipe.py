@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import pdfs
 from tests.conftest import REPO
-from tests.hub import serve_hub
-from tests.stand_in import DEFAULTS
+from tests.support import pdfs
+from tests.support.hub import serve_hub
+from tests.support.stand_in import DEFAULTS
 
 pytestmark = pytest.mark.slow
 
@@ -172,8 +172,8 @@ def run_recipe(base: Path, user: pwd.struct_passwd, hub_root: Path) -> None:
                           text=True).stdout.splitlines()
     ran = {dict(re.findall(r"(\w+)=(\S*)", line))["JobName"] for line in jobs
            if f"UserId={USER}(" in line and "JobState=COMPLETED" in line}
-    assert {"ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
-            "ocrflow.ocr_recovery.r000000", "ocrflow.manifest"} <= ran
+    assert {"ocrflow.inputs.inventory.s000000", "ocrflow.ocr_primary.s000000",
+            "ocrflow.ocr_recovery.r000000", "ocrflow.results.manifest"} <= ran
     results = shared / "ocr"
     # the primary's job per shard, recovery's per pool of shards (here the one shard's)
     for role, unit, hub_id in (("primary", "s000000", HUB_IDS[0]),

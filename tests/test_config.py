@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from ocrflow import config as ocrflow_config
+from ocrflow.run import config as ocrflow_config
 from tests.conftest import REPO
 
 BASE = yaml.safe_load((REPO / "config/config.yaml").read_text())

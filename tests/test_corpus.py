@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import corpus, plan
-from ocrflow.layout import Layout
+from ocrflow.core.layout import Layout
+from ocrflow.inputs import corpus
+from ocrflow.run import plan
 
 
 def touch(root: Path, *names: str) -> None:

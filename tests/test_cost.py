@@ -1,4 +1,5 @@
-"""GPU hours (ocrflow/cost.py): the plan's estimate worked out by hand from the config's values,
+"""GPU hours (ocrflow/results/cost.py): the plan's estimate worked out by hand from the config's
+values,
 each OCR job's walltime, the finished jobs' hours read back from stats files a real OCR job wrote,
 and the report's GPU hours section."""
 
@@ -12,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from ocrflow import config as config_module
-from ocrflow import cost, plan, report_html
-from ocrflow.layout import Layout
-from tests.stand_in import fake_command, run_job, settings
+from ocrflow.core.layout import Layout
+from ocrflow.inputs import registry
+from ocrflow.results import cost, report_html
+from ocrflow.run import config as config_module
+from tests.support.stand_in import fake_command, run_job, settings
 
 PAGES = {"s000000": 4000, "s000001": 3000, "s000002": 100}
 
@@ -173,7 +175,7 @@ def test_the_report_has_the_gpu_hours_section(tmp_path: Path, real_stats: dict[s
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     config = gpu_config()
     layout = results_with(tmp_path / "results", config, real_stats, PAGES)
-    monkeypatch.setattr(plan, "pages_by_shard", lambda _layout: dict(PAGES))
+    monkeypatch.setattr(registry, "pages_by_shard", lambda _layout: dict(PAGES))
     report_md = tmp_path / "report.md"
     build = dict(shard_pages=[], stats=[layout.stats("s000000", "primary")],
                  manifest=tmp_path / "manifest.parquet", report=report_md,

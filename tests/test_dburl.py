@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import dburl
-from ocrflow.database import ExportError, resolve_target
+from ocrflow.results import dburl
+from ocrflow.results.database import ExportError, resolve_target
 from tests.conftest import REPO
 
 

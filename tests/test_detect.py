@@ -6,8 +6,9 @@ import copy
 import json
 from dataclasses import replace
 
-from ocrflow import config, detect
-from ocrflow.records import InventoryPage, LayerTrust, Reading
+from ocrflow.core.records import InventoryPage, LayerTrust, Reading
+from ocrflow.run import config
+from ocrflow.text import detect
 from tests.conftest import EXAMPLES
 
 _DEFAULTS = config.validate({"input": "x"})

@@ -17,7 +17,7 @@ import markdown
 import yaml
 
 import ocrflow
-from ocrflow import database
+from ocrflow.results import database
 from tests.conftest import REPO
 
 # Markdown files read outside the site (on a forge, in a checkout): mkdocs checks the links of
@@ -143,7 +143,8 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
 
 
 def test_the_sql_of_the_manual_is_the_sql_users_run() -> None:
-    """docs/sql.md's queries are ocrflow.database's (which tests/test_export.py runs on SQLite
+    """docs/sql.md's queries are ocrflow.results.database's (which tests/test_export.py runs on
+    SQLite
     and PostgreSQL against the manifest), the document id apart."""
     page = (REPO / "docs" / "sql.md").read_text()
     block = re.search(r"^```sql\n(.*?)^```", page, re.MULTILINE | re.DOTALL)[1]

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from ocrflow import config, engines
+from ocrflow import engines
 from ocrflow.engines import EngineUnavailable, PageInput
-from ocrflow.reading_order import Line, from_quads, reading_order
-from ocrflow.render import RenderTask, _close_open_document, render_page
-from tests import pdfs
+from ocrflow.engines.reading_order import Line, from_quads, reading_order
+from ocrflow.inputs.render import RenderTask, _close_open_document, render_page
+from ocrflow.run import config
+from tests.support import pdfs
 
 SETTINGS = config.validate({"input": "x"})["engines"]
 TEXT = "Le présent arrêté sera publié au Bulletin officiel.\nFait à Rabat, le 12 février 2024."

@@ -74,8 +74,10 @@ def test_every_env_file_parses() -> None:
 
 
 def test_cpu_stages_env_has_what_they_import() -> None:
-    stages = ["ocrflow.entrypoints", "ocrflow.plan", "ocrflow.inventory", "ocrflow.detect",
-              "ocrflow.merge", "ocrflow.manifest", "ocrflow.ocr", "ocrflow.engines.textlayer"]
+    stages = ["ocrflow.run.entrypoints", "ocrflow.run.plan", "ocrflow.inputs.inventory",
+              "ocrflow.text.detect",
+              "ocrflow.results.merge", "ocrflow.results.manifest", "ocrflow.engines.ocr",
+              "ocrflow.engines.textlayer"]
     assert missing(imports(stages), env_packages(REPO / "envs" / "ocrflow.yaml")) == set()
 
 
@@ -84,7 +86,7 @@ def test_each_engine_env_has_what_its_ocr_jobs_import(engine: str) -> None:
     spec = ENGINES[engine]
     for target, env in [(spec.target, spec.env), *((t, e) for _, t, e in spec.backends)]:
         # what scripts/ocr.py runs: the engine, then detection on its readings
-        needed = imports(["ocrflow.ocr", "ocrflow.detect", target.split(":")[0]])
+        needed = imports(["ocrflow.engines.ocr", "ocrflow.text.detect", target.split(":")[0]])
         path = (REPO / "rules" / env).resolve()
         assert missing(needed, env_packages(path)) == set(), path
 

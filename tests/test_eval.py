@@ -24,8 +24,8 @@ from ocrflow.bench.scoring import (
     with_baselines,
 )
 from ocrflow.bench.spec import SpecError, load_tests, make_test, normalize_text
-from ocrflow.merge import document_markdown
-from ocrflow.records import FinalPage
+from ocrflow.core.records import FinalPage
+from ocrflow.results.merge import document_markdown
 
 DATA = Path(__file__).parent / "data" / "olmocr-bench-0.4.27"
 

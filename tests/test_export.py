@@ -26,18 +26,19 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from ocrflow import atomic, export
-from ocrflow import database as sql
-from ocrflow.corpus import existing_shards
-from ocrflow.layout import Layout
-from ocrflow.merge import document_markdown
-from ocrflow.records import FinalPage
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import FinalPage
+from ocrflow.inputs.corpus import existing_shards
+from ocrflow.results import database as sql
+from ocrflow.results import export
+from ocrflow.results.merge import document_markdown
 from tests.conftest import EXAMPLES, REPO, Workspace
 
 if TYPE_CHECKING:
-    from tests.postgres import Postgres
+    from tests.support.postgres import Postgres
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.support.postgres"]
 pytestmark = pytest.mark.slow
 
 PASSWORD_ENV = "OCRFLOW_TEST_DB_PASSWORD"
@@ -191,7 +192,7 @@ def assert_matches_manifest(database: Database, results: Path) -> list[dict[str,
 
 
 def assert_queries_answer(database: Database, results: Path) -> None:
-    """The queries of docs/sql.md (ocrflow.database's) give what the manifest says."""
+    """The queries of docs/sql.md (ocrflow.results.database's) give what the manifest says."""
     manifest = manifest_of(results)
     pages = [row for row in manifest if row["page"] is not None]
     assert dict(database.query(sql.QUERIES["pages by status"])) == \

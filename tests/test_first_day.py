@@ -14,15 +14,16 @@ from types import SimpleNamespace
 
 import yaml
 
-from ocrflow import atomic, entrypoints, plan
-from ocrflow.inventory import InventoryTask, inventory_document, inventory_shard
-from ocrflow.layout import Layout
-from ocrflow.manifest import summarize, summary_text
-from ocrflow.merge import document_markdown
-from ocrflow.records import FinalPage
-from tests import pdfs
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import FinalPage
+from ocrflow.inputs.inventory import InventoryTask, inventory_document, inventory_shard
+from ocrflow.results.manifest import summarize, summary_text
+from ocrflow.results.merge import document_markdown
+from ocrflow.run import entrypoints, plan
 from tests.conftest import REPO, Workspace
-from tests.stand_in import DEFAULTS, run_job
+from tests.support import pdfs
+from tests.support.stand_in import DEFAULTS, run_job
 
 
 def planned(tmp_path: Path, folder: Path) -> dict[str, dict]:

@@ -16,12 +16,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ocrflow import outputs
-from ocrflow.layout import Layout, document_file
-from ocrflow.merge import remove_document
-from ocrflow.records import FinalPage, InventoryDocument
-from tests import pdfs
+from ocrflow.core.layout import Layout, document_file
+from ocrflow.core.records import FinalPage, InventoryDocument
+from ocrflow.results import outputs
+from ocrflow.results.merge import remove_document
 from tests.conftest import EXAMPLES, REPO, Workspace
+from tests.support import pdfs
 
 CONTRACT = json.loads((Path(__file__).parent / "data" / "olmocr-0.4.27" /
                        "dolma_contract.json").read_text(encoding="utf-8"))

@@ -1,5 +1,6 @@
 """The GPU engines' real code paths, without a GPU or model weights: the vLLM client path of
-Chandra and DeepSeek-OCR against an OpenAI-compatible server on loopback (tests/fake_vllm.py)
+Chandra and DeepSeek-OCR against an OpenAI-compatible server on loopback
+(tests/support/fake_vllm.py)
 that answers like each model and injects faults; the model server's lifecycle with that server
 standing in for `vllm serve`; GPU slots; clear errors. Pages go through the same functions a
 Snakemake job runs: inventory_shard, ocr_shard, detect_shard.
@@ -21,9 +22,9 @@ import pytest
 
 from ocrflow import engines
 from ocrflow.engines import EngineUnavailable
-from ocrflow.gpus import GpuSlots
-from ocrflow.server import ModelServer, ServerFailed, ServerGroup
-from tests.stand_in import fake_command, run_job, served_command, settings
+from ocrflow.engines.gpus import GpuSlots
+from ocrflow.engines.server import ModelServer, ServerFailed, ServerGroup
+from tests.support.stand_in import fake_command, run_job, served_command, settings
 
 
 def oks_per_tag(requests: list[dict]) -> Counter[int]:
@@ -176,7 +177,7 @@ def test_sigterm_from_the_scheduler_stops_the_server(tmp_path: Path) -> None:
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
         "from pathlib import Path\n"
-        "from ocrflow.server import ModelServer, ServerGroup\n"
+        "from ocrflow.engines.server import ModelServer, ServerGroup\n"
         f"servers = ServerGroup([ModelServer({served_command('chandra')!r}, ['0'], "
         f"Path({str(tmp_path / 's.log')!r}))])\n"
         "with servers:\n"

@@ -1,6 +1,6 @@
 """Chandra as primary and DeepSeek-OCR as recovery, through Snakemake on the local profile of a
 box with two GPUs and no scheduler (`--resources gpu=2`): each OCR job starts its own model server
-(tests/fake_vllm.py standing in for `vllm serve`) on a GPU no other running job holds."""
+(tests/support/fake_vllm.py standing in for `vllm serve`) on a GPU no other running job holds."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import pdfs
 from tests.conftest import Workspace, jobs_run
-from tests.stand_in import serve_gpu_engines
+from tests.support import pdfs
+from tests.support.stand_in import serve_gpu_engines
 
 pytestmark = pytest.mark.slow
 

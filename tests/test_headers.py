@@ -1,4 +1,4 @@
-"""Running heads, feet and page numbers (ocrflow/headers.py): removed where most pages of a
+"""Running heads, feet and page numbers (ocrflow/text/headers.py): removed where most pages of a
 document repeat them at an edge, the body kept byte for byte; checked on made pages and on the
 real PDFs' text layers."""
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from ocrflow.headers import PAGE_NUMBER, find_repeated, line_key, strip_headers_footers
-from ocrflow.inventory import clean_text_layer
-from ocrflow.merge import mark_direction
-from tests import real_pdfs
+from ocrflow.inputs.inventory import clean_text_layer
+from ocrflow.results.merge import mark_direction
+from ocrflow.text.headers import PAGE_NUMBER, find_repeated, line_key, strip_headers_footers
+from tests.support import real_pdfs
 
 WORDS = ("quai", "chenal", "digue", "phare", "bassin", "ponton", "grue", "dock", "môle", "cale",
          "écluse", "balise", "hangar")
@@ -51,7 +51,7 @@ def test_french_running_heads_with_changing_page_numbers_and_dates() -> None:
 
 def test_a_table_starting_every_page_stays_whole() -> None:
     # a table continued from page to page, its heading row repeated at the top of each, as the
-    # text layer's tables (ocrflow.structure) and the GPU engines write them
+    # text layer's tables (ocrflow.inputs.structure) and the GPU engines write them
     table = ["<table>", "<tr><th>Nom</th><th>Grade</th></tr>"]
     pages = [page([bulletin_head(n), *table], [f"<tr><td>{w}</td><td>{n}</td></tr>", "</table>",
                                               *body(n)], [f"Page {n} / 6"])
@@ -186,7 +186,7 @@ def test_pages_given_with_their_numbers() -> None:
     assert removed[1:] == [[f"Chapitre {n // 3}: Budget {n}"] for n in numbers[1:]]
 
 
-# Real PDFs: the test files of two PyPI source distributions (tests/real_pdfs.py).
+# Real PDFs: the test files of two PyPI source distributions (tests/support/real_pdfs.py).
 
 def layer_texts(path: Path) -> list[str]:
     """Each page's text layer as the inventory records it."""

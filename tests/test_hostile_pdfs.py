@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic
-from ocrflow.inventory import InventoryTask, inventory_document
-from ocrflow.isolation import IsolatedPool, MemoryLimit
-from ocrflow.layout import Layout
-from ocrflow.ocr import ShardJob, ocr_shard
-from ocrflow.records import InventoryDocument, InventoryPage, PageInput, write_records
-from ocrflow.render import RenderSpec, RenderTask, render_page
-from tests import pdfs
-from tests.stand_in import DEFAULTS
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import InventoryDocument, InventoryPage, PageInput, write_records
+from ocrflow.engines.ocr import ShardJob, ocr_shard
+from ocrflow.inputs.inventory import InventoryTask, inventory_document
+from ocrflow.inputs.isolation import IsolatedPool, MemoryLimit
+from ocrflow.inputs.render import RenderSpec, RenderTask, render_page
+from tests.support import pdfs
+from tests.support.stand_in import DEFAULTS
 
 REPO = Path(__file__).parent.parent
 SETTINGS = DEFAULTS["inventory"]
@@ -92,8 +92,8 @@ def run_inventory_job(members: Path, output: Path, mem_mb: int) -> dict[str, int
     script = (
         "import json, resource, sys\n"
         "from pathlib import Path\n"
-        "from ocrflow.inventory import inventory_shard\n"
-        "from tests.stand_in import DEFAULTS\n"
+        "from ocrflow.inputs.inventory import inventory_shard\n"
+        "from tests.support.stand_in import DEFAULTS\n"
         "if __name__ == '__main__':\n"
         "    inventory_shard(Path(sys.argv[1]), Path(sys.argv[2]), DEFAULTS['inventory'], 1,\n"
         "                    DEFAULTS['trust'], mem_mb=int(sys.argv[3]))\n"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic
-from ocrflow.inventory import InventoryTask, inventory_document, inventory_shard
-from tests import pdfs
-from tests.stand_in import DEFAULTS
+from ocrflow.core import atomic
+from ocrflow.inputs.inventory import InventoryTask, inventory_document, inventory_shard
+from tests.support import pdfs
+from tests.support.stand_in import DEFAULTS
 
 SETTINGS = DEFAULTS["inventory"]
 

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.isolation import MIN_WORKER_MB, IsolatedPool, MemoryLimit, TooLarge, worker_limit
-from tests.isolation_tasks import misbehave
+from ocrflow.inputs.isolation import (
+    MIN_WORKER_MB,
+    IsolatedPool,
+    MemoryLimit,
+    TooLarge,
+    worker_limit,
+)
+from tests.support.isolation_tasks import misbehave
 
 
 def test_hang_crash_and_error_are_reported_and_the_rest_completes() -> None:
@@ -76,7 +82,7 @@ def test_the_limit_holds_the_worker_s_resident_memory() -> None:
     """The workers' peak, as the kernel counts it for the job (its children's largest RSS)."""
     script = (
         "import resource\n"
-        "from ocrflow.isolation import IsolatedPool, MemoryLimit\n"
+        "from ocrflow.inputs.isolation import IsolatedPool, MemoryLimit\n"
         "from tests.test_isolation import hog\n"
         "if __name__ == '__main__':\n"
         "    with IsolatedPool(hog, 1, 60, memory=MemoryLimit(600)) as pool:\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.loops import LoopCut
-from tests.stand_in import run_job, settings
+from ocrflow.engines.loops import LoopCut
+from tests.support.stand_in import run_job, settings
 
 CUT = LoopCut()
 rng = random.Random(7)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ocrflow.merge import document_markdown, resolve_page
-from ocrflow.records import FinalPage, InventoryPage, LayerTrust, Reading, Verdict
+from ocrflow.core.records import FinalPage, InventoryPage, LayerTrust, Reading, Verdict
+from ocrflow.results.merge import document_markdown, resolve_page
 
 PAGE = InventoryPage(1)
 FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 10
@@ -96,7 +96,8 @@ BILINGUAL = ("Le présent décret sera publié au Bulletin officiel et entrera e
 def test_a_reading_that_lost_a_script_does_not_replace_one_that_has_it() -> None:
     """The layer is doubted (here: a picture without text covers part of the page), the OCR
     read its French cleanly and its Arabic not at all: a better score on less text."""
-    from ocrflow import config, detect
+    from ocrflow.run import config
+    from ocrflow.text import detect
 
     settings = config.validate({"input": "x"})
     doubted = replace(PAGE, ink=0.1, has_text_layer=True, text_layer=BILINGUAL,

@@ -1,5 +1,6 @@
-"""The engines' models on disk (ocrflow/models.py): `python -m ocrflow models download`
-(ocrflow/download.py) as a user runs it, against a hub-compatible server (tests/hub.py, through
+"""The engines' models on disk (ocrflow/engines/models.py): `python -m ocrflow models download`
+(ocrflow/run/download.py) as a user runs it, against a hub-compatible server (tests/support/hub.py,
+through
 HF_ENDPOINT) serving the tests' tiny model under the engines' hub ids; and the jobs that read
 models.dir's folders: the model argument, the check before any server starts, the provenance,
 the page-store key."""
@@ -19,12 +20,13 @@ from typing import Any
 
 import pytest
 
-from ocrflow import config, download, engines, models
+from ocrflow import engines
 from ocrflow.__main__ import main
-from ocrflow.engines import EngineUnavailable
+from ocrflow.engines import EngineUnavailable, models
+from ocrflow.run import config, download
 from tests.conftest import REPO
-from tests.hub import serve_hub
-from tests.stand_in import DEFAULTS, fake_command, run_job, settings
+from tests.support.hub import serve_hub
+from tests.support.stand_in import DEFAULTS, fake_command, run_job, settings
 
 CHANDRA, DEEPSEEK = "datalab-to/chandra-ocr-2", "deepseek-ai/DeepSeek-OCR"
 VLLM_VENV = REPO / ".venv-vllm"
@@ -258,7 +260,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     architecture, 5.9 MB), built with vLLM's CPU venv."""
     assert VLLM_VENV.joinpath("bin", "python").exists(), "make test installs vLLM's CPU build"
     folder = tmp_path_factory.mktemp("tiny") / "eos"
-    subprocess.run([str(VLLM_VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),
+    subprocess.run([str(VLLM_VENV / "bin" / "python"),
+                    str(REPO / "tests/support/vllm_cpu/build_model.py"),
                     str(folder), "--answer", "eos"], check=True, capture_output=True, timeout=300)
     return folder
 

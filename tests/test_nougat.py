@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import config, engines
+from ocrflow import engines
 from ocrflow.engines import PageInput
-from ocrflow.render import RenderTask, render_page
-from tests import pdfs
+from ocrflow.inputs.render import RenderTask, render_page
+from ocrflow.run import config
+from tests.support import pdfs
 
 torch = pytest.importorskip("torch")  # installed by `make test` (CPU build)
 transformers = pytest.importorskip("transformers")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocrflow.layout import Layout
-from tests import pdfs
+from ocrflow.core.layout import Layout
 from tests.conftest import Workspace
+from tests.support import pdfs
 
 
 def born_digital(workspace: Workspace, *names: str) -> None:

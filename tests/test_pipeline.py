@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from ocrflow.layout import Layout
-from tests import pdfs
+from ocrflow.core.layout import Layout
 from tests.conftest import EXAMPLES, REPO, Workspace, call_counts, jobs_run
+from tests.support import pdfs
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import pools
-from ocrflow.layout import Layout
-from ocrflow.plan import Registry
-from tests import pdfs
+from ocrflow.core.layout import Layout
+from ocrflow.engines import pools
+from ocrflow.inputs.registry import Registry
 from tests.conftest import Workspace, jobs_run
-from tests.stand_in import serve_gpu_engines
+from tests.support import pdfs
+from tests.support.stand_in import serve_gpu_engines
 
 pytestmark = pytest.mark.slow
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ocrflow import config, plan, pools
-from ocrflow.corpus import Document
-from ocrflow.layout import Layout
-from ocrflow.plan import Registry, assign
-from tests import pdfs
+from ocrflow.core.layout import Layout
+from ocrflow.engines import pools
+from ocrflow.inputs import registry
+from ocrflow.inputs.corpus import Document
+from ocrflow.inputs.registry import Registry
+from ocrflow.run import config, plan
+from ocrflow.run.plan import assign
+from tests.support import pdfs
 
 
 def documents(pages: dict[str, int]) -> list[Document]:
@@ -82,7 +85,7 @@ def test_the_plan_counts_pages_once_and_records_them(tmp_path: Path) -> None:
     assert "9 pages" in computed.describe()
     plan.apply(computed)
     layout = Layout.of(results)
-    assert plan.pages_by_shard(layout) == computed.shard_pages
+    assert registry.pages_by_shard(layout) == computed.shard_pages
     # five alone (5 > 4); one + three = 4; zero joins the open shard
     assert sorted(computed.shard_pages.values()) == [4, 5]
     again = plan.compute(str(src), results, 1000, 4)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import real_pdfs
+from tests.support import real_pdfs
 
 
 @pytest.fixture(scope="module")

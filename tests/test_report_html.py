@@ -1,4 +1,5 @@
-"""The HTML report (ocrflow/report_html.py) as a user sees it: opened in headless Chromium, offline,
+"""The HTML report (ocrflow/results/report_html.py) as a user sees it: opened in headless Chromium,
+offline,
 with no console or page error, a screenshot that is not blank, every plot drawn, and the numbers it
 shows equal to the manifest's. One real Snakemake run of the example corpus (stopped once after its
 first shard, for the report of a run in progress), and hand-made results folders for the edge
@@ -18,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from ocrflow import report_html
-from ocrflow.layout import Layout
-from ocrflow.records import PageRow, read_records
-from tests.browser import Opened, open_page
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import PageRow, read_records
+from ocrflow.results import report_html
 from tests.conftest import EXAMPLES, REPO, Workspace
+from tests.support.browser import Opened, open_page
 
 PLOTS = report_html.FIGURE_TITLES  # section id -> the title its plot carries
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow.detect import verdict_counts
-from ocrflow.records import Verdict
-from ocrflow.resources import SERVER_BASE_MB, recovery_gpus
-from tests import pdfs
+from ocrflow.core.records import Verdict
+from ocrflow.engines.resources import SERVER_BASE_MB, recovery_gpus
+from ocrflow.text.detect import verdict_counts
 from tests.conftest import Workspace
-from tests.stand_in import DEFAULTS
+from tests.support import pdfs
+from tests.support.stand_in import DEFAULTS
 
 # Chandra's server: its processes, and vLLM's cache of processed images (4 GB by default) kept in
 # both; DeepSeek-OCR's server runs with no such cache (--mm-processor-cache-gb 0).

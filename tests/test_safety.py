@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic, corpus, plan
-from ocrflow.layout import NAME_MAX, Layout, document_file, output_stem
-from ocrflow.merge import merge_shard
-from ocrflow.records import InventoryDocument, InventoryPage, PageRow, read_records
-from tests import pdfs
+from ocrflow.core import atomic
+from ocrflow.core.layout import NAME_MAX, Layout, document_file, output_stem
+from ocrflow.core.records import InventoryDocument, InventoryPage, PageRow, read_records
+from ocrflow.inputs import corpus
+from ocrflow.results.merge import merge_shard
+from ocrflow.run import plan
 from tests.conftest import REPO, Workspace
+from tests.support import pdfs
 
 TEXT = ("Minutes of meeting {}: the harbour board approved the budget of the new quay and the "
         "dredging of the channel.")
@@ -217,7 +219,7 @@ def test_long_names_fit_the_filesystem_and_ids_stay_whole() -> None:
     assert len((name + ".pages.jsonl").encode()) <= NAME_MAX
     assert output_stem(f"الجريدة/{arabic[:-1]}y") != stem  # two long names never meet
     assert output_stem("plain/id") == "plain/id"
-    from ocrflow.atomic import _temp_prefix
+    from ocrflow.core.atomic import _temp_prefix
     assert len((_temp_prefix(name + ".pages.jsonl") + "abcdefgh.tmp").encode()) <= NAME_MAX
 
 

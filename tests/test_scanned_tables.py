@@ -13,8 +13,8 @@ from PIL import Image, ImageDraw
 from ocrflow.bench.spec import make_test
 from ocrflow.bench.tables import html_tables, table_test
 from ocrflow.engines import PageOutput
-from ocrflow.structure.grid import find_grids
-from tests import pdfs
+from ocrflow.inputs.structure.grid import find_grids
+from tests.support import pdfs
 from tests.test_tesseract import FRENCH, read, scanned
 
 Cell = tuple[str, int, int]  # text, rowspan, colspan; rows as written (an Arabic one: right first)

@@ -1,5 +1,6 @@
 """A model server's start, measured and cut: the phases read from vLLM's own log lines
-(ocrflow/server_start.py), each start recorded in the job's stats and its pages' provenance, and
+(ocrflow/engines/server_start.py), each start recorded in the job's stats and its pages'
+provenance, and
 the CUDA-graph sizes bounded by what the job sends at once (the real server's starts and vLLM's
 own capture sizes: tests/test_real_vllm.py)."""
 
@@ -13,14 +14,15 @@ import pytest
 
 from ocrflow import engines
 from ocrflow.engines.serve_options import option_values
+from ocrflow.engines.server_start import job_start_s, phases, phases_since
 from ocrflow.engines.vlm import graph_size_bound
-from ocrflow.server_start import job_start_s, phases, phases_since
 from tests.conftest import REPO
-from tests.stand_in import fake_command, run_job, settings
+from tests.support.stand_in import fake_command, run_job, settings
 
 DATA = REPO / "tests" / "data" / "vllm-0.32.0"
 # Two starts of vLLM 0.32.0's CPU build (Chandra's command line, the tiny Qwen3.5 model of
-# tests/vllm_cpu/build_model.py, 2 cores) appended to one log by ModelServer: the first with an
+# tests/support/vllm_cpu/build_model.py, 2 cores) appended to one log by ModelServer: the first
+# with an
 # empty VLLM_CACHE_ROOT, the second with the same one. As written, less the per-weight dtype
 # warnings and the route list (paths shortened).
 CPU_LOG = DATA / "server_start_cpu.log"
@@ -41,9 +43,9 @@ def test_the_phases_of_two_real_cpu_starts_are_read_each_from_its_own_lines() ->
 
 def cuda_lines(messages: dict[str, list]) -> str:
     """The lines vLLM 0.32.0 logs on CUDA, from its own format strings and logger
-    (tests/vllm_cpu/start_lines.py)."""
+    (tests/support/vllm_cpu/start_lines.py)."""
     assert VENV_PYTHON.exists(), "vLLM's CPU build is missing: `make test` installs it"
-    result = subprocess.run([str(VENV_PYTHON), str(REPO / "tests/vllm_cpu/start_lines.py"),
+    result = subprocess.run([str(VENV_PYTHON), str(REPO / "tests/support/vllm_cpu/start_lines.py"),
                              json.dumps(messages)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

@@ -21,12 +21,14 @@ from typing import Any
 import pytest
 import yaml
 
-from ocrflow import atomic, config, plan, pools, status
-from ocrflow.layout import Layout
-from ocrflow.progress import Progress, ProgressFile, Timeline, ended_by
-from tests import pdfs
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.progress import Progress, ProgressFile, Timeline, ended_by
+from ocrflow.engines import pools
+from ocrflow.run import config, plan, status
 from tests.conftest import REPO, Workspace
-from tests.stand_in import serve_gpu_engines
+from tests.support import pdfs
+from tests.support.stand_in import serve_gpu_engines
 
 
 def run_status(results: Path) -> subprocess.CompletedProcess[str]:

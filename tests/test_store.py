@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ocrflow.store import PageStore
+from ocrflow.core.store import PageStore
 
 
 def test_interrupted_line_is_ignored_and_appending_continues(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Born-digital pages read as structure (ocrflow.structure): tables as HTML, headings and lists
+"""Born-digital pages read as structure (ocrflow.inputs.structure): tables as HTML, headings and
+lists
 as Markdown, from PDFs made here; tables checked as olmOCR-bench's table tests read them."""
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from reportlab.pdfgen import canvas
 
 from ocrflow.bench.spec import make_test
 from ocrflow.bench.tables import html_tables, table_test
-from ocrflow.structure import PageStructure, read_page
-from ocrflow.structure.tables import Cell, Table, to_html
-from tests.pdfs import amiri, arabic_pdf, text_pdf
+from ocrflow.inputs.structure import PageStructure, read_page
+from ocrflow.inputs.structure.tables import Cell, Table, to_html
+from tests.support.pdfs import amiri, arabic_pdf, text_pdf
 
 A4 = (595.0, 842.0)
 

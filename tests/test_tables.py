@@ -1,4 +1,5 @@
-"""The table corpus (tests/data/tables/ and tabula-py's PDFs, tests/table_corpus.py) through the
+"""The table corpus (tests/data/tables/ and tabula-py's PDFs, tests/support/table_corpus.py)
+through the
 real pipeline, scored by ``python -m ocrflow eval``'s checks: born-digital tables read from the
 text layer pass olmOCR-bench's table tests with the default CPU config and with config/gpu.yaml's
 text-layer path, and the corpus's text tests pass too."""
@@ -11,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ocrflow.layout import Layout
-from tests import table_corpus
+from ocrflow.core.layout import Layout
 from tests.conftest import REPO, Workspace
-from tests.stand_in import serve_gpu_engines
+from tests.support import table_corpus
+from tests.support.stand_in import serve_gpu_engines
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,8 @@ import pytest
 import yaml
 
 from ocrflow.engines.tesseract import SYSTEM_TESSDATA
-from tests import pdfs
 from tests.conftest import REPO
+from tests.support import pdfs
 from tests.test_tesseract import ARABIC, CER_ARABIC, CER_FRENCH, FRENCH, cer, scanned
 
 SCRIPT = REPO / "envs" / "tessdata.sh"
@@ -38,9 +38,10 @@ APT_STATE = ("/var/lib/apt/lists", "/var/cache/apt")  # a container where apt-ge
 # The engine in the user's venv reads each PDF's first page, as tests/test_tesseract.py does.
 READ = """
 import json, sys
-from ocrflow import config, engines
+from ocrflow.run import config
+from ocrflow import engines
 from ocrflow.engines import PageInput
-from ocrflow.render import RenderTask, _close_open_document, render_page
+from ocrflow.inputs.render import RenderTask, _close_open_document, render_page
 settings = config.validate({"input": "x"})["engines"]["tesseract"]
 engine = engines.create("tesseract", settings, threads=2)
 pages = [PageInput(path, 1, path) for path in sys.argv[1:]]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageFilter
 from rapidfuzz.distance import Levenshtein
 
-from ocrflow import config, engines
+from ocrflow import engines
 from ocrflow.engines import EngineUnavailable, PageInput, PageOutput
 from ocrflow.engines.tesseract import (
     LineReading,
@@ -24,9 +24,10 @@ from ocrflow.engines.tesseract import (
     _union,
     find_tessdata,
 )
-from ocrflow.render import RenderTask, _close_open_document, render_page
-from tests import pdfs
-from tests.stand_in import run_job
+from ocrflow.inputs.render import RenderTask, _close_open_document, render_page
+from ocrflow.run import config
+from tests.support import pdfs
+from tests.support.stand_in import run_job
 
 SETTINGS = config.validate({"input": "x"})["engines"]["tesseract"]
 TESSDATA = find_tessdata()

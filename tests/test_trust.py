@@ -10,13 +10,14 @@ import sys
 
 import pytest
 
-from ocrflow import config, trust
-from ocrflow.inventory import InventoryTask, inventory_document, judge_text_layers
-from ocrflow.layout import Layout
-from tests import pdfs
+from ocrflow.core.layout import Layout
+from ocrflow.inputs.inventory import InventoryTask, inventory_document, judge_text_layers
+from ocrflow.run import config
+from ocrflow.text import trust
 from tests.conftest import REPO, Workspace, call_counts
-from tests.real_pdfs import DECREE as PROCES_VERBAL
-from tests.real_pdfs import MINUTES
+from tests.support import pdfs
+from tests.support.real_pdfs import DECREE as PROCES_VERBAL
+from tests.support.real_pdfs import MINUTES
 
 TRUST = config.validate({"input": "x"})["trust"]
 SLIDE = "Harbour works 2024\nNew quay: 120 m\nDredging: 40,000 m3\nOpening in May"

@@ -9,18 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic
-from ocrflow.corpus import Document
-from ocrflow.layout import Layout
-from ocrflow.manifest import (
-    REPORT_LIST_LIMIT,
-    collect_rows,
-    markdown_tables,
-    report_tables,
-    summarize,
-)
-from ocrflow.plan import Registry, assign, lists_shards
-from ocrflow.records import (
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import (
     FinalPage,
     InventoryDocument,
     InventoryPage,
@@ -31,8 +22,18 @@ from ocrflow.records import (
     read_records,
     write_records,
 )
-from ocrflow.report_html import build
-from ocrflow.retry import failed_pages, low_quality_pages
+from ocrflow.inputs.corpus import Document
+from ocrflow.inputs.registry import Registry
+from ocrflow.results.manifest import (
+    REPORT_LIST_LIMIT,
+    collect_rows,
+    markdown_tables,
+    report_tables,
+    summarize,
+)
+from ocrflow.results.report_html import build
+from ocrflow.run.plan import assign, lists_shards
+from ocrflow.run.retry import failed_pages, low_quality_pages
 
 
 def docs(*ids: str) -> list[Document]:

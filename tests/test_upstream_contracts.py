@@ -1,5 +1,6 @@
 """The GPU engines held to their upstreams' contracts, through the stand-in server that enforces
-vLLM 0.32.0's (tests/fake_vllm.py, tests/data/vllm-0.32.0/; tests/test_real_vllm.py holds it to
+vLLM 0.32.0's (tests/support/fake_vllm.py, tests/data/vllm-0.32.0/; tests/test_real_vllm.py holds
+it to
 the real server): what a real vLLM rejects is rejected here; engine errors, a failing engine,
 blank-page prose, figures, server sizes and form fields."""
 
@@ -14,17 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from ocrflow import atomic, engines
+from ocrflow import engines
+from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import PageInput
 from ocrflow.engines.chandra import server_sizes
 from ocrflow.engines.deepseek_transformers import capture_generate, finish_reason
-from ocrflow.layout import Layout
-from ocrflow.merge import merge_shard
-from ocrflow.ocr import EngineFailing, PagesToRetry
-from ocrflow.records import PageInput
-from ocrflow.render import RenderTask, _close_open_document, render_page
-from ocrflow.server import ModelServer, ServerFailed, ServerGroup
-from tests import pdfs
-from tests.stand_in import DEFAULTS, fake_command, run_job, served_command, settings
+from ocrflow.engines.ocr import EngineFailing, PagesToRetry
+from ocrflow.engines.server import ModelServer, ServerFailed, ServerGroup
+from ocrflow.inputs.render import RenderTask, _close_open_document, render_page
+from ocrflow.results.merge import merge_shard
+from tests.support import pdfs
+from tests.support.stand_in import DEFAULTS, fake_command, run_job, served_command, settings
 
 
 def start_stand_in(tmp_path: Path, command: list[str]) -> subprocess.CompletedProcess[str]:

@@ -37,7 +37,7 @@ def command(args: argparse.Namespace) -> int:
         write_failures,
     )
     from ocrflow.bench.spec import SpecError, load_tests
-    from ocrflow.corpus import InputError
+    from ocrflow.inputs.corpus import InputError
 
     for folder, what in ((args.pdfs, "--pdfs"), (args.results, "--results")):
         if not folder.is_dir():

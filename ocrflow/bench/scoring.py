@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 
 from ocrflow.bench import matching, tables
 from ocrflow.bench.spec import BenchTest, make_test
-from ocrflow.corpus import discover
-from ocrflow.layout import Layout, document_file
+from ocrflow.core.layout import Layout, document_file
+from ocrflow.inputs.corpus import discover
 
 _MARKER = re.compile(r"^<!-- page (\d+) -->$", re.MULTILINE)
 _FAILED = re.compile(r"^> \*\*\[ocrflow\] page \d+ could not be recognised\*\* \((.*)\)$")

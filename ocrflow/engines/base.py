@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ocrflow.gpus import GpuSlots
-from ocrflow.records import PageInput, error_line
-from ocrflow.render import RenderSpec
+from ocrflow.core.records import PageInput, error_line
+from ocrflow.engines.gpus import GpuSlots
+from ocrflow.inputs.render import RenderSpec
 
 __all__ = ["Engine", "EngineUnavailable", "JobContext", "PageInput", "PageOutput",
            "check_model_path", "error_line"]
@@ -24,8 +24,9 @@ class EngineUnavailable(RuntimeError):
 
 def check_model_path(engine: str, settings: dict[str, Any]) -> None:
     """Before anything starts: a model given as a path exists, one read from models.dir is there,
-    complete (ocrflow.models.check); a hub id without models.dir is left to the engine's loader."""
-    from ocrflow import models
+    complete (ocrflow.engines.models.check); a hub id without models.dir is left to the engine's
+    loader."""
+    from ocrflow.engines import models
 
     models.check(engine, settings)
 
@@ -111,7 +112,7 @@ class Engine(ABC):
     def server_starts(self) -> list[dict[str, Any]]:
         """One entry per model-server start of this job, restarts included: ``{"seconds": from
         its start until ready, "phases": {"weights_s", "compile_s", "cuda_graphs_s",
-        "engine_init_s"} as far as the server logged them}`` (ocrflow/server_start.py). An
+        "engine_init_s"} as far as the server logged them}`` (ocrflow/engines/server_start.py). An
         engine that starts no server: none."""
         return []
 

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from ocrflow.client import CUT, ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
+from ocrflow.engines.client import CUT, ChatClient
 from ocrflow.engines.serve_options import option_values
 from ocrflow.engines.vlm import ServerEngine, data_url, graph_size_bound, prompt_hash
-from ocrflow.render import RenderSpec
+from ocrflow.inputs.render import RenderSpec
 
 # chandra/scripts/vllm.py (chandra-ocr 0.2.0) sizes its vLLM server from the card's memory,
 # with an 80 GB H100 as the baseline: 64 sequences, 8192 batched tokens, scaled down below it.

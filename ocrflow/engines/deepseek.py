@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ocrflow.client import ChatClient
 from ocrflow.engines.base import PageInput, PageOutput
+from ocrflow.engines.client import ChatClient
 from ocrflow.engines.vlm import ServerEngine, data_url, graph_size_bound, prompt_hash
-from ocrflow.render import RenderSpec
+from ocrflow.inputs.render import RenderSpec
 
 END_OF_SENTENCE = "<｜end▁of▁sentence｜>"
 _BLOCK = re.compile(r"<\|ref\|>(.*?)<\|/ref\|><\|det\|>(.*?)<\|/det\|>", re.DOTALL)

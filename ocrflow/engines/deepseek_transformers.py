@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ocrflow import models
-from ocrflow.engines import deepseek
+from ocrflow.engines import deepseek, models
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
@@ -19,9 +18,9 @@ from ocrflow.engines.base import (
     PageOutput,
     check_model_path,
 )
+from ocrflow.engines.gpus import assign, cuda_index
 from ocrflow.engines.vlm import prompt_hash
-from ocrflow.gpus import assign, cuda_index
-from ocrflow.render import RenderSpec
+from ocrflow.inputs.render import RenderSpec
 
 ENV = "envs/deepseek-transformers.yaml"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ocrflow import models
+from ocrflow.engines import models
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
@@ -28,8 +28,8 @@ from ocrflow.engines.base import (
     check_model_path,
     error_line,
 )
-from ocrflow.gpus import assign, cuda_index
-from ocrflow.render import RenderSpec
+from ocrflow.engines.gpus import assign, cuda_index
+from ocrflow.inputs.render import RenderSpec
 
 LOGIT_WINDOW = 15  # RunningVarTorch's default L in StoppingCriteriaScores
 MAX_STOP_INDEX = 4095

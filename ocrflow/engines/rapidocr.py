@@ -6,13 +6,13 @@ import statistics
 from typing import Any
 
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
-from ocrflow.reading_order import from_quads, reading_order
-from ocrflow.render import RenderSpec
+from ocrflow.engines.reading_order import from_quads, reading_order
+from ocrflow.inputs.render import RenderSpec
 
 
 class RapidOCREngine(Engine):
     name = "rapidocr"
-    version = "2"  # lines in column-aware reading order (ocrflow.reading_order)
+    version = "2"  # lines in column-aware reading order (ocrflow.engines.reading_order)
     OPERATIONAL = frozenset({"threads"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:

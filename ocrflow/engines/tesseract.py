@@ -4,7 +4,8 @@ and the other scripts Tesseract has models for.
 One Tesseract instance per thread: tesserocr releases the GIL while Tesseract recognises, so
 ``threads`` pages are read at once on as many cores. The text is Tesseract's own reading order
 (its layout analysis finds the columns): blocks and paragraphs separated by blank lines, lines by
-newlines, right-to-left lines in logical order. A ruled table (``ocrflow.structure.grid`` finds
+newlines, right-to-left lines in logical order. A ruled table (``ocrflow.inputs.structure.grid``
+finds
 its grid) is read cell by cell and written where it lies as an HTML table, the GPU engines'
 shape (``engines.tesseract.tables``).
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ocrflow.core.records import RenderedPage
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
@@ -32,11 +34,10 @@ from ocrflow.engines.base import (
     PageOutput,
     error_line,
 )
-from ocrflow.records import RenderedPage
-from ocrflow.render import RenderSpec
+from ocrflow.inputs.render import RenderSpec
 
 if TYPE_CHECKING:  # numpy and OpenCV load with the first page, not with the engine's module
-    from ocrflow.structure.grid import Box, Grid
+    from ocrflow.inputs.structure.grid import Box, Grid
 
 # Where Debian and Ubuntu (tesseract-ocr-<lang> packages) put the models, newest first.
 SYSTEM_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -277,7 +278,7 @@ class TesseractEngine(Engine):
         # Ruled tables are read cell by cell, in place of the page's lines inside them, where
         # they keep the text those lines have once the page is read as a whole (its other
         # script's words read again too, ``_mixed_page``).
-        from ocrflow.structure.grid import find_grids
+        from ocrflow.inputs.structure.grid import find_grids
 
         grids = find_grids(_pixels(image), self.settings["dpi"]) \
             if self.settings.get("tables", True) else []
@@ -304,8 +305,8 @@ class TesseractEngine(Engine):
         """(box, HTML, its cells' text) of each grid with text, each cell read alone
         (``_read_cells``). A table whose cells are mostly right-to-left letters is written
         right to left."""
-        from ocrflow.structure.grid import to_table
-        from ocrflow.structure.tables import to_html
+        from ocrflow.inputs.structure.grid import to_table
+        from ocrflow.inputs.structure.tables import to_html
 
         page = _pixels(image).copy()
         for grid in grids:
@@ -324,7 +325,7 @@ class TesseractEngine(Engine):
         """Whether a table read cell by cell has most of the dictionary words (per script) the
         page's reading has inside its box: a grid found where some rules are too faint (cells
         merged across rows) reads less than the lines, and the lines are kept."""
-        from ocrflow import trust
+        from ocrflow.text import trust
 
         inside = "\n".join(line.text for line in reading.lines if _inside(line.box, box))
         return trust.covers(self._known_words(cells), self._known_words(inside))
@@ -440,7 +441,7 @@ class TesseractEngine(Engine):
 
     def _known_words(self, text: str) -> dict[str, int]:
         """Dictionary words (wordfreq) of the text, every occurrence counted, by script."""
-        from ocrflow import trust
+        from ocrflow.text import trust
 
         return trust.word_share(text, _wordfreq_codes(self.languages)).known_total_by_script
 
@@ -590,7 +591,7 @@ class TesseractEngine(Engine):
         words of theirs: MIN_RUN_LETTERS letters of another script or more, read surely, or
         less surely but every word a dictionary word or a number (junk hardly ever is; names
         are often no dictionary words, and are read surely)."""
-        from ocrflow import trust
+        from ocrflow.text import trust
 
         if sum(c.isalpha() and _script_name(c) != script for c in text) < MIN_RUN_LETTERS:
             return False
@@ -924,7 +925,7 @@ YEH_RATIO = 20
 
 def final_yeh(text: str) -> str:
     """Arabic words whose final ي/ى is the rarer spelling by far, with the other one."""
-    from ocrflow import trust
+    from ocrflow.text import trust
 
     words = trust._words("ar")
 
@@ -940,7 +941,7 @@ def final_yeh(text: str) -> str:
 
 def _wordfreq_codes(languages: Iterable[str]) -> tuple[str, ...]:
     """wordfreq's codes of these Tesseract languages, for those wordfreq has."""
-    from ocrflow import trust
+    from ocrflow.text import trust
 
     codes = (WORDFREQ.get(code) for code in languages)
     return tuple(code for code in codes if code and not trust.check_language(code))

@@ -1,6 +1,7 @@
 """The PDF's own text layer as an engine: free, exact on born-digital pages, empty on scans.
 
-A page is read as structure (ocrflow.structure: tables as HTML tables, the shape the GPU engines
+A page is read as structure (ocrflow.inputs.structure: tables as HTML tables, the shape the GPU
+engines
 write, headings and lists as Markdown) from its layer's geometry and fonts; a page without any
 keeps the inventory's reading of its layer as it is.
 """
@@ -16,14 +17,14 @@ log = logging.getLogger(__name__)
 
 class TextLayerEngine(Engine):
     name = "textlayer"
-    version = "3"  # tables, headings and lists from the layer's geometry (ocrflow.structure)
+    version = "3"  # tables, headings and lists from the layer's geometry (ocrflow.inputs.structure)
 
     def recognize(self, page: PageInput) -> PageOutput:
         lines = [line.rstrip() for line in page.text_layer.splitlines()]
         flat = "\n".join(lines).strip()
         if not flat or not self.settings.get("structure", True):
             return PageOutput(text=flat)
-        from ocrflow import structure  # pdfplumber: only for pages with a layer
+        from ocrflow.inputs import structure  # pdfplumber: only for pages with a layer
 
         try:
             found = structure.read_page(page.source_path, page.page, flat)

@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ocrflow import models
-from ocrflow.client import ChatClient, RequestFailed, server_version
+from ocrflow.engines import models
 from ocrflow.engines.base import (
     Engine,
     EngineUnavailable,
@@ -30,11 +29,12 @@ from ocrflow.engines.base import (
     check_model_path,
     error_line,
 )
+from ocrflow.engines.client import ChatClient, RequestFailed, server_version
+from ocrflow.engines.gpus import assign, memory_mib
+from ocrflow.engines.loops import LoopCut
 from ocrflow.engines.serve_options import option_values
-from ocrflow.gpus import assign, memory_mib
-from ocrflow.loops import LoopCut
-from ocrflow.server import ModelServer, ServerGroup
-from ocrflow.server_start import job_start_s
+from ocrflow.engines.server import ModelServer, ServerGroup
+from ocrflow.engines.server_start import job_start_s
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +335,6 @@ def _copy_log(path: Path, limit: int = 2000) -> None:
         lines = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return
-    server_log = logging.getLogger("ocrflow.server.output")
+    server_log = logging.getLogger("ocrflow.engines.server.output")
     for line in lines[-limit:]:
         server_log.info("%s", line)

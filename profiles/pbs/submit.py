@@ -51,7 +51,8 @@ exit "$code"
 
 # The job's exit status when a planned path is missing on its node (sysexits' EX_NOINPUT).
 MISSING_PATH = 66
-# The words of ocrflow/environment.py's SHARED (this script imports nothing of ocrflow's: it runs
+# The words of ocrflow/run/environment.py's SHARED (this script imports nothing of ocrflow's: it
+# runs
 # with the login node's own Python).
 SHARED = ("the checkout, its .venv, the conda envs, the models and the results must be on a "
           "filesystem every node shares, at the same paths (docs/clusters.md)")
