@@ -94,7 +94,7 @@ SHARD_SIZE = 100
 def write_plan(config: dict[str, str | int]) -> None:
     """The plan as a real run's plan job writes it, in a process of its own: a child's peak
     memory (ru_maxrss) would count this process's if it grew here."""
-    subprocess.run([sys.executable, "-c", "import sys; from ocrflow import plan; "
+    subprocess.run([sys.executable, "-c", "import sys; from ocrflow.run import plan; "
                     f"plan.update(sys.argv[1], sys.argv[2], {SHARD_SIZE})", config["input"],
                     config["results"]], check=True, cwd=REPO)
 

@@ -72,7 +72,7 @@ def test_outputs_get_the_mode_the_umask_gives(tmp_path: Path) -> None:
     for umask, mode in ((0o022, 0o644), (0o027, 0o640), (0o077, 0o600)):
         target = tmp_path / f"out-{umask:o}.txt"
         subprocess.run([sys.executable, "-c", f"import os; os.umask({umask}); "
-                        "from ocrflow import atomic; import sys; "
+                        "from ocrflow.core import atomic; import sys; "
                         "atomic.write_text(sys.argv[1], 'x')", str(target)],
                        cwd=REPO, check=True)
         assert stat.S_IMODE(target.stat().st_mode) == mode
