@@ -77,6 +77,8 @@ services:
 
 test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint, then every test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports  # the package's layers (pyproject.toml, docs/development.md)
+	$(BIN)/mypy  # ocrflow/, typed (pyproject.toml's [tool.mypy])
 	$(BIN)/snakemake --lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 	$(BIN)/pytest  # tests/test_docs.py builds the manual with mkdocs build --strict

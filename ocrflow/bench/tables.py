@@ -15,6 +15,7 @@ and the cells of rows inside ``<thead>``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,8 +73,9 @@ def build_table(rows: list[list[CellSpec]]) -> Table | None:
         queue = list(specs)
         while queue or len(line) < len(carried):
             c = len(line)
-            if c < len(carried) and carried[c] is not None:
-                cell, left = carried[c]
+            above = carried[c] if c < len(carried) else None
+            if above is not None:
+                cell, left = above
                 line.append(cell)
                 carried[c] = (cell, left - 1) if left > 1 else None
                 continue
@@ -132,7 +134,7 @@ def _is_rule(line: str) -> bool:
 def _markdown_table(lines: list[str]) -> Table | None:
     rule = next((i for i, line in enumerate(lines)
                  if line.replace("|", "").strip() and _is_rule(line)), None)
-    rows: list[list[CellSpec]] = []
+    rows: list[list[str]] = []
     for i, line in enumerate(lines):
         if i == rule or (line.strip() and all(c in "- :|" for c in line)):
             continue
@@ -209,8 +211,8 @@ def table_test(test: BenchTest, page: str) -> tuple[bool, str]:
     for table in tables:
         neighbours: dict[str, Callable[[Slot], set[Slot]]] = {
             **{d: table.near[d].__getitem__ for d in ("up", "down", "left", "right")},
-            "top_heading": lambda s, t=table: t.heading_cells(s, "up"),
-            "left_heading": lambda s, t=table: t.heading_cells(s, "left"),
+            "top_heading": functools.partial(table.heading_cells, direction="up"),
+            "left_heading": functools.partial(table.heading_cells, direction="left"),
         }
         for slot, text in table.text.items():
             if not _similar(test["cell"], text, test.max_diffs)[0]:

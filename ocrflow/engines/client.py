@@ -139,7 +139,8 @@ class ChatClient:
                            attempts: int) -> Completion:
         """Server-sent chunks until [DONE], or until the text is a loop: then the caller's
         ``async with`` closes the connection, and vLLM aborts the request."""
-        text, finish, usage = "", "stop", {}
+        text, finish = "", "stop"
+        usage: dict[str, Any] = {}
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue

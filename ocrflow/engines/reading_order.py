@@ -104,7 +104,7 @@ def reading_order(lines: list[Line]) -> str:
         return None
 
     blocks: list[str] = []
-    band: list[list[Line]] = [[] for _ in cuts] + [[]]
+    band: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
     spanning: list[Line] = []
 
     def flush_band() -> None:

@@ -58,19 +58,19 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 
 def summarize(rows: list[dict[str, Any]], stats: list[dict[str, Any]]) -> dict[str, Any]:
     by_status = Counter(row["status"] for row in rows)
-    engines: dict[str, dict[str, float]] = {}
+    totals: dict[str, dict[str, float]] = {}
     for item in stats:
-        entry = engines.setdefault(f"{item['role']} ({item['engine']})",
+        entry = totals.setdefault(f"{item['role']} ({item['engine']})",
                                    {"pages_read": 0, "pages_sent": 0, "seconds": 0.0,
                                     "from_text_layer": 0})
         entry["pages_read"] += item.get("pages_read", item["pages_sent"])
         entry["from_text_layer"] += item.get("pages_from_text_layer", 0)
         entry["pages_sent"] += item["pages_sent"]
         entry["seconds"] += item["seconds"] if item["pages_sent"] else 0.0
-    for entry in engines.values():
-        entry["pages_per_s"] = round(entry["pages_sent"] / entry["seconds"], 3) \
-            if entry["seconds"] else None
-        entry["seconds"] = round(entry["seconds"], 2)
+    engines = {name: {**entry, "seconds": round(entry["seconds"], 2),
+                      "pages_per_s": round(entry["pages_sent"] / entry["seconds"], 3)
+                      if entry["seconds"] else None}
+               for name, entry in totals.items()}
     return {
         "documents": len({row["doc_id"] for row in rows}),
         "pages": sum(1 for row in rows if row["page"] is not None),
@@ -197,9 +197,9 @@ def report_tables(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[T
                              for engine, e in summary["tokens"].items()],
                             "What the model servers decoded: a GPU's time goes with these. "
                             "Not kept: the reading failed, or another engine's was taken."))
-    tables += [quality_by_language(rows), problems(rows, "unreadable", "Unreadable PDFs"),
-               problems(rows, "failed", "Failed pages")]
-    return [table for table in tables if table is not None]
+    optional = [quality_by_language(rows), problems(rows, "unreadable", "Unreadable PDFs"),
+                problems(rows, "failed", "Failed pages")]
+    return tables + [table for table in optional if table is not None]
 
 
 GPU_HOURS_TITLE = "GPU hours"

@@ -96,8 +96,7 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
     if shards:
         for path in layout.corpus_files():
             path.unlink(missing_ok=True)
-    pages = sum(map(len, failed.values())) + sum(map(len, low.values()))
-    return pages, len(shards)
+    return sum(map(len, failed.values())) + sum(map(len, low.values())), len(shards)
 
 
 def _by_hash(rows: list[PageRow]) -> dict[str, list[int]]:
