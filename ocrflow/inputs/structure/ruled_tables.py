@@ -48,7 +48,8 @@ def grid_table(boxes: list[Box], ruled: bool = True) -> Table | None:
     ys.reverse()  # top first
     if len(xs) < MIN_COLUMNS + 1 or len(ys) < 3:
         return None
-    cells, taken = [], set()
+    cells: list[Cell] = []
+    taken: set[tuple[int, int]] = set()
     for box in boxes:
         c0, c1 = _index(xs, box[0]), _index(xs, box[2])
         r0, r1 = _index(ys, box[3]), _index(ys, box[1])
@@ -81,9 +82,9 @@ def ruled_tables(edges: list[Edge]) -> list[Table]:
 
     if len(edges) > MAX_EDGES:
         return []
-    edges = merge_edges([e.plumber() for e in edges], SNAP, SNAP, SNAP, SNAP)
-    edges = [e for e in edges if max(e["width"], e["height"]) >= MIN_EDGE]
-    cells = intersections_to_cells(edges_to_intersections(edges, SNAP, SNAP))
+    merged = merge_edges([e.plumber() for e in edges], SNAP, SNAP, SNAP, SNAP)
+    merged = [e for e in merged if max(e["width"], e["height"]) >= MIN_EDGE]
+    cells = intersections_to_cells(edges_to_intersections(merged, SNAP, SNAP))
     found = []
     for group in cells_to_tables(cells):
         # pdfplumber's boxes are (x0, top, x1, bottom) with y down: top = -y here
@@ -108,8 +109,8 @@ def fill(table: Table, chars: list[Char]) -> Table:
         x, y = (char.box[0] + char.box[2]) / 2, (char.box[1] + char.box[3]) / 2
         col = min(max(bisect.bisect_right(table.xs, x) - 1, 0), table.cols - 1)
         row = min(max(bisect.bisect_right(downwards, -y) - 1, 0), table.rows - 1)
-        if (cell := owner.get((row, col))) is not None:
-            cell.chars.append(char)
+        if (owning := owner.get((row, col))) is not None:
+            owning.chars.append(char)
     for cell in table.cells:
         cell.text = cell_text(cell.chars)
     rows: dict[int, list[list[Char]]] = {}
