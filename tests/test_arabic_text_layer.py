@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ocrflow.core.records import InventoryDocument, InventoryPage
-from ocrflow.inputs import text_layer
+from ocrflow.inputs import logical_order, page_glyphs, text_layer
 from ocrflow.inputs.inventory import (
     InventoryTask,
     PageWithReadings,
@@ -361,7 +361,7 @@ def _shown(word: str) -> str:
     """An Arabic word as presentation forms, joined as Amiri shows it, left to right: what a
     writer gets from a reshaper and a bidi reordering before it draws with ReportLab."""
     def joins_next(letter: str) -> bool:
-        return "\u0626" <= letter <= "\u064a" and letter not in text_layer._RIGHT_JOINING \
+        return "\u0626" <= letter <= "\u064a" and letter not in page_glyphs.RIGHT_JOINING \
             and letter != "\u0621"
 
     forms = []
@@ -413,9 +413,9 @@ def test_arabic_words_of_reportlab_lines_read_in_order(tmp_path) -> None:
     assert word_directions(page.text_layer) == (word_directions(truth)[0], 0)
 
 
-def _shown_glyphs(shown: str) -> list[text_layer._Glyph]:
+def _shown_glyphs(shown: str) -> list[page_glyphs.Glyph]:
     """A line as glyphs left to right, 5 points each, spaces drawn."""
-    return [text_layer._Glyph(c, 5.0 * i, 5.0 * i, 5.0 * i + 5, 10.0, i)
+    return [page_glyphs.Glyph(c, 5.0 * i, 5.0 * i, 5.0 * i + 5, 10.0, i)
             for i, c in enumerate(shown)]
 
 
@@ -431,7 +431,7 @@ def _shown_glyphs(shown: str) -> list[text_layer._Glyph]:
     ("ةريثك اهريغو LaTeX، ConTeXt غيصلا", "الصيغ LaTeX، ConTeXt وغيرها كثيرة"),
 ])
 def test_punctuation_and_digits_go_with_their_words(shown, read) -> None:
-    assert text_layer.visual_to_logical(_shown_glyphs(shown)) == read
+    assert logical_order.visual_to_logical(_shown_glyphs(shown)) == read
 
 
 def test_a_latin_line_with_more_arabic_words_reads_as_its_paragraph() -> None:
@@ -439,9 +439,9 @@ def test_a_latin_line_with_more_arabic_words_reads_as_its_paragraph() -> None:
     the line still reads left to right, as the lines of its paragraph."""
     shown = "ةيمسرلا ةديرجلا Administrative correspondence, باونلا سلجم internationaliza"
     read = "الجريدة الرسمية Administrative correspondence, مجلس النواب internationaliza"
-    assert text_layer.visual_to_logical(_shown_glyphs(shown), "L") == read
-    assert text_layer.line_text(_shown_glyphs(shown), "L") == read
-    assert text_layer.visual_to_logical(_shown_glyphs(shown)) != read  # the line alone
+    assert logical_order.visual_to_logical(_shown_glyphs(shown), "L") == read
+    assert logical_order.line_text(_shown_glyphs(shown), "L") == read
+    assert logical_order.visual_to_logical(_shown_glyphs(shown)) != read  # the line alone
 
 
 def test_a_reading_with_the_arabic_words_forwards_wins_over_a_better_score() -> None:

@@ -22,10 +22,10 @@ from typing import Any
 from ocrflow.core import atomic
 from ocrflow.core.progress import Progress
 from ocrflow.core.records import InventoryDocument, InventoryPage, error_line, write_records
-from ocrflow.inputs import corpus, text_layer
+from ocrflow.inputs import corpus, rtl_readings
 from ocrflow.inputs.isolation import IsolatedPool, current_limit, worker_limit
 from ocrflow.inputs.render import oversized_image
-from ocrflow.inputs.text_layer import LayerReading, clean_text_layer
+from ocrflow.inputs.text_layer import LayerReading, clean_text_layer, has_rtl
 from ocrflow.text import trust
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class InventoryTask:
 @dataclass
 class PageWithReadings(InventoryPage):
     """A page with right-to-left text as the isolated worker read it: the readings of its
-    layer (text_layer.readings), best guess first in ``text_layer``. judge_text_layers, in the
+    layer (rtl_readings.readings), best guess first in ``rtl_readings``. judge_text_layers, in the
     parent where the word lists are, keeps the one the trust signals like best, as a plain
     InventoryPage: the readings are never written."""
 
@@ -282,9 +282,9 @@ def _inventory_page(pdf: Any, index: int, task: InventoryTask,
                 return info
             text = textpage.get_text_bounded()
             info.layout = layout_signals(page, textpage, dark) if text.strip() else {}
-            if text_layer.has_rtl(text):  # only then is the order of the characters in doubt
-                readings = text_layer.readings(textpage, text, lambda: pypdf_pages.text(index),
-                                               clean_text_layer)
+            if has_rtl(text):  # only then is the order of the characters in doubt
+                readings = rtl_readings.readings(textpage, text, lambda: pypdf_pages.text(index),
+                                                 clean_text_layer)
         finally:
             textpage.close()
         info.text_layer = clean_text_layer(text)

@@ -26,6 +26,7 @@ from ocrflow.core.records import (
     write_records,
 )
 from ocrflow.text import trust
+from ocrflow.text.markup import strip_markup
 
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -36,9 +37,6 @@ MAX_PERIOD = 200  # longest repeating unit looked for
 TEXT_LAYER = "textlayer"  # the engine whose output is the PDF's own text layer
 # Figures in a VLM's Markdown: a link to a crop and its alt text are no text of the page.
 _FIGURE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
-# A table's markup ("<tr><td>", as the text layer's tables and the VLMs write them) is no word:
-# counted as text, a long table of short cells reads as characters repeating.
-_MARKUP = re.compile(r"</?[a-zA-Z][^<>]*>")
 
 
 def tokens(text: str) -> list[str]:
@@ -167,7 +165,8 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
     # lines are judged once each, without their numbers. A stale OCR layer that looped still
     # loops within its lines.
     looped = structure_free(text) if from_layer and page.trusted_layer else text
-    ratio, total = repeated_ngram_ratio(_MARKUP.sub(" ", looped), cfg["ngram_size"])
+    # a table's markup counted as text: a long table of short cells reads as characters repeating
+    ratio, total = repeated_ngram_ratio(strip_markup(looped), cfg["ngram_size"])
     if total >= cfg["min_ngrams"] and ratio > cfg["max_repeated_ngram_ratio"]:
         fail("repetition")
     if repeated_tail(looped, cfg["tail_min_chars"], cfg["tail_min_repeats"])[0]:

@@ -37,6 +37,8 @@ from typing import Any
 
 import yaml
 
+from ocrflow.text.markup import strip_markup
+
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = REPO / "tests" / "data" / "bilingual"
 SCAN_DPI = 200
@@ -177,9 +179,6 @@ _EDGE = re.compile(r"^[\W_]+|[\W_]+$")
 SCRIPTS = ("arabic", "latin")
 
 
-_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
-
-
 def script_of(word: str) -> str:
     letter = next((c for c in word if c.isalpha()), "")
     if not letter:
@@ -193,7 +192,7 @@ def words(text: str) -> dict[str, list[str]]:
     """The text's words by script, normalised (NFKC, case-folded, no vowel marks or tatweel, no
     edge punctuation), in order; an HTML table's markup ends a word (its cells are the words)."""
     found: dict[str, list[str]] = {"arabic": [], "latin": [], "number": [], "other": []}
-    text = _HTML_TAG.sub(" ", text)
+    text = strip_markup(text)
     for raw in _MARKS.sub("", unicodedata.normalize("NFKC", text)).casefold().split():
         word = _EDGE.sub("", raw)
         if word:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ocrflow.inputs.text_layer import _Char
+from ocrflow.inputs.page_glyphs import Char
 
 LARGER = 1.2  # a heading's size over the body's: 10 -> 12 pt, clearly more than a rounding
 MAX_HEADING_CHARS = 150  # a longer "heading" is a paragraph set large (a lead, a quote)
@@ -37,7 +37,7 @@ _SENTENCE_END = (".", ",", ";")
 
 @dataclass
 class TextLine:
-    chars: list[_Char]
+    chars: list[Char]
     text: str  # logical order
     left: float
     right: float
@@ -48,7 +48,7 @@ class TextLine:
     bold: bool = False
 
 
-def text_line(chars: list[_Char], text: str, rtl: bool) -> TextLine:
+def text_line(chars: list[Char], text: str, rtl: bool) -> TextLine:
     ink = [c for c in chars if not c.text.isspace()] or chars
     size = statistics.median(c.size for c in ink)
     return TextLine(chars, text, min(c.box[0] for c in ink), max(c.box[2] for c in ink),

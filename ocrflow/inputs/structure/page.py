@@ -16,19 +16,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocrflow.inputs.structure import tables as tbl
+from ocrflow.inputs.logical_order import line_text
+from ocrflow.inputs.page_glyphs import Char, line_glyphs, page_chars, page_lines, visual_order
 from ocrflow.inputs.structure.blocks import TextLine, body_size, heading_sizes, markdown, text_line
-from ocrflow.inputs.text_layer import (
-    _Char,
-    _glyphs,
-    _lines,
-    _page_chars,
-    _visual_order,
-    clean_text_layer,
-    fold_presentation_forms,
-    has_rtl,
-    line_text,
-)
+from ocrflow.inputs.structure.continued_tables import continues, join
+from ocrflow.inputs.structure.ruled_tables import fill, framed_rows, overhangs, ruled_tables
+from ocrflow.inputs.structure.table_headings import mark_headings
+from ocrflow.inputs.structure.tables import Box, Edge, Table, inside, to_html
+from ocrflow.inputs.structure.unruled_tables import unruled_tables
+from ocrflow.inputs.structure.visual_rows import visual_rows
+from ocrflow.inputs.text_layer import clean_text_layer, fold_presentation_forms, has_rtl
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +59,7 @@ _IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 @dataclass
 class _Drawing:
-    edges: list[tbl.Edge] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
     pictures: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def count(self, horizontal: bool) -> int:
@@ -92,7 +89,7 @@ def _matrix(obj: Any) -> Matrix:
     return (m.a, m.b, m.c, m.d, m.e, m.f)
 
 
-def _path_edges(obj: Any, matrix: Matrix) -> list[tbl.Edge]:
+def _path_edges(obj: Any, matrix: Matrix) -> list[Edge]:
     """The path's straight horizontal and vertical strokes (a rectangle's four sides, the
     closing side included), in page space; curves are none."""
     import pypdfium2.raw as pdfium_c
@@ -120,7 +117,7 @@ def _path_edges(obj: Any, matrix: Matrix) -> list[tbl.Edge]:
     for (x0, y0), (x1, y1) in edges:
         x0, x1, y0, y1 = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
         if (y1 - y0 <= STRAIGHT or x1 - x0 <= STRAIGHT) and max(x1 - x0, y1 - y0) >= 1:
-            found.append(tbl.Edge(x0, y0, x1, y1))
+            found.append(Edge(x0, y0, x1, y1))
     return found
 
 
@@ -159,20 +156,20 @@ def _bold_tests(textpage: Any) -> tuple[Any, Any]:
     buffer = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
 
-    def bold_char(char: _Char) -> bool:
+    def bold_char(char: Char) -> bool:
         if pdfium_c.FPDFText_GetFontWeight(textpage.raw, char.index) >= BOLD_WEIGHT:
             return True
         pdfium_c.FPDFText_GetFontInfo(textpage.raw, char.index, buffer, 128, flags)
         return bool(_BOLD_NAME.search(buffer.value.decode("latin-1")))
 
-    def bold(chars: list[_Char]) -> bool:
+    def bold(chars: list[Char]) -> bool:
         letters = [c for c in chars if c.text.isalpha()]
         return bool(letters) and sum(map(bold_char, letters)) * 2 > len(letters)
 
     return bold, lambda line: bold(line.chars)
 
 
-def _true_sizes(textpage: Any, chars: list[_Char]) -> None:
+def _true_sizes(textpage: Any, chars: list[Char]) -> None:
     """Font sizes as set on the page: a producer that sets a 1 pt font and scales it by the
     text matrix leaves pdfium's size at 1 (every gap would look like a gutter)."""
     import pypdfium2.raw as pdfium_c
@@ -184,7 +181,7 @@ def _true_sizes(textpage: Any, chars: list[_Char]) -> None:
             char.size *= abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5 or 1.0
 
 
-def _upright(textpage: Any, chars: list[_Char]) -> bool:
+def _upright(textpage: Any, chars: list[Char]) -> bool:
     """Whether most of the text reads horizontally: rows, columns and indents are measured
     so (a page turned on its side keeps its layer's reading)."""
     import pypdfium2.raw as pdfium_c
@@ -198,60 +195,60 @@ def _upright(textpage: Any, chars: list[_Char]) -> bool:
     return level * 2 > len(sample)
 
 
-def _picture_problem(drawing: _Drawing, chars: list[_Char], area: float) -> str:
+def _picture_problem(drawing: _Drawing, chars: list[Char], area: float) -> str:
     ink = [c for c in chars if not c.text.isspace()]
     for left, bottom, right, top in drawing.pictures:
         if (right - left) * (top - bottom) < PICTURE_SHARE * area:
             continue
-        over = sum(1 for c in ink if tbl.inside(c, (left, bottom, right, top)))
+        over = sum(1 for c in ink if inside(c, (left, bottom, right, top)))
         if over <= UNDER_PICTURE * len(ink):
             return "picture on a text page"
     return ""
 
 
-def _tables(chars: list[_Char], drawing: _Drawing) -> tuple[list[tbl.Table], str]:
+def _tables(chars: list[Char], drawing: _Drawing) -> tuple[list[Table], str]:
     """The page's tables, and why a ruled grid gave none ("" when every grid did)."""
-    grids = [tbl.fill(t, chars) for t in tbl.ruled_tables(drawing.edges)] \
+    grids = [fill(t, chars) for t in ruled_tables(drawing.edges)] \
         if drawing.ruled else []
     found = [t for t in grids if t.filled() >= max(2, FILLED * len(t.cells))
-             and not tbl.framed_rows(t) and not tbl.overhangs(t, chars)]
-    rest = [c for c in chars if not any(tbl.inside(c, t.box) for t in found)]
+             and not framed_rows(t) and not overhangs(t, chars)]
+    rest = [c for c in chars if not any(inside(c, t.box) for t in found)]
     rules = [e for e in _joined(e for e in drawing.edges if e.horizontal) if e.x1 - e.x0 >= LONG]
-    found += tbl.unruled_tables(tbl.visual_rows(rest), rules)
+    found += unruled_tables(visual_rows(rest), rules)
     unresolved = any(t.drawn >= GRID_CELLS and not any(_overlap(t.box, f.box)
                                                                for f in found)
                      for t in grids)
     return found, "ruled grid without cells" if unresolved else ""
 
 
-def _joined(edges: Any) -> list[tbl.Edge]:
+def _joined(edges: Any) -> list[Edge]:
     """Horizontal edges end to end on one line as one rule (a rule drawn cell by cell)."""
-    out: list[tbl.Edge] = []
+    out: list[Edge] = []
     for edge in sorted(edges, key=lambda e: (round(e.y0), e.x0)):
         last = out[-1] if out else None
         if last is not None and round(last.y0) == round(edge.y0) and edge.x0 <= last.x1 + 1:
-            out[-1] = tbl.Edge(last.x0, last.y0, max(last.x1, edge.x1), last.y1)
+            out[-1] = Edge(last.x0, last.y0, max(last.x1, edge.x1), last.y1)
         else:
             out.append(edge)
     return out
 
 
-def _overlap(a: tbl.Box, b: tbl.Box) -> bool:
+def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _line_text(chars: list[_Char]) -> str:
+def _line_text(chars: list[Char]) -> str:
     text = "".join(c.text for c in chars)
     if has_rtl(text):  # as positioned_text reads it
-        text = line_text(_visual_order(_glyphs(chars)))
+        text = line_text(visual_order(line_glyphs(chars)))
     return text.strip()
 
 
-def _compose(chars: list[_Char], tables: list[tbl.Table], bold: Any) -> tuple[str, int]:
+def _compose(chars: list[Char], tables: list[Table], bold: Any) -> tuple[str, int]:
     """The page in pdfium's order: its lines, each table where its first character comes."""
-    items: list[TextLine | tbl.Table] = []
+    items: list[TextLine | Table] = []
     written: set[int] = set()
-    for line in _lines(chars):
+    for line in page_lines(chars):
         rest = []
         for char in line:
             # spaces stay with the text: pdfium's own have no real box
@@ -268,9 +265,9 @@ def _compose(chars: list[_Char], tables: list[tbl.Table], bold: Any) -> tuple[st
     items += [t for i, t in enumerate(tables) if i not in written]
     for k in range(len(items) - 1, 0, -1):  # a table across a column break: one table
         first, second = items[k - 1], items[k]
-        if isinstance(first, tbl.Table) and isinstance(second, tbl.Table) and \
-                tbl.continues(first, second):
-            items[k - 1:k + 1] = [tbl.join(first, second)]
+        if isinstance(first, Table) and isinstance(second, Table) and \
+                continues(first, second):
+            items[k - 1:k + 1] = [join(first, second)]
     lines = [item for item in items if isinstance(item, TextLine)]
     body = body_size(lines)
     sizes = heading_sizes(lines, body)
@@ -291,7 +288,7 @@ def _compose(chars: list[_Char], tables: list[tbl.Table], bold: Any) -> tuple[st
             run.append(item)
             continue
         flush()
-        parts.append("\n" + tbl.to_html(item) + "\n")
+        parts.append("\n" + to_html(item) + "\n")
     flush()
     return "\n".join(parts), structured + len(tables)
 
@@ -349,7 +346,7 @@ def _read_page(pdf_path: str, page: int, layer_text: str) -> PageStructure:
         raise
     textpage = pdf_page.get_textpage()
     try:
-        chars = _page_chars(textpage)
+        chars = page_chars(textpage)
         _true_sizes(textpage, chars)
         if not any(not c.text.isspace() for c in chars) or not _upright(textpage, chars):
             return PageStructure(layer_text)
@@ -357,7 +354,7 @@ def _read_page(pdf_path: str, page: int, layer_text: str) -> PageStructure:
         width, height = pdf_page.get_size()
         bold_chars, bold_line = _bold_tests(textpage)
         tables, no_cells = _tables(chars, drawing)
-        tables = [tbl.mark_headings(t, bold_chars) for t in tables]
+        tables = [mark_headings(t, bold_chars) for t in tables]
         unresolved = _picture_problem(drawing, chars, width * height) or no_cells
         text, structured = _compose(chars, tables, bold_line)
     finally:
