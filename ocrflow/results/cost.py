@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocrflow.engines import pools, resources
-from ocrflow.engines import engine_settings, job_gpus
 from ocrflow.core.layout import Layout, stats_name
+from ocrflow.engines import engine_settings, job_gpus, pools, resources
 
 RULES = {"primary": "ocr_primary", "recovery": "ocr_recovery"}
 

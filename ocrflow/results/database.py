@@ -31,8 +31,8 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from ocrflow.results import dburl
 from ocrflow.core.layout import Layout
+from ocrflow.results import dburl
 
 SCHEMA_VERSION = 1
 PAGE_STATUSES = ("ok", "recovered", "no_text", "failed")

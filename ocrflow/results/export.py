@@ -24,6 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ocrflow.core import atomic
+from ocrflow.core.layout import Layout
+from ocrflow.core.records import PageRow
 from ocrflow.results.database import (
     PAGE_STATUSES,
     SCHEMA_VERSION,
@@ -38,8 +40,6 @@ from ocrflow.results.database import (
     resolve_target,
     runs_table,
 )
-from ocrflow.core.layout import Layout
-from ocrflow.core.records import PageRow
 
 PROGRESS_EVERY_S = 10.0
 DELETE_CHUNK = 500  # doc ids per DELETE ... IN (...): below every dialect's parameter limit

@@ -211,9 +211,9 @@ def gpu_hours_tables(config: dict[str, Any]) -> list[Table]:
     """The GPU hours section (cost.py): the plan's estimate against the OCR jobs that finished,
     and the slowest of their server starts, from their stats files. Nothing for a run with no
     OCR job on a GPU and no server start."""
-    from ocrflow.results import cost
-    from ocrflow.inputs import registry
     from ocrflow.core.layout import Layout
+    from ocrflow.inputs import registry
+    from ocrflow.results import cost
 
     layout = Layout.of(config["results"])
     done = cost.measured(layout, config)

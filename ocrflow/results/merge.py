@@ -22,11 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.core import atomic
-from ocrflow.text import headers
-from ocrflow.inputs.corpus import owns_output_names
-from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.core.layout import DOCUMENT_SUFFIXES, document_file, document_images
-from ocrflow.results.outputs import WRITERS, remove_dolma, write_dolma_line
 from ocrflow.core.records import (
     OUTPUT_ERROR,
     TOO_LARGE,
@@ -43,7 +39,11 @@ from ocrflow.core.records import (
     spent,
     write_records,
 )
+from ocrflow.engines.textlayer import TextLayerEngine
+from ocrflow.inputs.corpus import owns_output_names
 from ocrflow.inputs.text_layer import is_rtl
+from ocrflow.results.outputs import WRITERS, remove_dolma, write_dolma_line
+from ocrflow.text import headers
 from ocrflow.text.trust import covers
 
 log = logging.getLogger(__name__)

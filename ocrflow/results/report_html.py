@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.core import atomic
-from ocrflow.results.cost import stats_files
 from ocrflow.core.layout import Layout
+from ocrflow.results.cost import stats_files
 from ocrflow.results.manifest import (
     GPU_HOURS_TITLE,
     STARTS_TITLE,
