@@ -25,8 +25,9 @@ from typing import Any
 from ocrflow.engines import pools, resources
 from ocrflow.engines import engine_settings, job_gpus
 from ocrflow.core.layout import Layout, stats_name
+from ocrflow.core.stages import RULE_OF_ROLE
 
-RULES = {"primary": "ocr_primary", "recovery": "ocr_recovery"}
+RULES = RULE_OF_ROLE  # role -> its OCR rule, as the estimate and the report name a job
 
 
 @dataclass(frozen=True)

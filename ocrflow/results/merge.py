@@ -24,8 +24,8 @@ from typing import Any
 from ocrflow.core import atomic
 from ocrflow.text import headers
 from ocrflow.inputs.corpus import owns_output_names
-from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.core.layout import DOCUMENT_SUFFIXES, document_file, document_images
+from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.results.outputs import WRITERS, remove_dolma, write_dolma_line
 from ocrflow.core.records import (
     OUTPUT_ERROR,
@@ -241,7 +241,7 @@ def remove_running_lines(pages: list[FinalPage], settings: dict[str, Any] | None
     if not settings or not settings["remove"]:
         return
     born_digital = [p for p in pages
-                    if p.engine == TextLayerEngine.name and p.status == "ok" and p.text.strip()]
+                    if p.engine == TEXT_LAYER_ENGINE and p.status == "ok" and p.text.strip()]
     texts, removed = headers.strip_headers_footers(
         [p.text for p in born_digital], numbers=[p.page for p in born_digital],
         min_share=settings["min_share"], max_lines=settings["max_lines"],

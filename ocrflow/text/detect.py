@@ -25,6 +25,7 @@ from ocrflow.core.records import (
     read_records,
     write_records,
 )
+from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.text import trust
 
 _SPACES = re.compile(r"\s+")
@@ -33,7 +34,6 @@ TAIL_WINDOW = 4000  # chars examined for a repeated tail
 MAX_PERIOD = 200  # longest repeating unit looked for
 
 
-TEXT_LAYER = "textlayer"  # the engine whose output is the PDF's own text layer
 # Figures in a VLM's Markdown: a link to a crop and its alt text are no text of the page.
 _FIGURE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
 # A table's markup ("<tr><td>", as the text layer's tables and the VLMs write them) is no word:
@@ -122,7 +122,7 @@ def reading_quality(reading: Reading, page: InventoryPage,
     """The quality, language, distrust reasons and words per script of one reading: a text
     layer's first three come from the inventory, which also measured where its text lies; any
     other reading is scored on its text."""
-    if reading.engine == TEXT_LAYER and page.trust is not None:
+    if reading.engine == TEXT_LAYER_ENGINE and page.trust is not None:
         return page.trust.quality, page.trust.language, page.trust.reasons, \
             trust.script_words(reading.text, tuple(trust_cfg["languages"]))
     assessment = trust.assess(_FIGURE.sub("", reading.text), trust_cfg)
@@ -142,7 +142,7 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
             verdict.reasons.append(reason)
 
     text = reading.text
-    from_layer = reading.engine == TEXT_LAYER
+    from_layer = reading.engine == TEXT_LAYER_ENGINE
     quality, verdict.language, distrust, verdict.script_words = reading_quality(reading, page,
                                                                                trust_cfg)
     if from_layer and distrust:
