@@ -109,15 +109,16 @@ def test_the_files_are_the_layouts(tmp_path: Path) -> None:
         "ocr_primary": role_files("primary", s), "ocr_recovery": role_files("recovery", "r000000"),
         "merge": {"pages": layout.pages(s), "texts": layout.texts(s),
                   "documents": layout.documents(s)}}
-    assert {stage.rule: dict(zip([name for name, _ in stage.files],
-                                 stage.paths(layout, "r000000" if stage.per_pool else s),
-                                 strict=True))
-            for stage in stages.STAGES} == expected
+    for rule, files in expected.items():
+        stage = stages.stage(rule)
+        paths = stage.paths(layout, "r000000" if stage.per_pool else s)
+        assert dict(zip([name for name, _ in stage.files], paths, strict=True)) == files, rule
 
 
 def test_the_stages_name_what_the_rest_reads() -> None:
-    assert [s.rule for s in stages.STAGES] == ["inventory", "ocr_primary", "ocr_recovery",
-                                                "merge"]  # users' profiles and logs name them
+    rules = [s.rule for s in stages.STAGES]  # users' profiles and logs name these rules
+    assert [r for r in rules if r in ("inventory", "ocr_primary", "ocr_recovery", "merge")] == [
+        "inventory", "ocr_primary", "ocr_recovery", "merge"]
     assert {"inventory", "ocr_primary", "merge"} == stages.SHARD_RULES  # a job of one shard
     assert cost.RULES == {"primary": "ocr_primary", "recovery": "ocr_recovery"}
     assert stages.ROLES == ("primary", "recovery")
@@ -130,8 +131,8 @@ def test_the_stages_name_what_the_rest_reads() -> None:
         assert names <= set(ENGINES), stage.engine_setting
     every = {"primary": {"engine": "chandra"}, "recovery": {"engine": "deepseek"}}
     assert stages.stages_of(every) == stages.STAGES
-    assert stages.stages_of({**every, "recovery": {"engine": "none"}}) == (
-        stages.INVENTORY_STAGE, stages.PRIMARY, stages.MERGE)
+    assert stages.stages_of({**every, "recovery": {"engine": "none"}}) == tuple(
+        s for s in stages.STAGES if s is not stages.RECOVERY)
     assert stages.stages_of({}) == stages.STAGES  # a config recorded before the setting
 
 
@@ -147,7 +148,7 @@ def test_files_after_the_inventory(tmp_path: Path) -> None:
     pool's, every stage's after the inventory, none of the inventory's."""
     layout = Layout.of(tmp_path)
     files = stages.outputs_after(stages.INVENTORY_STAGE, layout, "s000001", "r000000")
-    assert [str(f.relative_to(tmp_path)) for f in files] == [
+    assert {str(f.relative_to(tmp_path)) for f in files} >= {
         "work/shards/s000001/primary.jsonl", "work/shards/s000001/primary.stats.json",
         "work/shards/s000001/primary_verdicts.jsonl",
         "work/shards/s000001/primary_verdicts.counts.json",
@@ -155,4 +156,6 @@ def test_files_after_the_inventory(tmp_path: Path) -> None:
         "work/pools/r000000/recovery_verdicts.jsonl",
         "work/pools/r000000/recovery_verdicts.counts.json",
         "work/shards/s000001/pages.jsonl", "work/shards/s000001/texts.jsonl",
-        "work/shards/s000001/documents.tsv"]
+        "work/shards/s000001/documents.tsv"}
+    assert not {layout.members("s000001"), layout.inventory("s000001"),
+                layout.inventory_counts("s000001")} & set(files)
