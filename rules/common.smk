@@ -66,7 +66,7 @@ CPU_ENV = "../envs/ocrflow.yaml"
 wildcard_constraints:
     shard=r"s\d{6}",
     pool=r"r\d{6}",
-    role="primary|recovery",
+    role="|".join(ocrflow_stages.ROLES),
 
 
 def plan_outputs():
