@@ -1,7 +1,8 @@
 # ocrflow: PDFs to per-document Markdown. Stages, one .smk each under rules/:
 # plan -> inventory -> primary OCR (each page judged) -> recovery of the failed pages (judged) -> merge
 # -> manifest -> SQL export (and, with outputs: [dolma], the shards' Dolma records in one file).
-# Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/.
+# Work is done per shard of PDFs; a shard's files live in <results>/work/shards/<shard>/. The
+# per-shard stages (their rules, files, roles, engines) are named once in ocrflow/core/stages.py.
 
 from snakemake.utils import min_version
 

@@ -23,6 +23,7 @@ from ocrflow.engines import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
 from ocrflow.inputs.inventory import engine_plan  # noqa: E402
 from ocrflow.core.layout import Layout  # noqa: E402
+from ocrflow.core import stages as ocrflow_stages  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
@@ -56,7 +57,7 @@ except (ocrflow_config.ConfigError, corpus.InputError, ocrflow_environment.NotSh
 
 SHARD = "{shard}"  # the wildcard, where a layout path takes a shard
 POOL = "{pool}"  # the wildcard of a recovery pool (ocrflow/engines/pools.py)
-HAS_RECOVERY = config["recovery"]["engine"] != "none"
+HAS_RECOVERY = ocrflow_stages.RECOVERY.runs(config)
 PER_POOL = ocrflow_pools.shards_per_pool(config)
 
 CPU_ENV = "../envs/ocrflow.yaml"
@@ -65,7 +66,7 @@ CPU_ENV = "../envs/ocrflow.yaml"
 wildcard_constraints:
     shard=r"s\d{6}",
     pool=r"r\d{6}",
-    role="primary|recovery",
+    role="|".join(ocrflow_stages.ROLES),
 
 
 def plan_outputs():
@@ -108,12 +109,20 @@ def engine_params(role):
         # their reprs (persistence.params_changed), where a True among others hides its flip
         "text_layer": {"structure_to_engine": role == "primary"
                        and config["primary"]["structure_to_engine"],
-                       "settings": engine_settings(config, "textlayer")},
+                       "settings": engine_settings(config, ocrflow_stages.TEXT_LAYER_ENGINE)},
         # another engine reads the pages this one fails: a looping page is handed on sooner
         "handoff": role == "primary" and HAS_RECOVERY,
         "detection": config["detection"],
         "trust": config["trust"],
     }
+
+
+def stage_outputs(rule_name):
+    """A per-shard stage's outputs, as ocrflow/core/stages.py names them (its scripts read them by
+    those names): in the shard's folder, or the pool's for a pooled stage."""
+    stage = ocrflow_stages.stage(rule_name)
+    paths = stage.paths(LAYOUT, POOL if stage.per_pool else SHARD)
+    return {output: path for (output, _), path in zip(stage.files, paths)}
 
 
 def merge_inputs():

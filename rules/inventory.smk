@@ -3,8 +3,7 @@ rule inventory:
     input:
         members=LAYOUT.members(SHARD),
     output:
-        inventory=LAYOUT.inventory(SHARD),
-        counts=LAYOUT.inventory_counts(SHARD),
+        **stage_outputs("inventory"),
     params:
         settings=config["inventory"],
         trust=config["trust"],

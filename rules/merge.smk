@@ -3,9 +3,7 @@ rule merge:
     input:
         **merge_inputs(),
     output:
-        pages=LAYOUT.pages(SHARD),
-        texts=LAYOUT.texts(SHARD),
-        documents=LAYOUT.documents(SHARD),
+        **stage_outputs("merge"),
         **dolma_shard_output(),
     params:
         markdown_dir=str(LAYOUT.markdown),

@@ -3,10 +3,7 @@ rule ocr_primary:
     input:
         inventory=LAYOUT.inventory(SHARD),
     output:
-        records=LAYOUT.records(SHARD, "primary"),
-        stats=LAYOUT.stats(SHARD, "primary"),
-        verdicts=LAYOUT.verdicts(SHARD, "primary"),
-        counts=LAYOUT.verdict_counts(SHARD, "primary"),
+        **stage_outputs("ocr_primary"),
     params:
         **engine_params("primary"),
     threads: ocr_threads("primary")
@@ -29,10 +26,7 @@ rule ocr_recovery:
     input:
         unpack(pool_inputs),
     output:
-        records=LAYOUT.records(POOL, "recovery"),
-        stats=LAYOUT.stats(POOL, "recovery"),
-        verdicts=LAYOUT.verdicts(POOL, "recovery"),
-        counts=LAYOUT.verdict_counts(POOL, "recovery"),
+        **stage_outputs("ocr_recovery"),
     params:
         **engine_params("recovery"),
     threads: ocr_threads("recovery")

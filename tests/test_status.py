@@ -24,6 +24,7 @@ import yaml
 from ocrflow.core import atomic
 from ocrflow.core.layout import Layout
 from ocrflow.core.progress import Progress, ProgressFile, Timeline, ended_by
+from ocrflow.core.stages import RECOVERY, stages_of
 from ocrflow.engines import pools
 from ocrflow.run import config, plan, status
 from tests.conftest import REPO, Workspace
@@ -162,6 +163,30 @@ def running(layout: Layout, shard: str, to_ocr: int, timeline: list[list[float]]
         "pages_from_text_layer": 0, "pages_stored": 0, "pages_to_ocr": to_ocr,
         "pages_done": timeline[-1][1], "started": timeline[0][0], "updated": updated,
         "finished": False, "error": None, "host": host, "pid": pid, "timeline": timeline}))
+
+
+@pytest.mark.parametrize("recovery", ["none", "deepseek"])
+def test_status_walks_the_stages_of_the_run(tmp_path: Path, recovery: str) -> None:
+    """A shard through each stage of its run in turn (ocrflow/core/stages.py), each stage's files
+    written after the last: status says the state the stage's last file marks, and knows no
+    stage of another run (with recovery: none, a shard judged by the primary once raised
+    KeyError 'recovery')."""
+    layout = make_run(tmp_path, 1, 2, recovery)
+    recorded = yaml.safe_load(layout.recorded_config.read_text())
+    run_stages = stages_of(recorded)
+    assert (RECOVERY in run_stages) == (recovery != "none")
+    pool = pools.pool_of("s000000", pools.shards_per_pool(recorded))
+    t = NOW - 100
+    for stage in run_stages:
+        for path in stage.paths(layout, pool if stage.per_pool else "s000000"):
+            t += 1
+            at(path, t, json.dumps({"pdfs": 2, "pages": 4}))
+        st = status.collect(layout.root, now=NOW, cost=False)
+        assert st.shards == {stage.states[-1][1]: 1}, (stage.rule, st.shards)
+        text = status.render(st)
+        assert ("recovery" in text) == (recovery != "none"), text
+    assert [s for s in status.STATES if s not in st.states] == (
+        [] if recovery != "none" else ["recovery running", "recovered"])
 
 
 def test_time_left_from_the_rate_over_the_last_minutes(tmp_path: Path) -> None:
@@ -449,7 +474,7 @@ def test_a_shard_that_joined_its_pool_after_recovery_is_detected(tmp_path: Path)
                         engine_line(text, "recovery")), text
     # its pool's job runs again, reading s000002's pages: the job is not s000000's any more
     # (Snakemake removed the pool's files before it started), all three are "recovery running"
-    for path in layout.pool_files("r000000"):
+    for path in RECOVERY.paths(layout, "r000000"):
         path.unlink(missing_ok=True)
     pool_job(layout, "r000000", to_ocr=7, done=1, started=now - 5, updated=now)
     text = status.render(status.collect(layout.root, now=now))

@@ -5,8 +5,8 @@ this module where a file lives; a shard may be given as the wildcard ``"{shard}"
       config.yaml                         the config the folder was last run with
       work/shards.tsv                     doc_id -> shard (the plan's registry)
       work/plans/<id>.json                what each change of the plan did (plan.py)
-      work/shards/<shard>/inputs.tsv      a shard's members; then one file per stage
-                                          (AFTER_INVENTORY)
+      work/shards/<shard>/inputs.tsv      a shard's members; then each stage's files
+                                          (stages.py: the per-shard stages)
       work/pages.tsv                      each PDF's page count, as the plan counted it
       work/pools/<pool>/recovery*         a recovery pool's readings and verdicts (pools.py)
       page_store/<engine>-<fingerprint>/  every finished page, per engine settings (store.py)
@@ -26,7 +26,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-ROLES = ("primary", "recovery")
 MEMBERS = "inputs.tsv"
 INVENTORY = "inventory.jsonl"
 INVENTORY_COUNTS = "inventory.counts.json"
@@ -51,12 +50,6 @@ def verdict_counts_name(role: str) -> str:
     return f"{role}_verdicts.counts.json"
 
 
-ROLE_FILES = (records_name, stats_name, verdicts_name, verdict_counts_name)
-# What a shard makes after its inventory: removing them makes Snakemake redo the OCR, detection
-# and merge of the shard (it does not rerun a job for a missing intermediate while the final
-# outputs are present, so the corpus outputs go too: CORPUS_FILES). Recovery's files are its
-# pool's (Layout.pool_files).
-AFTER_INVENTORY = (*(f("primary") for f in ROLE_FILES), PAGES, TEXTS, DOCUMENTS)
 # Per document, by output kind (the config's ``outputs``): files under <results>/markdown/.
 DOCUMENT_SUFFIXES = {"markdown": ".md", "page_records": ".pages.jsonl", "json": ".json",
                      "text": ".txt"}
@@ -186,13 +179,6 @@ class Layout:
     def documents(self, shard: str) -> Path:
         """The index merge writes of the per-document files it made for the shard."""
         return self.shard_dir(shard) / DOCUMENTS
-
-    def after_inventory(self, shard: str) -> list[Path]:
-        return [self.shard_dir(shard) / name for name in AFTER_INVENTORY]
-
-    def pool_files(self, pool: str) -> list[Path]:
-        """What a recovery pool's job writes: removing them makes it run again."""
-        return [self.pool_dir(pool) / f("recovery") for f in ROLE_FILES]
 
     # shared by every shard
     @property

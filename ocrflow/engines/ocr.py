@@ -35,6 +35,7 @@ from ocrflow.core.records import (
     read_records,
     write_records,
 )
+from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.core.store import Claim, PageStore, pending
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageOutput
 from ocrflow.engines.textlayer import TextLayerEngine
@@ -315,7 +316,7 @@ def ocr_shard(job: ShardJob) -> None:
     beyond_layer: list[PageInput] = []  # trusted pages sent to the engine for their structure
     if job.verdicts is None:
         work = primary_work(docs)
-        if job.trusted_text_layer and job.engine_name != TextLayerEngine.name:
+        if job.trusted_text_layer and job.engine_name != TEXT_LAYER_ENGINE:
             trusted = trusted_layer_pages(docs)
             from_layer = [p for p in work if (p.doc_id, p.page) in trusted]
             work = [p for p in work if (p.doc_id, p.page) not in trusted]

@@ -22,6 +22,7 @@ from typing import Any
 from ocrflow.core import atomic
 from ocrflow.core.progress import Progress
 from ocrflow.core.records import InventoryDocument, InventoryPage, error_line, write_records
+from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.inputs import corpus, rtl_readings
 from ocrflow.inputs.isolation import IsolatedPool, current_limit, worker_limit
 from ocrflow.inputs.render import oversized_image
@@ -374,7 +375,7 @@ def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool
             f"{total['pdfs']} PDFs ({total['unreadable']} unreadable), {total['pages']} pages; "
             f"text layer trusted on {total['trusted_text_layer']}, untrusted on "
             f"{total['untrusted_text_layer']}, absent on {total['no_text_layer']}")
-    if trusted_text_layer and primary != "textlayer":
+    if trusted_text_layer and primary != TEXT_LAYER_ENGINE:
         sent = readable - total["trusted_text_layer"]
         return (f"{line}; primary: {total['trusted_text_layer']} pages from their text layer, "
                 f"{sent} to {primary}")

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.core.layout import Layout, stats_name
+from ocrflow.core.stages import RULE_OF_ROLE
 from ocrflow.engines import engine_settings, job_gpus, pools, resources
 
-RULES = {"primary": "ocr_primary", "recovery": "ocr_recovery"}
+RULES = RULE_OF_ROLE  # role -> its OCR rule, as the estimate and the report name a job
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from ocrflow.core.records import (
     spent,
     write_records,
 )
-from ocrflow.engines.textlayer import TextLayerEngine
+from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.inputs.corpus import owns_output_names
 from ocrflow.inputs.text_layer import is_rtl
 from ocrflow.results.outputs import WRITERS, remove_dolma, write_dolma_line
@@ -241,7 +241,7 @@ def remove_running_lines(pages: list[FinalPage], settings: dict[str, Any] | None
     if not settings or not settings["remove"]:
         return
     born_digital = [p for p in pages
-                    if p.engine == TextLayerEngine.name and p.status == "ok" and p.text.strip()]
+                    if p.engine == TEXT_LAYER_ENGINE and p.status == "ok" and p.text.strip()]
     texts, removed = headers.strip_headers_footers(
         [p.text for p in born_digital], numbers=[p.page for p in born_digital],
         min_share=settings["min_share"], max_lines=settings["max_lines"],

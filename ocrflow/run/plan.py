@@ -28,22 +28,21 @@ from typing import Any
 
 from ocrflow.core import atomic
 from ocrflow.core.layout import IMAGES_SUFFIX, Layout, output_stem
+from ocrflow.core.stages import SHARD_RULES
 from ocrflow.inputs import corpus, page_counts
 from ocrflow.inputs.corpus import Document, InputError
 from ocrflow.inputs.registry import Registry
 
 SHARD_PAGES = 6000  # config/schema.yaml's default of shard_pages (tools and tests)
-# The rules of one shard: a cluster job of these reads no other shard's paths (a recovery
-# job reads its pool's shards: it lists them).
-SHARD_RULES = frozenset({"inventory", "ocr_primary", "merge"})
 
 
 def lists_shards(argv: list[str]) -> bool:
     """Whether a cluster job's Snakemake (``argv``: its command line) lists every shard. Not
-    when it runs a one-shard rule, read from the --allowed-rules its executor passes (Snakemake
-    sets its target jobs only after the Snakefile is parsed): that skips listing 1,000 shard
-    folders and building 4,000 paths in the rules that read them all, 0.1 s of each job's
-    start. In any doubt, list them."""
+    when it runs only one-shard rules (stages.SHARD_RULES: a job of these reads no other
+    shard's paths), read from the --allowed-rules its executor passes (Snakemake sets a
+    workflow's target jobs and allowed rules only after the Snakefile is parsed): that skips
+    listing 1,000 shard folders and building 4,000 paths in the rules that read them all,
+    0.1 s of each job's start. In any doubt, list them."""
     if "--allowed-rules" not in argv:
         return True
     allowed = []

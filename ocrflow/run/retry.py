@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow import engines
+from ocrflow.core import stages
 from ocrflow.core.layout import Layout
 from ocrflow.core.records import BAD_PAGE, TOO_LARGE, PageRow, read_records
 from ocrflow.core.store import PageStore
@@ -90,8 +91,8 @@ def retry_failed(config: dict[str, Any], below: float | None = None) -> tuple[in
     layout = Layout.of(results)
     per_pool = pools.shards_per_pool(config)
     for shard in shards:
-        for path in [*layout.after_inventory(shard),
-                     *layout.pool_files(pools.pool_of(shard, per_pool))]:
+        for path in stages.outputs_after(stages.INVENTORY_STAGE, layout, shard,
+                                         pools.pool_of(shard, per_pool)):
             path.unlink(missing_ok=True)
     if shards:
         for path in layout.corpus_files():

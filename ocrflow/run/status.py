@@ -32,22 +32,36 @@ from typing import Any
 
 import yaml
 
-from ocrflow.core.layout import (
-    INVENTORY_COUNTS,
-    MEMBERS,
-    PAGES,
-    Layout,
-    stats_name,
-    verdict_counts_name,
+from ocrflow.core.layout import INVENTORY_COUNTS, MEMBERS, Layout
+from ocrflow.core.stages import (
+    NO_ENGINE,
+    PRIMARY,
+    RECOVERY,
+    ROLES,
+    STAGES,
+    TEXT_LAYER_ENGINE,
+    Stage,
+    of_role,
+    stages_of,
 )
 
-STATES = ("pending", "inventoried", "primary running", "primary done", "detected",
-          "recovery running", "recovered", "merged")
+PENDING = "pending"  # planned: its member list written, not inventoried yet
+
+
+def _states(stages: tuple[Stage, ...]) -> tuple[str, ...]:
+    """A shard's states through ``stages``, in order: each stage's job running (an OCR stage's:
+    it writes progress files), then the states its files mark (Stage.states)."""
+    states = [PENDING]
+    for stage in stages:
+        states += [stage.running_state] if stage.running_state else []
+        states += [state for _, state in stage.states]
+    return tuple(dict.fromkeys(states))
+
+
+STATES = _states(STAGES)
 # a shard's state by the last file of its chain that is there and up to date
-STATE_AFTER = {MEMBERS: "pending", INVENTORY_COUNTS: "inventoried",
-               stats_name("primary"): "primary done", verdict_counts_name("primary"): "detected",
-               stats_name("recovery"): "recovered", verdict_counts_name("recovery"): "recovered",
-               PAGES: "merged"}
+STATE_AFTER = {MEMBERS: PENDING,
+               **{name: state for stage in STAGES for name, state in stage.states}}
 PAGE_STAGES = ("inventoried", "OCR'd by primary", "failed (primary)", "recovered",
                "still failing", "merged")
 WINDOW_S = 300.0  # pages/s over the last 5 minutes
@@ -85,6 +99,7 @@ class Status:
     results: Path
     now: float
     shards: Counter[str] = field(default_factory=Counter)  # by state (STATES)
+    states: tuple[str, ...] = STATES  # those of the run's stages (_states), in order
     pdfs: int = 0
     pages: Counter[str] = field(default_factory=Counter)  # by stage (PAGE_STAGES)
     estimated_pages: int = 0  # of the shards not inventoried yet
@@ -164,7 +179,7 @@ def _planning(config: dict[str, Any]) -> dict[str, Any] | None:
         if "shard_pages" in config and "expected_failure" in config["recovery"] \
                 and "walltime_margin" in config["resources"] and "dir" in config["models"] \
                 and all("pages_per_second" in config["engines"].get(config[role]["engine"], {})
-                        for role in ("primary", "recovery") if config[role]["engine"] != "none"):
+                        for role in ROLES if config[role]["engine"] != NO_ENGINE):
             return config
     except (KeyError, TypeError, AttributeError):
         pass
@@ -199,23 +214,28 @@ def collect(results: Path, now: float | None = None, cost: bool = True) -> Statu
     except OSError:
         config = {}
     planning = _planning(config)  # with the defaults of keys added since it was recorded
-    roles = [r for r in ("primary", "recovery") if (config.get(r) or {}).get("engine") != "none"]
-    st.engines = {r: Engine(r, (config.get(r) or {}).get("engine", "?")) for r in roles}
-    chain = [MEMBERS, INVENTORY_COUNTS, *(f(r) for r in roles
-                                          for f in (stats_name, verdict_counts_name)), PAGES]
-    # the last file reached -> the role whose job comes next (the merge's, after the last role)
-    next_job = {chain[chain.index(stats_name(r)) - 1]: r for r in roles}
-    primary_read = stats_name("primary")
-    judged_by = {r: verdict_counts_name(r) for r in ("primary", "recovery")}
+    # the stages of this run (none of recovery with recovery.engine: none): a shard's chain of
+    # files, and what each role is, come from them alone
+    run_stages = stages_of(config)
+    ocr_stages = {stage.role: stage for stage in run_stages if stage.role}
+    roles = list(ocr_stages)
+    st.engines = {r: Engine(r, ocr_stages[r].engine(config) or "?") for r in roles}
+    chain = [MEMBERS, *(name for stage in run_stages for name, _ in stage.states)]
+    next_job = _next_jobs(run_stages)
+    st.states = _states(run_stages)
+    primary_read, primary_judged = PRIMARY.file("stats"), PRIMARY.file("counts")
+    recovery_judged = RECOVERY.file("counts")  # in no chain without a recovery stage
     layer = (config.get("primary") or {}).get("trusted_text_layer", True) \
-        and st.engines["primary"].name != "textlayer"  # trusted layers stay off the engine
-    # recovery's files are its pool's (work/pools/<pool>/): each pool folder listed once
-    if "recovery" in roles:
-        from ocrflow.engines.pools import pool_of  # its engine imports: only with a recovery stage
+        and st.engines["primary"].name != TEXT_LAYER_ENGINE  # trusted layers stay off the engine
+    # a pooled stage's files are its pool's (work/pools/<pool>/): each pool folder listed once
+    pooled = any(stage.per_pool for stage in run_stages)
+    if pooled:
+        from ocrflow.engines.pools import pool_of  # its engine imports: only with a pooled stage
 
         st.per_pool = _shards_per_pool(planning)
-    in_pool = (stats_name("recovery"), verdict_counts_name("recovery"))
+    in_pool = tuple(name for stage in run_stages if stage.per_pool for name, _ in stage.states)
     in_shard = tuple(name for name in chain if name not in in_pool)
+    pooled_roles = {role for role, stage in ocr_stages.items() if stage.per_pool}
     pool_listings: dict[str, dict[str, float]] = {}
     pools_counted: set[str] = set()  # pools whose recovery counts are in st.pages
     logs = {role: str(layout.progress(role, "-").parent) for role in roles}
@@ -233,7 +253,7 @@ def collect(results: Path, now: float | None = None, cost: bool = True) -> Statu
         if MEMBERS not in files:
             continue
         pool = shard
-        if "recovery" in roles:
+        if pooled:
             pool = pool_of(shard, st.per_pool) if shard[1:].isdigit() else shard
             if pool not in pool_listings:
                 pool_listings[pool] = _listing(f"{layout.pools}/{pool}", in_pool)
@@ -259,24 +279,24 @@ def collect(results: Path, now: float | None = None, cost: bool = True) -> Statu
         st.pages["inventoried"] += pages
         st.pages["OCR'd by primary"] += readable if primary_read in done else 0
         shard_failed = 0
-        if judged_by["primary"] in done:
-            verdicts = _json(f"{folder}/{judged_by['primary']}")
+        if primary_judged in done:
+            verdicts = _json(f"{folder}/{primary_judged}")
             shard_failed = verdicts.get("failed", 0)
             judged, failed = judged + verdicts.get("pages", 0), failed + shard_failed
             st.pages["failed (primary)"] += shard_failed
             st.reasons.update(verdicts.get("by_reason", {}))
         # never without a recovery stage (not in the chain); a pool's counts cover all its
         # shards: counted once, where the first of them has them up to date
-        if judged_by["recovery"] in done and pool not in pools_counted:
+        if recovery_judged in done and pool not in pools_counted:
             pools_counted.add(pool)
-            verdicts = _json(f"{layout.pools}/{pool}/{judged_by['recovery']}")
+            verdicts = _json(f"{layout.pools}/{pool}/{recovery_judged}")
             st.pages["recovered"] += verdicts.get("pages", 0) - verdicts.get("failed", 0)
             st.pages["still failing"] += verdicts.get("failed", 0)
         if state == "merged":
             st.pages["merged"] += pages
             last_merge = max(last_merge, newest)
         role = next_job.get(last)  # whose job is next: the shard's, or its pool's for recovery
-        unit = pool if role == "recovery" else shard
+        unit = pool if role in pooled_roles else shard
         job: dict[str, Any] = {}
         if role and listed[role].get(unit + PROGRESS, -1.0) >= newest:  # written after it
             if (role, unit) not in jobs:
@@ -311,7 +331,7 @@ def collect(results: Path, now: float | None = None, cost: bool = True) -> Statu
     if not st.shards:
         raise NoPlan(f"ocrflow status: no shard planned in {results} yet (no "
                      f"{layout.members('<shard>')}): snakemake plans them when it starts")
-    st.pools = len(pool_listings) if "recovery" in roles else 0
+    st.pools = len(pool_listings) if pooled else 0
     st.manifest = os.path.exists(layout.manifest) and layout.manifest.stat().st_mtime >= last_merge
     for role in roles:  # jobs that ended within the window count for the rate too
         for name, mtime in listed[role].items():
@@ -330,9 +350,21 @@ def collect(results: Path, now: float | None = None, cost: bool = True) -> Statu
     return st
 
 
+def _next_jobs(run_stages: tuple[Stage, ...]) -> dict[str, str]:
+    """The last file of a shard's chain reached -> the role whose job comes next: each OCR
+    stage's follows the last file of the stage before it (after the last one, the merge's, which
+    writes no progress file)."""
+    next_job, reached = {}, MEMBERS
+    for stage in run_stages:
+        if stage.role:
+            next_job[reached] = stage.role
+        reached = stage.states[-1][0]
+    return next_job
+
+
 def _unit_name(unit: str, role: str, per_pool: int) -> str:
     """How a warning names a job: its shard, or its pool and the pool's shards for recovery."""
-    if role != "recovery" or per_pool == 1 or not unit[1:].isdigit():
+    if not of_role(role).per_pool or per_pool == 1 or not unit[1:].isdigit():
         return f"{unit} {role}"
     first = int(unit[1:]) * per_pool
     return f"{unit} {role} (pool of s{first:06d}-s{first + per_pool - 1:06d})"
@@ -399,8 +431,7 @@ def render(st: Status) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.now))
     out = [f"ocrflow status of {st.results} at {when}",
            f"{'shards':<20}{sum(st.shards.values()):>10,}   ({st.pdfs:,} PDFs)"]
-    out += [f"  {state:<18}{st.shards[state]:>10,}" for state in STATES
-            if "recovery" in st.engines or state not in ("recovery running", "recovered")]
+    out += [f"  {state:<18}{st.shards[state]:>10,}" for state in st.states]
     pages, pending = st.pages["inventoried"] + st.estimated_pages, st.shards["pending"]
     note = "" if not pending else (
         f"   (an estimate: {st.estimated_pages:,} of them in the {pending:,} "

@@ -25,6 +25,7 @@ from ocrflow.core.records import (
     read_records,
     write_records,
 )
+from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.text import trust
 from ocrflow.text.markup import strip_markup
 
@@ -34,7 +35,6 @@ TAIL_WINDOW = 4000  # chars examined for a repeated tail
 MAX_PERIOD = 200  # longest repeating unit looked for
 
 
-TEXT_LAYER = "textlayer"  # the engine whose output is the PDF's own text layer
 # Figures in a VLM's Markdown: a link to a crop and its alt text are no text of the page.
 _FIGURE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
 
@@ -120,7 +120,7 @@ def reading_quality(reading: Reading, page: InventoryPage,
     """The quality, language, distrust reasons and words per script of one reading: a text
     layer's first three come from the inventory, which also measured where its text lies; any
     other reading is scored on its text."""
-    if reading.engine == TEXT_LAYER and page.trust is not None:
+    if reading.engine == TEXT_LAYER_ENGINE and page.trust is not None:
         return page.trust.quality, page.trust.language, page.trust.reasons, \
             trust.script_words(reading.text, tuple(trust_cfg["languages"]))
     assessment = trust.assess(_FIGURE.sub("", reading.text), trust_cfg)
@@ -140,7 +140,7 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
             verdict.reasons.append(reason)
 
     text = reading.text
-    from_layer = reading.engine == TEXT_LAYER
+    from_layer = reading.engine == TEXT_LAYER_ENGINE
     quality, verdict.language, distrust, verdict.script_words = reading_quality(reading, page,
                                                                                trust_cfg)
     if from_layer and distrust:
