@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.core.records import LayerTrust
+from ocrflow.text.scripts import RIGHT_TO_LEFT, UNKNOWN, char_script
 
 # A word is "known" when its language's list gives it at least this frequency (Zipf 1.5: once in
 # 30 million words). Lower, the large lists' crawl noise ("sgd", "bUc") makes gibberish pass.
@@ -46,7 +47,6 @@ _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # preprocessing drops every nonspacing mark and the tatweel: "حَبيبي" -> "حبيبي").
 _ABJAD_MARKS = re.compile("[\u0640\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
                           "\u0711\u0730-\u074a\u08d3-\u08ff]")
-_RTL_SCRIPTS = {"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"}
 # Glyph numbers of a font read as text land below U+2E80 (Latin-1, Greek, Coptic, Cyrillic...);
 # letters of East Asian scripts above it are real text, judged or not by the languages.
 _GLYPH_CODE_RANGE_END = 0x2E80
@@ -78,7 +78,7 @@ class Assessment:
     @property
     def rtl_words(self) -> int:
         """Distinct right-to-left words (Arabic, Hebrew...) that are words."""
-        return sum(n for script, n in self.script_words.items() if script in _RTL_SCRIPTS)
+        return sum(n for script, n in self.script_words.items() if script in RIGHT_TO_LEFT)
 
     def layer_trust(self) -> LayerTrust:
         """What the inventory keeps of a text layer's assessment."""
@@ -86,16 +86,9 @@ class Assessment:
                           language=self.language, reasons=self.reasons)
 
 
-def _script(char: str) -> str:
-    """First word of the character's Unicode name: LATIN, ARABIC, CYRILLIC, CJK, HIRAGANA..."""
-    try:
-        return unicodedata.name(char).split(" ", 1)[0]
-    except ValueError:
-        return "UNKNOWN"
-
-
 @functools.cache
-def _words(language: str) -> dict[str, float]:
+def word_frequencies(language: str) -> dict[str, float]:
+    """wordfreq's large list of the language: word (``normal_form``) -> frequency."""
     from wordfreq import get_frequency_dict
 
     return get_frequency_dict(language, wordlist="large")
@@ -105,8 +98,8 @@ def _words(language: str) -> dict[str, float]:
 def _language_script(language: str) -> str:
     from wordfreq import top_n_list
 
-    scripts = Counter(_script(w[0]) for w in top_n_list(language, 50) if w[0].isalpha())
-    return scripts.most_common(1)[0][0] if scripts else "UNKNOWN"
+    scripts = Counter(char_script(w[0]) for w in top_n_list(language, 50) if w[0].isalpha())
+    return scripts.most_common(1)[0][0] if scripts else UNKNOWN
 
 
 @functools.cache
@@ -125,7 +118,8 @@ def check_language(language: str) -> str:
     return ""
 
 
-def _normal(part: str) -> str:
+def normal_form(part: str) -> str:
+    """A word as wordfreq lists it: NFKC, casefolded, without abjad vowel marks."""
     return _ABJAD_MARKS.sub("", unicodedata.normalize("NFKC", part).casefold())
 
 
@@ -168,7 +162,7 @@ class WordCounts:
 
 
 def _known(language: str, token: str) -> bool:
-    words = _words(language)
+    words = word_frequencies(language)
     return all(words.get(part, 0) >= MIN_FREQUENCY for part in token.split("\0"))
 
 
@@ -189,7 +183,7 @@ def _alphabet(languages: tuple[str, ...]) -> frozenset[str]:
 def _letter_kind(char: str, alphabet: frozenset[str]) -> int:
     """0: no letter (marks and the tatweel go), 1: a letter, 2: a letter the alphabet lacks
     below the East Asian scripts (a glyph code). Cached: a page repeats a few dozen characters."""
-    letters = [c for c in _normal(char) if c.isalpha()]
+    letters = [c for c in normal_form(char) if c.isalpha()]
     if not letters:
         return 0
     return 2 if ord(char) < _GLYPH_CODE_RANGE_END and any(c not in alphabet for c in letters) \
@@ -257,11 +251,11 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
             counts.judged += 1
             valid += 1
             continue
-        script = _script(parts[0][0])
+        script = char_script(parts[0][0])
         if script not in scripts.values():
             continue
         counts.judged += 1
-        by_script.setdefault(script, []).append("\0".join(_normal(p) for p in parts))
+        by_script.setdefault(script, []).append("\0".join(normal_form(p) for p in parts))
         line_of.setdefault(script, []).append(line)
     for script, tokens in by_script.items():
         candidates = [lang for lang in languages if scripts[lang] == script]
@@ -272,7 +266,7 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
         # distinct words: a loop repeats a few words many times, and covers little of a page
         counts.known_by_script[script] = len({t for t in tokens if _known(best, t)})
         counts.known_total_by_script[script] = hits[best]
-        if script in _RTL_SCRIPTS:  # read in visual order, its words come out backwards
+        if script in RIGHT_TO_LEFT:  # read in visual order, its words come out backwards
             counts.rtl_words += len(tokens)
             counts.rtl_known += hits[best]
             counts.rtl_reversed += max(sum(_known(lang, _reversed(t)) for t in tokens)
