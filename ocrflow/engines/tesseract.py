@@ -62,8 +62,8 @@ if TYPE_CHECKING:  # numpy and OpenCV load with the first page, not with the eng
 SYSTEM_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                    "/usr/share/tessdata", "/usr/local/share/tessdata")
 # A table's cell with fewer pixels this much darker than its paper holds no text: at 300 dpi
-# a full stop is about 40 pixels; a scan's noise darkens single pixels by less (tuned on the
-# scanned tables of tests/test_scanned_tables.py).
+# a full stop is about 40 pixels; a scan's noise darkens single pixels by less. Set with the
+# scanned tables of tests/test_scanned_tables.py and the table corpus (commit 2b5b6d4).
 INK_CONTRAST = 80
 MIN_INK_PIXELS = 30
 PSM_SINGLE_BLOCK = 6  # tesserocr's PSM.SINGLE_BLOCK: a table's cell, one or more lines
@@ -260,13 +260,13 @@ class TesseractEngine(Engine):
                                     self.settings["dpi"], self._recognize)
             own = osd_script(meta.get("script") or "Latin")
             languages, reading = mixed.read(reader, image, meta, languages, reading, own)
-        tables = [(box, table) for box, table, cells in tables
-                  if self._keeps_text(reading, box, cells)]
-        if tables:
-            drop_lines(reading, [box for box, _ in tables])
-            place_tables(reading, tables)
+        kept = [(box, table) for box, table, cells in tables
+                if self._keeps_text(reading, box, cells)]
+        if kept:
+            drop_lines(reading, [box for box, _ in kept])
+            place_tables(reading, kept)
         if grids:
-            meta["grid_tables"] = len(tables)
+            meta["grid_tables"] = len(kept)
         words = sum(reading.word_languages.values())
         meta.update(languages=languages, words=words, mean_confidence=reading.confidence,
                     word_languages=reading.word_languages)

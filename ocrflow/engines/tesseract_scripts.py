@@ -17,6 +17,7 @@ from ocrflow.engines.tesseract_geometry import (
     BIDI_MARKS,
     LOST_WORD,
     RULES,
+    SAME_LINE_SHARE,
     LineReading,
     PageReading,
     Word,
@@ -70,11 +71,13 @@ PSM_SPARSE_TEXT = 11  # tesserocr's PSM.SPARSE_TEXT: as much text as it finds, i
 SURER = 0.1
 MIN_RUN_LETTERS = 3
 SURE_RUN = 0.6
-# A doubted run this much lower than its line, or less, is a rule or a dash, not read again
-# (bilingual corpus's scans, where a mixed page costs 1.11x-1.38x one reading with it).
+# A doubted run this much lower than its line, or less, is a rule or a dash, not read again.
+# Tuned on the bilingual corpus's scans (commit f95a572: a mixed page costs 1.11x-1.38x one
+# reading, and keeps >= 0.89 of each script's words).
 FLAT = 0.3
 # A half-resolution line taller than this many times the first reading's line it lies on spans
-# several lines (a table's column read as one) and takes none of their place (bilingual corpus).
+# several lines (a table's column read as one) and takes none of their place. Tuned on the
+# bilingual corpus's scans (commit f95a572, as FLAT).
 COLUMN_HEIGHTS = 1.5
 # Tesseract's Arabic model writes a final ya as alif maqsura ("فى" for "في", "العلوى" for
 # "العلوي"), as Egyptian print does. A word is put right when the other spelling is this many
@@ -166,7 +169,8 @@ def doubted_runs(words: list[Word], below: float) -> Iterator[tuple[int, int]]:
         if not letters and touches:
             continue  # a number: in the run if a doubted word follows
         if letters and word.confidence < below:
-            if touches and script_of(word.language) == script_of(words[start].language):
+            if touches and start is not None and \
+                    script_of(word.language) == script_of(words[start].language):
                 end = i + 1
                 continue
             if start is not None:
@@ -327,7 +331,7 @@ class MixedScriptPass:
         for i, box in enumerate(boxes):
             same = [j for j, line in enumerate(reading.lines) if same_line(box, line.box)] or \
                 [j for j in rows  # a cell beside a table's row
-                 if share(box[1], box[3], *reading.lines[j].box[1::2]) > 0.5]
+                 if share(box[1], box[3], *reading.lines[j].box[1::2]) > SAME_LINE_SHARE]
             if not same:
                 new.append(i)
                 continue

@@ -37,6 +37,7 @@ from ocrflow.text.scripts import RIGHT_TO_LEFT, UNKNOWN, char_script
 
 # A word is "known" when its language's list gives it at least this frequency (Zipf 1.5: once in
 # 30 million words). Lower, the large lists' crawl noise ("sgd", "bUc") makes gibberish pass.
+# Set against letter-shifted gibberish (tests/test_trust.py), not tuned on a corpus.
 MIN_FREQUENCY = 10 ** (1.5 - 9)
 MAX_TOKENS = 2000  # words judged per page: enough for a share, bounded on a dense page
 _NUMBER = re.compile(r"^[+\-−–]?[\d.,:/%°'’٫٬٪]*\d[\d.,:/%°'’٫٬٪]*$")  # ٫٬٪: Arabic ones
@@ -51,6 +52,8 @@ _ABJAD_MARKS = re.compile("[\u0640\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\
 # letters of East Asian scripts above it are real text, judged or not by the languages.
 _GLYPH_CODE_RANGE_END = 0x2E80
 ALPHABET_WORDS = 10000  # a language's letters: those of its most common words
+# A layer with more than this share of glyph-code letters is not trusted: set with the Arabic and
+# bilingual example pages of commit 6d8a4db (docs/trust.md: "over a tenth of the letters").
 MAX_GLYPH_CODE_LETTERS = 0.1
 
 
@@ -207,8 +210,13 @@ def _tokens(text: str) -> list[tuple[int, str]]:
     return found
 
 
-# A right-to-left line of this many words or more is judged on its own.
+# A right-to-left line of this many words or more is judged on its own, and is read backwards when
+# at least REVERSED_RUN_SHARE of its words are words only reversed, REVERSED_OVER_FORWARD times as
+# many as forwards. Tuned on the bilingual corpus (tests/support/bilingual_corpus.py, commit
+# a75a130): an Arabic paragraph in visual order inside a Latin page is caught, right lines are not.
 MIN_RUN_WORDS = 3
+REVERSED_RUN_SHARE = 0.5
+REVERSED_OVER_FORWARD = 2
 
 
 def _reversed_runs(counts: WordCounts, tokens: list[str], lines: list[int],
@@ -224,7 +232,8 @@ def _reversed_runs(counts: WordCounts, tokens: list[str], lines: list[int],
             continue
         forward = max(sum(_known(lang, w) for w in words) for lang in candidates)
         backward = max(sum(_known(lang, _reversed(w)) for w in words) for lang in candidates)
-        if backward * 2 >= len(words) and backward >= 2 * max(forward, 1):
+        if backward >= REVERSED_RUN_SHARE * len(words) and \
+                backward >= REVERSED_OVER_FORWARD * max(forward, 1):
             counts.reversed_runs += 1
             counts.reversed_run_words += len(words)
 
@@ -274,7 +283,7 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
             _reversed_runs(counts, tokens, line_of[script], candidates)
     if counts.judged:
         counts.share = valid / counts.judged
-        if known and max(known.values()):
+        if any(known.values()):
             counts.language = max(known, key=lambda lang: known[lang])
     return counts
 
@@ -287,7 +296,8 @@ def script_words(text: str, languages: tuple[str, ...]) -> dict[str, int]:
 
 # A reading covers another when it has at least this share of the other's distinct words of
 # each script that the other has MIN_SCRIPT_WORDS of (a French reading of a page that also has
-# 40 Arabic words does not).
+# 40 Arabic words does not). Tuned on the bilingual corpus (tests/support/bilingual_corpus.py,
+# commit a75a130): a reading that lost a script's words never replaces one that has them.
 COVER = 0.5
 MIN_SCRIPT_WORDS = 5
 
