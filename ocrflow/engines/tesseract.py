@@ -5,9 +5,8 @@ One Tesseract instance per thread: tesserocr releases the GIL while Tesseract re
 ``threads`` pages are read at once on as many cores. The text is Tesseract's own reading order
 (its layout analysis finds the columns): blocks and paragraphs separated by blank lines, lines by
 newlines, right-to-left lines in logical order. A ruled table (``ocrflow.inputs.structure.grid``
-finds
-its grid) is read cell by cell and written where it lies as an HTML table, the GPU engines'
-shape (``engines.tesseract.tables``).
+finds its grid) is read cell by cell and written where it lies as an HTML table, the GPU
+engines' shape (``engines.tesseract.tables``).
 
 A page whose script OSD names is read with that script's languages; where it holds words of
 another, the mixed-script pass reads them again (``ocrflow.engines.tesseract_scripts``). What
