@@ -14,15 +14,15 @@ from rapidfuzz.distance import Levenshtein
 
 from ocrflow import engines
 from ocrflow.engines import EngineUnavailable, PageInput, PageOutput
-from ocrflow.engines.tesseract import (
-    LineReading,
-    PageReading,
-    TesseractEngine,
-    Word,
-    _logical,
-    _sure_parts,
-    _union,
-    find_tessdata,
+from ocrflow.engines.tesseract import find_tessdata
+from ocrflow.engines.tesseract_geometry import LineReading, PageReading, Word, union
+from ocrflow.engines.tesseract_scripts import (
+    MixedScriptPass,
+    doubted_runs,
+    final_yeh,
+    logical,
+    sure_parts,
+    with_neighbours,
 )
 from ocrflow.inputs.render import RenderTask, _close_open_document, render_page
 from ocrflow.run import config
@@ -170,9 +170,9 @@ def _word(text: str, confidence: float, left: int, language: str = "fra", top: i
 
 
 def _line(words: list[Word]) -> LineReading:
-    box = _union(word.box for word in words)
+    box = union(word.box for word in words)
     mean = sum(word.confidence for word in words) / len(words)
-    text = " ".join(_logical(w.text) if w.language == "ara" else w.text for w in words)
+    text = " ".join(logical(w.text) if w.language == "ara" else w.text for w in words)
     return LineReading(text, box, mean, min(word.confidence for word in words), list(words))
 
 
@@ -182,7 +182,11 @@ def test_the_half_reading_is_put_back_in_its_place() -> None:
     beside a table's row goes into the row; a line found where the first reading found none
     goes above the first line below it in its column, or at the end as a block of its own;
     Latin junk read for Arabic changes nothing."""
-    engine = TesseractEngine(SETTINGS)
+    def unread(*_: object) -> PageReading:
+        raise AssertionError("merging lines reads nothing")
+
+    mixed = MixedScriptPass(list(SETTINGS["languages"]), SETTINGS["recheck_below"],
+                            SETTINGS["dpi"], unread)
     row = _line([_word("1", 0.95, 0), _word("Alaoui", 0.93, 100), _word("Mohammed", 0.92, 170),
                  _word("LL", 0.40, 500), _word("Jl", 0.10, 562), _word("A123456", 0.91, 800)])
     below = _line([_word("Fait", 0.95, 0, top=300), _word("à", 0.95, 70, top=300),
@@ -200,7 +204,7 @@ def test_the_half_reading_is_put_back_in_its_place() -> None:
                         half_line("فاس", (0, 100, 60, 120)),  # a line left out, above "Fait"
                         half_line("ولا", (900, 900, 930, 920))],  # below all: at the end
                        [0, 1, 2, 3, 4], 0.9, {"ara": 5})
-    taken, added = engine._merge_lines(reading, half, "LATIN")
+    taken, added = mixed.merge_lines(reading, half, "LATIN")
     assert (taken, added) == (2, 2)
     assert reading.lines[0].text == "1 Alaoui Mohammed العلوي محمد A123456 الرباط"
     assert reading.text().splitlines() == ["1 Alaoui Mohammed العلوي محمد A123456 الرباط",
@@ -211,8 +215,8 @@ def test_the_half_reading_is_put_back_in_its_place() -> None:
     # a page Tesseract gave as one block, its lines not found: doubted, it takes them whole
     block = LineReading("LL Jl\nwht MS)", (0, 0, 2000, 2000), 0.3, 0.3)
     reading = PageReading([block], [0], 0.3, {"fra": 4})
-    assert list(_sure_parts(reading, 0.8)) == []  # nothing of it painted out
-    assert engine._merge_lines(reading, half, "LATIN") == (1, 0)
+    assert list(sure_parts(reading, 0.8)) == []  # nothing of it painted out
+    assert mixed.merge_lines(reading, half, "LATIN") == (1, 0)
     assert reading.text() == "العلوي محمد\nالرباط\nLo Il\nفاس\nولا"
 
 
@@ -224,7 +228,7 @@ def test_what_was_read_surely_is_painted_out() -> None:
     row = _line([_word("Alaoui", 0.93, 0), _word("Mohammed", 0.92, 70), _word("LL", 0.4, 400),
                  _word("A123456", 0.91, 700)])
     reading = PageReading([sure, title, row], [0, 1, 2], 0.7, {"fra": 9})
-    painted = list(_sure_parts(reading, 0.8))
+    painted = list(sure_parts(reading, 0.8))
     assert painted == [sure.box, (-10, 100, 140, 140), (690, 100, 770, 140)]
 
 
@@ -235,26 +239,24 @@ def test_a_doubted_run_is_cut_at_a_table_gutter_and_found_in_logical_order() -> 
     the words of another script that touch it (the rest of its phrase: "للعموم" read as "gor)"
     and "م"); an Arabic word from Tesseract's word iterator (letters in page order) is found in
     the page's text (logical order), numbers read forwards."""
-    from ocrflow.engines.tesseract import Word, _doubted_runs, _logical, _with_neighbours
-
     def word(text: str, confidence: float, left: int, language: str = "fra") -> Word:
         return Word(text, confidence, (left, 100, left + 60, 140), language)
 
     line = [word("Alaoui", 0.93, 0), word("LL", 0.65, 300), word("Jl", 0.10, 362),
             word("A123456", 0.91, 500), word("ab", 0.41, 700), word("lol", 0.35, 830),
             word("ييلع", 0.3, 900, "ara"), word("م", 0.96, 970, "ara")]
-    runs = list(_doubted_runs(line, 0.8))
+    runs = list(doubted_runs(line, 0.8))
     assert [[w.text for w in line[start:stop]] for start, stop in runs] == \
         [["LL", "Jl"], ["ab"], ["lol"], ["ييلع"]]
     numbers = [word("wht", 0.25, 0), word("6", 0.89, 70), word("MS)", 0.3, 140),
                word("2", 0.95, 210), word("La", 0.97, 280)]
-    assert list(_doubted_runs(numbers, 0.8)) == [(0, 3)]  # a number between doubts stays in
-    assert _with_neighbours(line, 1, 3, 0.8) == (1, 3)  # Latin on both sides: nothing to take in
-    assert _with_neighbours(line, 5, 6, 0.8) == (5, 8)  # "lol" and the Arabic words touching it
-    assert _with_neighbours(line, 4, 5, 0.8) == (4, 5)  # "ab": the next word is a cell away
-    assert _logical("ءاتب") == "بتاء"
-    assert _logical("80ال310106(") == "(310106لا80"
-    assert _logical(")1:650:ع16") == "16ع:1:650)"  # as the page's text had it: one number
+    assert list(doubted_runs(numbers, 0.8)) == [(0, 3)]  # a number between doubts stays in
+    assert with_neighbours(line, 1, 3, 0.8) == (1, 3)  # Latin on both sides: nothing to take in
+    assert with_neighbours(line, 5, 6, 0.8) == (5, 8)  # "lol" and the Arabic words touching it
+    assert with_neighbours(line, 4, 5, 0.8) == (4, 5)  # "ab": the next word is a cell away
+    assert logical("ءاتب") == "بتاء"
+    assert logical("80ال310106(") == "(310106لا80"
+    assert logical(")1:650:ع16") == "16ع:1:650)"  # as the page's text had it: one number
 
 
 def test_a_drawing_is_read_as_no_text_not_an_error(tmp_path: Path) -> None:
@@ -356,8 +358,6 @@ def test_a_final_ya_read_as_alif_maqsura_is_put_right() -> None:
     """Tesseract's Arabic model writes "فى" for "في" and "العلوى" for "العلوي"; the spelling
     twenty times rarer in the word list is replaced, and only that: "على" (the preposition) and
     "علي" (the name) both stay, as do right spellings with a final alif maqsura."""
-    from ocrflow.engines.tesseract import final_yeh
-
     read = "العلوى محمد فى الرباط، على يد علي إلي مستوى الكتانى. Mustafa مصطفى موسى"
     assert final_yeh(read) == \
         "العلوي محمد في الرباط، على يد علي إلى مستوى الكتاني. Mustafa مصطفى موسى"

@@ -33,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.core.records import LayerTrust
+from ocrflow.text.scripts import RIGHT_TO_LEFT, UNKNOWN, char_script
 
 # A word is "known" when its language's list gives it at least this frequency (Zipf 1.5: once in
 # 30 million words). Lower, the large lists' crawl noise ("sgd", "bUc") makes gibberish pass.
+# Set against letter-shifted gibberish (tests/test_trust.py), not tuned on a corpus.
 MIN_FREQUENCY = 10 ** (1.5 - 9)
 MAX_TOKENS = 2000  # words judged per page: enough for a share, bounded on a dense page
 _NUMBER = re.compile(r"^[+\-−–]?[\d.,:/%°'’٫٬٪]*\d[\d.,:/%°'’٫٬٪]*$")  # ٫٬٪: Arabic ones
@@ -46,11 +48,12 @@ _INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 # preprocessing drops every nonspacing mark and the tatweel: "حَبيبي" -> "حبيبي").
 _ABJAD_MARKS = re.compile("[\u0640\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
                           "\u0711\u0730-\u074a\u08d3-\u08ff]")
-_RTL_SCRIPTS = {"ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO"}
 # Glyph numbers of a font read as text land below U+2E80 (Latin-1, Greek, Coptic, Cyrillic...);
 # letters of East Asian scripts above it are real text, judged or not by the languages.
 _GLYPH_CODE_RANGE_END = 0x2E80
 ALPHABET_WORDS = 10000  # a language's letters: those of its most common words
+# A layer with more than this share of glyph-code letters is not trusted: set with the Arabic and
+# bilingual example pages of commit 6d8a4db (docs/trust.md: "over a tenth of the letters").
 MAX_GLYPH_CODE_LETTERS = 0.1
 
 
@@ -78,7 +81,7 @@ class Assessment:
     @property
     def rtl_words(self) -> int:
         """Distinct right-to-left words (Arabic, Hebrew...) that are words."""
-        return sum(n for script, n in self.script_words.items() if script in _RTL_SCRIPTS)
+        return sum(n for script, n in self.script_words.items() if script in RIGHT_TO_LEFT)
 
     def layer_trust(self) -> LayerTrust:
         """What the inventory keeps of a text layer's assessment."""
@@ -86,16 +89,9 @@ class Assessment:
                           language=self.language, reasons=self.reasons)
 
 
-def _script(char: str) -> str:
-    """First word of the character's Unicode name: LATIN, ARABIC, CYRILLIC, CJK, HIRAGANA..."""
-    try:
-        return unicodedata.name(char).split(" ", 1)[0]
-    except ValueError:
-        return "UNKNOWN"
-
-
 @functools.cache
-def _words(language: str) -> dict[str, float]:
+def word_frequencies(language: str) -> dict[str, float]:
+    """wordfreq's large list of the language: word (``normal_form``) -> frequency."""
     from wordfreq import get_frequency_dict
 
     return get_frequency_dict(language, wordlist="large")
@@ -105,8 +101,8 @@ def _words(language: str) -> dict[str, float]:
 def _language_script(language: str) -> str:
     from wordfreq import top_n_list
 
-    scripts = Counter(_script(w[0]) for w in top_n_list(language, 50) if w[0].isalpha())
-    return scripts.most_common(1)[0][0] if scripts else "UNKNOWN"
+    scripts = Counter(char_script(w[0]) for w in top_n_list(language, 50) if w[0].isalpha())
+    return scripts.most_common(1)[0][0] if scripts else UNKNOWN
 
 
 @functools.cache
@@ -125,7 +121,8 @@ def check_language(language: str) -> str:
     return ""
 
 
-def _normal(part: str) -> str:
+def normal_form(part: str) -> str:
+    """A word as wordfreq lists it: NFKC, casefolded, without abjad vowel marks."""
     return _ABJAD_MARKS.sub("", unicodedata.normalize("NFKC", part).casefold())
 
 
@@ -168,7 +165,7 @@ class WordCounts:
 
 
 def _known(language: str, token: str) -> bool:
-    words = _words(language)
+    words = word_frequencies(language)
     return all(words.get(part, 0) >= MIN_FREQUENCY for part in token.split("\0"))
 
 
@@ -189,7 +186,7 @@ def _alphabet(languages: tuple[str, ...]) -> frozenset[str]:
 def _letter_kind(char: str, alphabet: frozenset[str]) -> int:
     """0: no letter (marks and the tatweel go), 1: a letter, 2: a letter the alphabet lacks
     below the East Asian scripts (a glyph code). Cached: a page repeats a few dozen characters."""
-    letters = [c for c in _normal(char) if c.isalpha()]
+    letters = [c for c in normal_form(char) if c.isalpha()]
     if not letters:
         return 0
     return 2 if ord(char) < _GLYPH_CODE_RANGE_END and any(c not in alphabet for c in letters) \
@@ -213,8 +210,13 @@ def _tokens(text: str) -> list[tuple[int, str]]:
     return found
 
 
-# A right-to-left line of this many words or more is judged on its own.
+# A right-to-left line of this many words or more is judged on its own, and is read backwards when
+# at least REVERSED_RUN_SHARE of its words are words only reversed, REVERSED_OVER_FORWARD times as
+# many as forwards. Tuned on the bilingual corpus (tests/support/bilingual_corpus.py, commit
+# a75a130): an Arabic paragraph in visual order inside a Latin page is caught, right lines are not.
 MIN_RUN_WORDS = 3
+REVERSED_RUN_SHARE = 0.5
+REVERSED_OVER_FORWARD = 2
 
 
 def _reversed_runs(counts: WordCounts, tokens: list[str], lines: list[int],
@@ -230,7 +232,8 @@ def _reversed_runs(counts: WordCounts, tokens: list[str], lines: list[int],
             continue
         forward = max(sum(_known(lang, w) for w in words) for lang in candidates)
         backward = max(sum(_known(lang, _reversed(w)) for w in words) for lang in candidates)
-        if backward * 2 >= len(words) and backward >= 2 * max(forward, 1):
+        if backward >= REVERSED_RUN_SHARE * len(words) and \
+                backward >= REVERSED_OVER_FORWARD * max(forward, 1):
             counts.reversed_runs += 1
             counts.reversed_run_words += len(words)
 
@@ -257,11 +260,11 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
             counts.judged += 1
             valid += 1
             continue
-        script = _script(parts[0][0])
+        script = char_script(parts[0][0])
         if script not in scripts.values():
             continue
         counts.judged += 1
-        by_script.setdefault(script, []).append("\0".join(_normal(p) for p in parts))
+        by_script.setdefault(script, []).append("\0".join(normal_form(p) for p in parts))
         line_of.setdefault(script, []).append(line)
     for script, tokens in by_script.items():
         candidates = [lang for lang in languages if scripts[lang] == script]
@@ -272,7 +275,7 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
         # distinct words: a loop repeats a few words many times, and covers little of a page
         counts.known_by_script[script] = len({t for t in tokens if _known(best, t)})
         counts.known_total_by_script[script] = hits[best]
-        if script in _RTL_SCRIPTS:  # read in visual order, its words come out backwards
+        if script in RIGHT_TO_LEFT:  # read in visual order, its words come out backwards
             counts.rtl_words += len(tokens)
             counts.rtl_known += hits[best]
             counts.rtl_reversed += max(sum(_known(lang, _reversed(t)) for t in tokens)
@@ -280,7 +283,7 @@ def word_share(text: str, languages: tuple[str, ...]) -> WordCounts:
             _reversed_runs(counts, tokens, line_of[script], candidates)
     if counts.judged:
         counts.share = valid / counts.judged
-        if known and max(known.values()):
+        if any(known.values()):
             counts.language = max(known, key=lambda lang: known[lang])
     return counts
 
@@ -293,7 +296,8 @@ def script_words(text: str, languages: tuple[str, ...]) -> dict[str, int]:
 
 # A reading covers another when it has at least this share of the other's distinct words of
 # each script that the other has MIN_SCRIPT_WORDS of (a French reading of a page that also has
-# 40 Arabic words does not).
+# 40 Arabic words does not). Tuned on the bilingual corpus (tests/support/bilingual_corpus.py,
+# commit a75a130): a reading that lost a script's words never replaces one that has them.
 COVER = 0.5
 MIN_SCRIPT_WORDS = 5
 

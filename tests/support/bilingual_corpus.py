@@ -215,11 +215,11 @@ class Scores:
 
 
 def _dictionary_share(found: list[str], language: str) -> float | None:
-    from ocrflow.text.trust import MIN_FREQUENCY, _words
+    from ocrflow.text.trust import MIN_FREQUENCY, word_frequencies
 
     if not found:
         return None
-    known = _words(language)
+    known = word_frequencies(language)
     return sum(known.get(w, 0) >= MIN_FREQUENCY for w in found) / len(found)
 
 
