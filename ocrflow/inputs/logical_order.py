@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from ocrflow.inputs.page_glyphs import CELL_GAP, Char, Glyph, baseline, extent
-from ocrflow.inputs.text_layer import is_ltr, is_rtl
+from ocrflow.text.scripts import is_left_to_right, is_right_to_left
 
 _MIRRORED = dict(zip("()[]{}<>«»‹›", ")(][}{><»«›‹", strict=True))
 _NUMBER_SEPARATORS = set(".,:/-٫٬")
@@ -41,7 +41,7 @@ def _atoms(glyphs: list[Glyph]) -> list[_Atom]:
             atoms.append(_Atom("".join(g.text for g in glyphs[i:j]), "N"))
             i = j
             continue
-        kind = "R" if is_rtl(first) else "L" if is_ltr(first) else "O"
+        kind = "R" if is_right_to_left(first) else "L" if is_left_to_right(first) else "O"
         atoms.append(_Atom(glyphs[i].text, kind))
         i += 1
     return atoms
@@ -159,10 +159,10 @@ def _first_strong(glyphs: list[Glyph]) -> str:
     """The direction of the letter the PDF draws first ("" when none): Unicode's bidi takes a
     paragraph's direction from its first letter, and producers draw in reading order, but for
     the letters of a right-to-left object pdfium reverses (so a letter of either direction)."""
-    strong = [g for g in glyphs if is_rtl(g.text[0]) or is_ltr(g.text[0])]
+    strong = [g for g in glyphs if is_right_to_left(g.text[0]) or is_left_to_right(g.text[0])]
     if not strong:
         return ""
-    return "R" if is_rtl(min(strong, key=lambda g: g.order).text[0]) else "L"
+    return "R" if is_right_to_left(min(strong, key=lambda g: g.order).text[0]) else "L"
 
 
 def visual_to_logical(glyphs: list[Glyph], paragraph: str = "") -> str:
@@ -221,8 +221,8 @@ def _word_directions(line: list[Char]) -> tuple[int, int]:
     rtl = ltr = 0
     for word in "".join(char.text for char in line).split():
         letter = next((c for c in word if c.isalpha()), "")
-        rtl += bool(letter) and is_rtl(letter)
-        ltr += bool(letter) and is_ltr(letter)
+        rtl += bool(letter) and is_right_to_left(letter)
+        ltr += bool(letter) and is_left_to_right(letter)
     return rtl, ltr
 
 

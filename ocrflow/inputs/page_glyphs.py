@@ -10,7 +10,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ocrflow.inputs.text_layer import has_rtl, is_rtl
+from ocrflow.inputs.text_layer import has_rtl
+from ocrflow.text.scripts import is_right_to_left
 
 # Arabic letters that join only the letter before them: none can start a ligature (lam-alef is
 # "لا", never "ال"), so a ligature glyph whose letters start with one came out reversed.
@@ -200,7 +201,7 @@ def line_glyphs(line: list[Char]) -> list[Glyph]:
         chars = [line[i] for i in group if not line[i].mark] + \
                 [line[i] for i in group if line[i].mark]
         letters = "".join(c.text for c in chars if not c.mark)
-        if len(letters) > 1 and letters[0] in RIGHT_JOINING and is_rtl(letters[-1]):
+        if len(letters) > 1 and letters[0] in RIGHT_JOINING and is_right_to_left(letters[-1]):
             # pdfium reversed the text object, the ligature's letters with it
             chars = [*reversed([c for c in chars if not c.mark]), *(c for c in chars if c.mark)]
         glyphs.append(Glyph("".join(c.text for c in chars), line[base].x,

@@ -41,9 +41,9 @@ from ocrflow.core.records import (
 )
 from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.inputs.corpus import owns_output_names
-from ocrflow.inputs.text_layer import is_rtl
 from ocrflow.results.outputs import WRITERS, remove_dolma, write_dolma_line
 from ocrflow.text import headers
+from ocrflow.text.scripts import is_right_to_left
 from ocrflow.text.trust import covers
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ _PARAGRAPHS = re.compile(r"\n[ \t]*\n")
 def right_to_left(text: str) -> bool:
     """Whether most letters of a text are of a right-to-left script (Arabic, Hebrew)."""
     letters = [c for c in text if c.isalpha()]
-    return sum(map(is_rtl, letters)) * 2 > len(letters)
+    return sum(map(is_right_to_left, letters)) * 2 > len(letters)
 
 
 def mark_direction(text: str) -> str:

@@ -41,6 +41,11 @@ def is_right_to_left(char: str) -> bool:
     return unicodedata.bidirectional(char) in ("R", "AL")
 
 
+def is_left_to_right(char: str) -> bool:
+    """Whether a character is written left to right (Unicode's bidirectional class L)."""
+    return unicodedata.bidirectional(char) == "L"
+
+
 def mostly_right_to_left(text: str) -> bool:
     """Whether most of the text's letters are written right to left (False without letters):
     which way a table of them reads."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ocrflow.inputs.logical_order import visual_to_logical
 from ocrflow.inputs.page_glyphs import SAME_BASELINE, Char, line_glyphs, visual_order
-from ocrflow.inputs.text_layer import fold_presentation_forms, is_rtl
+from ocrflow.inputs.text_layer import fold_presentation_forms
+from ocrflow.text.scripts import is_right_to_left
 
 
 def baseline_groups(chars: list[Char]) -> list[list[Char]]:
@@ -24,7 +25,7 @@ def line_of(chars: list[Char]) -> str:
     """One line's characters in reading (logical) order, spaces where the gaps are; a line
     without right-to-left letters as shown ("2 400" is no right-to-left run)."""
     glyphs = visual_order(line_glyphs(chars))
-    if any(is_rtl(c.text) for c in chars):
+    if any(is_right_to_left(c.text) for c in chars):
         return visual_to_logical(glyphs)
     return "".join(g.text for g in glyphs).strip()
 

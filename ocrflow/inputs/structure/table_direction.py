@@ -6,12 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ocrflow.inputs.page_glyphs import Char
-from ocrflow.inputs.text_layer import is_rtl
-
-
-def _right_to_left(texts: Iterable[str]) -> bool:
-    letters = [c for text in texts for c in text if c.isalpha()]
-    return sum(map(is_rtl, letters)) * 2 > len(letters) > 0
+from ocrflow.text.scripts import mostly_right_to_left
 
 
 def reads_right_to_left(rows: Iterable[list[list[Char]]]) -> bool:
@@ -28,4 +23,4 @@ def reads_right_to_left(rows: Iterable[list[list[Char]]]) -> bool:
             first_left = min(ch.index for ch in cells[0])
             first_right = min(ch.index for ch in cells[-1])
             votes += 1 if first_right < first_left else -1
-    return votes > 0 if votes else _right_to_left(texts)
+    return votes > 0 if votes else mostly_right_to_left("".join(texts))
