@@ -264,14 +264,16 @@ def _gpus(config: dict[str, Any], engine: str, cache: dict[str, int]) -> int:
 def _phases(starts: Any) -> dict[str, float]:
     """The phases of the slowest of a job's server starts."""
     starts = [s for s in starts if isinstance(s, dict)] if isinstance(starts, list) else []
-    slowest = max(starts, key=lambda s: float(s.get("seconds") or 0.0), default={})
+    slowest: dict[str, Any] = max(starts, key=lambda s: float(s.get("seconds") or 0.0),
+                                  default={})
     found = slowest.get("phases") or {}
     return {str(k): float(v) for k, v in found.items() if isinstance(v, int | float)}
 
 
 def measured(layout: Layout, config: dict[str, Any]) -> Measured:
     """The finished OCR jobs, from their stats files (one small JSON each)."""
-    jobs, gpus = [], {}
+    jobs: list[Job] = []
+    gpus: dict[str, int] = {}
     for role, unit, path in stats_files(layout):
         try:
             item = json.loads(path.read_text(encoding="utf-8"))

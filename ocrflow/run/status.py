@@ -305,7 +305,7 @@ def collect(results: Path, now: float | None = None, cost: bool = True) -> Statu
             if unit != shard and job.get("started", newest) < newest - CLOCKS_S:
                 job = {}  # a shard that joined the pool after its job started: not in it
         first = bool(job) and (role, unit) not in seen  # a pool's job: counted at its first shard
-        if job:
+        if role and job:  # a job is only read for a role
             seen.add((role, unit))
         if role and job and not job.get("finished") and _alive(job):
             state = f"{role} running"
@@ -448,10 +448,10 @@ def render(st: Status) -> str:
     out.append(f"pages/s over the last {_duration(WINDOW_S)}:")
     for e in st.engines.values():
         rate = "-" if e.pages_per_s is None else f"{e.pages_per_s:.2f}"
-        left = "unknown" if e.pages_left is None else format(round(e.pages_left), ",")
+        pages_left = "unknown" if e.pages_left is None else format(round(e.pages_left), ",")
         eta = "time unknown" if e.seconds_left is None else f"about {_duration(e.seconds_left)}"
         out.append(f"  {e.role + ' (' + e.name + ')':<22}{rate:>6}   {e.running} running, "
-                   f"{left} pages left, {eta}")
+                   f"{pages_left} pages left, {eta}")
     if "recovery" in st.engines and st.per_pool > 1:
         out.append(f"  (recovery: one job per pool of {st.per_pool} shards, {st.pools:,} "
                    f"pool{'s' * (st.pools != 1)})")

@@ -165,7 +165,7 @@ def _rules(ink: np.ndarray, dpi: float) -> np.ndarray:
         along = (gap, 1) if shape[1] == 1 else (1, gap)
         lines = cv2.dilate(lines, cv2.getStructuringElement(cv2.MORPH_RECT, along))
         found.append(lines)
-    return cv2.dilate(found[0] | found[1], np.ones((3, 3), np.uint8))
+    return cv2.dilate(cv2.bitwise_or(found[0], found[1]), np.ones((3, 3), np.uint8))
 
 
 def _cells(mask: np.ndarray, dpi: float) -> list[Box]:
@@ -251,13 +251,13 @@ def _on_page(grid: Grid, back: np.ndarray | None, factor: float, work: tuple[int
         return (max(0, int(corners[:, 0].min())), max(0, int(corners[:, 1].min())),
                 min(width, round(corners[:, 0].max())), min(height, round(corners[:, 1].max())))
 
-    rules = np.zeros(work, np.uint8)
+    rules: np.ndarray = np.zeros(work, np.uint8)
     left, top, right, bottom = grid.box
     rules[top:bottom, left:right] = grid.rules
     if back is not None:
         rules = cv2.warpAffine(rules, back, (work[1], work[0]), flags=cv2.INTER_NEAREST)
     outer = box(grid.box)
-    crop = rules[int(outer[1] / factor):int(np.ceil(outer[3] / factor)),
+    crop: np.ndarray = rules[int(outer[1] / factor):int(np.ceil(outer[3] / factor)),
                  int(outer[0] / factor):int(np.ceil(outer[2] / factor))]
     size = (outer[2] - outer[0], outer[3] - outer[1])
     if factor != 1.0 or crop.shape[::-1] != size:
@@ -273,5 +273,6 @@ def to_table(grid: Grid, texts: dict[GridCell, str], rtl: bool) -> Table:
     layer's tables are written: ``<th>`` first row, spans, a right-to-left table's columns in
     reading order)."""
     cells = [Cell(c.row, c.col, c.rowspan, c.colspan, text=texts.get(c, "")) for c in grid.cells]
-    return Table(cells, tuple(map(float, grid.box)), ruled=True, rows=grid.rows, cols=grid.cols,
-                 rtl=rtl)
+    left, top, right, bottom = grid.box
+    return Table(cells, (float(left), float(top), float(right), float(bottom)), ruled=True,
+                 rows=grid.rows, cols=grid.cols, rtl=rtl)

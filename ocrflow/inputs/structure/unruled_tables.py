@@ -93,14 +93,15 @@ def _cores(rows: list[Row]) -> list[tuple[int, int]]:
     """Index ranges of rows where rows of several cells follow each other closely, at most
     two rows of one cell between them (a wrapped cell's lines)."""
     cores: list[tuple[int, int]] = []
-    start = last = None
+    start: int | None = None
+    last: int | None = None
     for i, row in enumerate(rows):
         if len(row.segments) < MIN_COLUMNS:
             continue
         joined = last is not None and i - last <= 3 and all(
             _close(rows[k], rows[k + 1]) for k in range(last, i))
         if start is None or not joined:
-            if start is not None:
+            if start is not None and last is not None:
                 cores.append((start, last))
             start = i
         last = i
@@ -281,7 +282,7 @@ def _rows_table(rows: list[Row], columns: list[tuple[float, float]],
         _widen_over_rules(cells, columns, rules)
     table_cells: list[Cell] = []
     for r, cells in enumerate(grid):
-        taken = set()
+        taken: set[int] = set()
         for c, span, chars in cells:
             box = (min(ch.box[0] for ch in chars), min(ch.box[1] for ch in chars),
                    max(ch.box[2] for ch in chars), max(ch.box[3] for ch in chars))
