@@ -14,7 +14,8 @@
 Each but eval takes ``--results DIR`` (the config the folder was run with is read from it) or
 ``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does; eval needs no config.
 ``--configfile`` files are read as snakemake reads them: config/config.yaml, then each over
-the one before; ``models download`` needs no run to have started.
+the one before; ``models download`` needs no run to have started. An error is one line,
+``ocrflow: ...`` (ocrflow.core.errors), exiting 2 when the command or the config is to change.
 """
 
 from __future__ import annotations
