@@ -14,7 +14,8 @@
 Each but eval takes ``--results DIR`` (the config the folder was run with is read from it) or
 ``--configfile FILE`` and ``--config KEY=VALUE ...`` as snakemake does; eval needs no config.
 ``--configfile`` files are read as snakemake reads them: config/config.yaml, then each over
-the one before; ``models download`` needs no run to have started.
+the one before; ``models download`` needs no run to have started. An error is one line,
+``ocrflow: ...`` (ocrflow.core.errors), exiting 2 when the command or the config is to change.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import ocrflow
+from ocrflow.core.errors import OcrflowError, UsageError, report, say
 from ocrflow.run import config as ocrflow_config
 
 
@@ -89,9 +91,7 @@ def _retry_failed(config: dict[str, Any], args: argparse.Namespace) -> int:
     from ocrflow.run.retry import retry_failed
 
     if args.below is not None and not 0 <= args.below <= 1:
-        print(f"ocrflow: --below {args.below}: a quality score is between 0 and 1",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"--below {args.below}: a quality score is between 0 and 1")
     pages, shards = retry_failed(config, args.below)
     what = "failed pages" if args.below is None else f"failed pages or below {args.below}"
     print(f"{pages} {what} in {shards} shards will be retried by the next snakemake run")
@@ -122,21 +122,18 @@ def _models(config: dict[str, Any], args: argparse.Namespace) -> int:
 
     folder = args.to or config["models"]["dir"]
     if not folder:
-        print("ocrflow: models download: give --to DIR (or set models.dir in the config)",
-              file=sys.stderr)
-        return 2
+        raise UsageError("models download: give --to DIR (or set models.dir in the config)")
     if unknown := [name for name in args.engine if name not in models.LOADERS]:
-        print(f"ocrflow: models download: --engine {unknown[0]}: an engine with a model to "
-              f"download is one of {', '.join(models.LOADERS)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"models download: --engine {unknown[0]}: an engine with a model to "
+                         f"download is one of {', '.join(models.LOADERS)}")
     folder = os.path.abspath(os.path.expanduser(folder))
     targets, skipped = download.targets(config, folder, args.engine)
     for line in skipped:
         print(line)
     outcomes = download.download(targets, lambda line: print(line, flush=True))
     for outcome in outcomes:
-        if outcome.error:
-            print(f"ocrflow: {outcome.error}".replace("\n", "\nocrflow: "), file=sys.stderr)
+        if outcome.error:  # a DownloadFailed's lines, kept to say after each model's summary
+            say(outcome.error)
     for outcome in outcomes:
         print(outcome.summary())
     configured = config["models"]["dir"]
@@ -150,18 +147,24 @@ COMMANDS = {"retry-failed": _retry_failed, "export": _export, "status": _status,
             "report": _report, "models": _models}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _command(args: argparse.Namespace) -> int:
     if args.command == "eval":  # reads a results folder as it is: no config
         from ocrflow.bench.command import command
 
         return command(args)
     try:
         config = ocrflow_config.for_run(args.results, args.configfile, args.config)
-    except (OSError, ocrflow_config.ConfigError) as exc:
-        print(f"ocrflow: {exc}", file=sys.stderr)
-        return 2
+    except OSError as error:  # a --configfile that cannot be read
+        raise UsageError(str(error)) from None
     return COMMANDS[args.command](config, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except OcrflowError as error:  # its line, saying what to change; no traceback to wade through
+        return report(error)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from snakemake.common import overwrite_function_params
 # The ocrflow package sits beside the Snakefile (scripts/ add the same folder to their path).
 sys.path.insert(0, workflow.basedir)
 
+from ocrflow.core import errors as ocrflow_errors  # noqa: E402
 from ocrflow.run import config as ocrflow_config  # noqa: E402
 from ocrflow.results import cost as ocrflow_cost  # noqa: E402
 from ocrflow.inputs import corpus  # noqa: E402
@@ -52,8 +53,8 @@ try:
         ocrflow_environment.check_shared("the results folder", RESULTS)
         PLAN = None
         SHARDS = corpus.existing_shards(RESULTS) if ocrflow_plan.lists_shards(sys.argv) else []
-except (ocrflow_config.ConfigError, corpus.InputError, ocrflow_environment.NotShared) as error:
-    sys.exit(str(error))
+except ocrflow_errors.OcrflowError as error:  # a bad config, input or node: its line, no traceback
+    sys.exit(ocrflow_errors.report(error, prefix=""))
 
 SHARD = "{shard}"  # the wildcard, where a layout path takes a shard
 POOL = "{pool}"  # the wildcard of a recovery pool (ocrflow/engines/pools.py)

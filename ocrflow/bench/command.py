@@ -6,8 +6,11 @@ Exit status: 0 every scored test passed, 1 some failed, 2 the tests or folders c
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from ocrflow.core import errors
+
+PROGRAM = "ocrflow eval: "  # the prefix of its error lines
 
 
 def add_arguments(command: argparse.ArgumentParser) -> None:
@@ -36,19 +39,18 @@ def command(args: argparse.Namespace) -> int:
         with_baselines,
         write_failures,
     )
-    from ocrflow.bench.spec import SpecError, load_tests
-    from ocrflow.inputs.corpus import InputError
+    from ocrflow.bench.spec import load_tests
 
     for folder, what in ((args.pdfs, "--pdfs"), (args.results, "--results")):
         if not folder.is_dir():
-            print(f"ocrflow eval: {what} {folder}: no such folder", file=sys.stderr)
-            return 2
+            return errors.report(errors.UsageError(f"{what} {folder}: no such folder"), PROGRAM)
     try:
         tests = load_tests(args.tests)
         results = Results(args.results, args.pdfs)
-    except (OSError, SpecError, InputError) as exc:
-        print(f"ocrflow eval: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:  # a tests file that cannot be read
+        return errors.report(errors.UsageError(str(exc)), PROGRAM)
+    except errors.OcrflowError as error:  # a bad test line (SpecError), results (InputError)
+        return errors.report(error, PROGRAM)
     tests = ([t for t in tests if t.type != "baseline"] if args.skip_baseline
              else with_baselines(tests))
     outcomes = [run_test(test, results) for test in tests]

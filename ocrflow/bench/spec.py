@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ocrflow.core.errors import OcrflowError
 
-class SpecError(ValueError):
+
+class SpecError(OcrflowError, ValueError):
     """A test line upstream would refuse to load; the message names the file and line."""
+
+    exit_status = 2
 
 
 # Upstream's order: HTML line breaks, bold, then <b>/<i> tags, bold again and italics, all

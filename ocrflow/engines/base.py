@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.records import PageInput, error_line
 from ocrflow.engines.gpus import GpuSlots
 from ocrflow.inputs.render import RenderSpec
@@ -18,7 +19,7 @@ __all__ = ["Engine", "EngineUnavailable", "JobContext", "PageInput", "PageOutput
            "check_model_path", "error_line"]
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(OcrflowError, RuntimeError):
     """The engine cannot start here; the message says what is missing and how to fix it."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.records import error_line
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Completion:
                 "finish_reason": self.finish_reason}
 
 
-class RequestFailed(RuntimeError):
+class RequestFailed(OcrflowError, RuntimeError):
     """Every attempt failed; the message is one line. ``transient``: the server could not answer
     (unreachable, timed out, overloaded, 5xx), so a later attempt may succeed; otherwise it
     rejected the request itself (4xx), and the same request would be rejected again."""
@@ -186,7 +187,7 @@ def _completion(text: str, finish: str, usage: dict[str, Any] | None,
                       prompt_tokens=int(usage.get("prompt_tokens") or 0))
 
 
-class StreamError(RuntimeError):
+class StreamError(OcrflowError, RuntimeError):
     """The server sent an error instead of the rest of a streamed answer."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ocrflow import engines
 from ocrflow.core import atomic
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.progress import Progress, ProgressFile, ended_by
 from ocrflow.core.records import (
     InventoryDocument,
@@ -59,7 +60,7 @@ class EngineFailing(EngineUnavailable):
     """Most recent pages ended in engine errors: the job stops; the message names the first."""
 
 
-class PagesToRetry(RuntimeError):
+class PagesToRetry(OcrflowError, RuntimeError):
     """Some pages' requests could not be answered; the job's next attempt tries them again."""
 
 

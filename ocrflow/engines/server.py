@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.engines import server_start
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _ends_a_line(path: Path) -> bool:
         return text.read(1) == b"\n"
 
 
-class ServerFailed(RuntimeError):
+class ServerFailed(OcrflowError, RuntimeError):
     """The server did not come up (or back); the message names its log."""
 
 

@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.layout import Layout
 
 SHEET_SUFFIXES = (".tsv", ".txt")
@@ -30,8 +31,10 @@ SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a chara
                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-class InputError(ValueError):
+class InputError(OcrflowError, ValueError):
     """The input folder or sample sheet cannot be used; the message names it."""
+
+    exit_status = 2
 
 
 @dataclass(frozen=True, slots=True)  # 100,000 of them at planning: no __dict__ each

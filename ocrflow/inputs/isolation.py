@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.records import error_line
 
 # spawn, not fork: the parent may hold threads and PDFium state that a fork would copy broken.
@@ -65,7 +66,7 @@ def worker_limit(job_mem_mb: Any, workers: int, reserve_mb: int) -> MemoryLimit 
     return MemoryLimit(max(MIN_WORKER_MB, share), job_mb)
 
 
-class TooLarge(MemoryError):
+class TooLarge(OcrflowError, MemoryError):
     """Raised by a task that can tell in advance that its work would pass the memory limit (an
     image that would not fit once decoded); its message, "too large: ...", is the error."""
 

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.layout import Layout
 from ocrflow.results import dburl
 
@@ -116,8 +117,10 @@ runs_table = sa.Table(
 
 
 
-class ExportError(Exception):
+class ExportError(OcrflowError):
     """One line for the user: what is wrong, naming the config key or variable to change."""
+
+    exit_status = 2
 
 
 

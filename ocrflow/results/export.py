@@ -284,18 +284,14 @@ def write_receipt(result: ExportResult, receipt: Path) -> None:
 
 def export_job(*, results: Path, settings: dict[str, Any], receipt: Path) -> None:
     """The export rule: export, then write the receipt (the rule's output)."""
-    try:
-        result = export(results, settings)
-    except ExportError as exc:  # one line in the job's log, no traceback to wade through
-        log.error("%s", exc)
-        raise SystemExit(1) from None
+    result = export(results, settings)  # an ExportError: one line in the job's log (entrypoints)
     write_receipt(result, receipt)
     log.info("%s", result.line())
 
 
 def command(config: dict[str, Any], url: str | None) -> int:
     """``python -m ocrflow export [--url URL]``: export the config's results folder; print one
-    summary line (0), or one line on stderr saying what to change (2)."""
+    summary line (0); an ExportError says what to change (python -m ocrflow reports it)."""
     settings = dict(config.get("export") or {})
     if url:
         settings["url"] = url
@@ -303,11 +299,7 @@ def command(config: dict[str, Any], url: str | None) -> int:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(name)s: %(message)s")
     results = Path(config["results"])
-    try:
-        result = export(results, settings, "--url (export.url)" if url else "export.url")
-    except ExportError as exc:
-        print(f"ocrflow: {exc}", file=sys.stderr)
-        return 2
+    result = export(results, settings, "--url (export.url)" if url else "export.url")
     write_receipt(result, Layout.of(results).export_receipt)
     print(result.line())
     return 0

@@ -8,13 +8,16 @@ from typing import Any
 
 import yaml
 
+from ocrflow.core.errors import OcrflowError
 from ocrflow.core.layout import Layout
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(OcrflowError, ValueError):
     """A bad configuration value; the message names the key."""
+
+    exit_status = 2
 
 
 def _key_path(path: Any) -> str:

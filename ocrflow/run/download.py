@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrflow.core import atomic
+from ocrflow.core.errors import OcrflowError
 from ocrflow.engines import models
 
 # What huggingface_hub keeps of a download inside its local_dir (partial files, ETags): never
@@ -60,7 +61,7 @@ class Outcome:
                 f"{_size(sum(self.files.values()))}, verified")
 
 
-class DownloadFailed(Exception):
+class DownloadFailed(OcrflowError):
     """What went wrong, as lines (each naming the engine and repo)."""
 
 

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ocrflow.engines.base import EngineUnavailable
-from ocrflow.engines.ocr import PagesToRetry, ShardJob
-from ocrflow.inputs.corpus import InputError
+from ocrflow.core.errors import OcrflowError, report
+from ocrflow.engines.ocr import ShardJob
 from ocrflow.run import environment
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
@@ -39,9 +38,8 @@ def _run(job: Any, func: Callable[..., Any], **kwargs: Any) -> None:
     environment.apply(getattr(job, "config", {}).get("environment", {}))
     try:
         func(**kwargs)
-    except (EngineUnavailable, PagesToRetry, InputError) as exc:  # one line: what to do
-        logging.getLogger("ocrflow").error("%s", exc)
-        sys.exit(1)
+    except OcrflowError as error:  # one line in the job's log, saying what to do
+        sys.exit(report(error, prefix="", log=logging.getLogger("ocrflow")))
     except Exception:
         logging.getLogger("ocrflow").exception("job failed")
         raise

@@ -12,6 +12,8 @@ import re
 import socket
 from typing import Any
 
+from ocrflow.core.errors import OcrflowError
+
 log = logging.getLogger(__name__)
 
 # Names of secrets: the config is recorded in the results folder, so they are refused there.
@@ -65,7 +67,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class NotShared(RuntimeError):
+class NotShared(OcrflowError, RuntimeError):
     """A path the submitting host planned with is not there where the job runs."""
 
 

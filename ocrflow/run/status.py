@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from ocrflow.core.errors import OcrflowError, report
 from ocrflow.core.layout import INVENTORY_COUNTS, MEMBERS, Layout
 from ocrflow.core.stages import (
     NO_ENGINE,
@@ -70,8 +71,10 @@ PROGRESS = ".progress.json"  # Layout.progress: logs/ocr_<role>/<unit>.progress.
 CLOCKS_S = 300.0  # slack between a job's clock (its "started") and the file server's (mtimes)
 
 
-class NoPlan(RuntimeError):
+class NoPlan(OcrflowError, RuntimeError):
     """The results folder holds no plan yet: nothing to report."""
+
+    exit_status = 2
 
 
 @dataclass
@@ -479,9 +482,8 @@ def command(results: Path, watch: float | None) -> int:
         while True:
             try:
                 text = render(collect(results))
-            except NoPlan as exc:
-                print(exc, file=sys.stderr)
-                return 2
+            except NoPlan as error:  # its line names the command already
+                return report(error, prefix="")
             if watch is None:
                 print(text)
                 return 0

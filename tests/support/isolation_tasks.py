@@ -15,3 +15,17 @@ def misbehave(task: str) -> str:
     if task == "raise":
         raise ValueError("bad input\nsecond line")
     return task.upper()
+
+
+def ocrflow_error(task: str) -> BaseException:
+    """The error ``task`` names, as test_errors builds it; raised, or with "return " before the
+    name, returned (so that it crosses the pipe as a pickled value)."""
+    from ocrflow.engines.client import RequestFailed
+    from ocrflow.inputs.corpus import InputError
+
+    name = task.removeprefix("return ")
+    error = (RequestFailed("engine x: server unreachable (3 attempts)", transient=True)
+             if name == "request" else InputError(f"input: {name} cannot be used"))
+    if task.startswith("return "):
+        return error
+    raise error
