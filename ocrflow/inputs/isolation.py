@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, cast
 
 from ocrflow.core.errors import OcrflowError
 from ocrflow.core.records import error_line
@@ -229,10 +229,10 @@ class IsolatedPool:
                     continue
                 now = time.monotonic()
                 timeout = max(0.0, min(w.deadline for w in busy.values()) - now)
-                for conn in wait(list(busy), timeout=timeout):
-                    worker = busy.pop(conn)  # type: ignore[arg-type]
+                for ready in wait(list(busy), timeout=timeout):
+                    worker = busy.pop(cast(Connection, ready))  # wait gives back what it was given
                     try:
-                        status, value = conn.recv()  # type: ignore[union-attr]
+                        status, value = worker.conn.recv()
                     except (EOFError, OSError):
                         yield self._crashed(worker)
                         continue

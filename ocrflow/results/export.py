@@ -96,7 +96,7 @@ def shard_documents(pages_path: Path, texts_path: Path,
         page_rows = list(group)
         first = page_rows[0]
         unreadable = first.page is None
-        text_of: dict[int, str] = {}
+        text_of: dict[int | None, str] = {}
         if not unreadable:
             text_doc, lines = next(texts, (None, iter(())))
             text_of = {line["page"]: line["text"] for line in lines}
@@ -226,12 +226,14 @@ def _export_in_transaction(conn: Connection, target: Target, layout: Layout, sha
     lock(conn)
     prepare_schema(conn, target)
     log.info("export to %s: %d shards", target.shown, len(shards))
-    run_id = conn.execute(sa.insert(runs_table).values(
+    inserted = conn.execute(sa.insert(runs_table).values(
         exported_at=when, config_hash=config_hash, engines=engines,
-        schema_version=SCHEMA_VERSION)).inserted_primary_key[0]
+        schema_version=SCHEMA_VERSION)).inserted_primary_key
+    assert inserted is not None  # an INSERT of one row always has its key
+    run_id = inserted[0]
     # What the database holds: enough to tell an unchanged document without reading its rows.
-    digests = dict(conn.execute(sa.select(documents_table.c.doc_id,
-                                          documents_table.c.digest)).all())
+    digests: dict[str, str] = {doc_id: digest for doc_id, digest in conn.execute(
+        sa.select(documents_table.c.doc_id, documents_table.c.digest)).all()}
     result = ExportResult(target.shown, SCHEMA_VERSION, run_id, when=when.isoformat())
     by_status: Counter[str] = Counter()
     writer = _Writer(conn, batch_size, run_id)
