@@ -131,8 +131,8 @@ def test_pbs_profile_runs_the_example_like_the_local_run(example_workspace, loca
     submitted = [j for j in jobs() if j["JobId"] in records]
     assert {j["Partition"] for j in submitted} == {"batch"}  # CPU engines: no GPU queue
     assert {j["JobName"] for j in submitted} == {
-        "ocrflow.inputs.inventory.s000000", "ocrflow.ocr_primary.s000000",
-        "ocrflow.ocr_recovery.r000000", "ocrflow.results.manifest"}
+        "ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
+        "ocrflow.ocr_recovery.r000000", "ocrflow.manifest"}
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +232,7 @@ def test_job_killed_for_memory_is_resubmitted_with_more(workspace):
                               "node": {"mem_mb": 3000}, "ocr": {"mem_mb": 3000, "runtime": 60},
                               "manifest": {"mem_mb": 2000, "runtime": 60}}
     run(ws, pbs_profile(ws))
-    attempts = [j for j in jobs() if j["JobName"] == "ocrflow.inputs.inventory.s000000"]
+    attempts = [j for j in jobs() if j["JobName"] == "ocrflow.inventory.s000000"]
     assert [(j["JobState"], j["MinMemoryNode"]) for j in attempts] == [
         ("FAILED", "100M"), ("COMPLETED", "3000M")]
     assert [j["TimeLimit"] for j in attempts] == ["00:10:00", "10:00:00"]

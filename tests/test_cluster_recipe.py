@@ -172,8 +172,8 @@ def run_recipe(base: Path, user: pwd.struct_passwd, hub_root: Path) -> None:
                           text=True).stdout.splitlines()
     ran = {dict(re.findall(r"(\w+)=(\S*)", line))["JobName"] for line in jobs
            if f"UserId={USER}(" in line and "JobState=COMPLETED" in line}
-    assert {"ocrflow.inputs.inventory.s000000", "ocrflow.ocr_primary.s000000",
-            "ocrflow.ocr_recovery.r000000", "ocrflow.results.manifest"} <= ran
+    assert {"ocrflow.inventory.s000000", "ocrflow.ocr_primary.s000000",
+            "ocrflow.ocr_recovery.r000000", "ocrflow.manifest"} <= ran
     results = shared / "ocr"
     # the primary's job per shard, recovery's per pool of shards (here the one shard's)
     for role, unit, hub_id in (("primary", "s000000", HUB_IDS[0]),

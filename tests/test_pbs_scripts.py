@@ -50,7 +50,7 @@ def test_pbspro_submit_lines() -> None:
         "-o", "/w/job.out", "-j", "oe", "-W", "group_list=ocr", "/w/job.sh"]
     cpu_job = props("inventory", 1, 0, 2000, 90)
     assert submit.qsub_command(cpu_job, Path("/w/j.sh"), Path("/w/j.out")) == [
-        "qsub", "-N", "ocrflow.inputs.inventory.s000012", "-q", "cpu",
+        "qsub", "-N", "ocrflow.inventory.s000012", "-q", "cpu",
         "-l", "select=1:ncpus=1:mem=2000mb", "-l", "walltime=01:30:00",
         "-o", "/w/j.out", "-j", "oe", "/w/j.sh"]
 
