@@ -15,6 +15,9 @@ import pytest
 from ocrflow.core.layout import Layout, document_file
 from tests.support import bilingual_corpus as corpus
 
+# Snakemake on ten pages; LibreOffice writes them, poppler's pdftotext is the comparison
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+
 # On the born-digital pages: each script's word recall and the words in order (measured 1.00
 # on every page: benchmarks/bilingual.py).
 BORN_RECALL = 0.95
