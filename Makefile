@@ -83,10 +83,15 @@ test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint
 	for c in .test/config/*.yaml; do $(BIN)/snakemake --lint --configfile $$c || exit 1; done
 	$(BIN)/pytest  # tests/test_docs.py builds the manual with mkdocs build --strict
 
-# Day-to-day: the tests that do not run the whole workflow (minutes, not half an hour).
-test-fast: $(VENV)/.dev tesseract  ## ruff and the tests not marked slow
+# Day-to-day: the tests that need no root, no service and no real vLLM server, and do not run
+# Snakemake on a corpus (pyproject.toml's markers; minutes, not half an hour: docs/development.md).
+# Nothing here needs root: as any user on Debian/Ubuntu, `make tesseract` fetches the models into
+# $(VENV)/share/tessdata (envs/tessdata.sh).
+FAST_TESTS := not slow and not services and not real_server
+test-fast: $(VENV)/.dev tesseract  ## ruff, import contracts and the tests needing no root or service
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "not slow" -x -q
+	$(BIN)/lint-imports
+	$(BIN)/pytest -m "$(FAST_TESTS)" -x -q
 
 # The manual (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as you edit it.
 docs: $(VENV)/.dev  ## serve the manual locally

@@ -100,6 +100,18 @@ def jobs_run(result: subprocess.CompletedProcess[str]) -> Counter[str]:
     return counts
 
 
+# Fixtures that start a service (pyproject.toml's markers): a test that asks for one, however
+# deep, is marked `services` even if its module forgets to say so, so `make test-fast` never
+# starts Slurm or PostgreSQL.
+SERVICE_FIXTURES = {"slurm", "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
+
+
 @pytest.fixture(scope="session")
 def slurm():
     """A real Slurm on localhost for the cluster tests, up until the whole session ends (the

@@ -275,6 +275,7 @@ TEX_PAGES = [
 ]
 
 
+@pytest.mark.services  # poppler's pdftotext, a Debian package
 @pytest.mark.parametrize(("name", "forwards", "phrases"), TEX_PAGES)
 def test_arabic_words_of_tex_lines_read_in_order(name, forwards, phrases) -> None:
     """TeX's mixed paragraphs are justified and hyphenated: pdfium runs a line that ends inside
@@ -324,6 +325,7 @@ LIBREOFFICE_LINES = [
 ]
 
 
+@pytest.mark.services  # LibreOffice Writer and pdftotext, Debian packages
 def test_arabic_words_of_libreoffice_lines_read_in_order(tmp_path) -> None:
     """Writer shows each paragraph with Unicode's bidi: "القاهرة, دمشق" is shown "دمشق ,القاهرة"
     (the comma touches the word it follows), where TeX shows it as typed."""

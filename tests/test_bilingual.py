@@ -14,6 +14,12 @@ from ocrflow.results.merge import merge_shard
 from tests.support.fake_vllm import ARABIC, FRENCH
 from tests.support.stand_in import run_job, settings
 
+# The text check's quality of the stand-in's bilingual notice (tests/support/fake_vllm.py's
+# "bilingual": a French and an Arabic paragraph), through either engine, is above this. Measured
+# 1.00 for Chandra's and DeepSeek-OCR's writing of it (2026-12-06, commit ebed696): a floor with
+# room below it, not tuned to this page.
+QUALITY_ABOVE = 0.8
+
 
 @pytest.mark.parametrize("engine", ["chandra", "deepseek"])
 def test_a_bilingual_page_keeps_both_languages_in_order(tmp_path: Path, fake_server,
@@ -22,7 +28,7 @@ def test_a_bilingual_page_keeps_both_languages_in_order(tmp_path: Path, fake_ser
     pages = run_job(tmp_path, engine, settings(engine, endpoint=server.url), [1])
     verdict = pages[1][1]
     assert verdict["ok"], verdict
-    assert verdict["language"] in ("fr", "ar") and verdict["quality"] > 0.8
+    assert verdict["language"] in ("fr", "ar") and verdict["quality"] > QUALITY_ABOVE
     merge_shard(inventory=tmp_path / "inventory.jsonl", primary=tmp_path / "primary.jsonl",
                 primary_verdicts=tmp_path / "primary_verdicts.jsonl", recovery=None,
                 recovery_verdicts=None, markdown_dir=tmp_path / "markdown",

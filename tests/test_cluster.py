@@ -25,7 +25,7 @@ from tests.conftest import EXAMPLES, REPO, Workspace
 from tests.support import pdfs
 from tests.support.stand_in import FAKE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services]  # a real Slurm, started as root
 
 
 @pytest.fixture(autouse=True)

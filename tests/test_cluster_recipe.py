@@ -37,7 +37,8 @@ from tests.support import pdfs
 from tests.support.hub import serve_hub
 from tests.support.stand_in import DEFAULTS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services,  # Slurm, root (a user made for it)
+              pytest.mark.real_server]  # the GPU engines' real servers, vLLM's CPU build
 
 USER = "ocrflow-reader"
 RECIPE = re.compile(r"<!-- recipe -->\s*```sh\n(.*?)```\s*<!-- /recipe -->", re.DOTALL)

@@ -89,6 +89,7 @@ def test_same_engine_twice_is_refused() -> None:
         ocrflow_config.validate(cfg)
 
 
+@pytest.mark.slow  # a Snakemake dry run
 def test_snakemake_stops_at_start_on_a_bad_value(workspace) -> None:
     (workspace.root / "corpus").mkdir()
     workspace.config["detection"] = {"min_ink": 5}
@@ -98,6 +99,7 @@ def test_snakemake_stops_at_start_on_a_bad_value(workspace) -> None:
     assert not (workspace.results / "work").exists()
 
 
+@pytest.mark.slow  # a Snakemake dry run
 def test_snakemake_names_a_missing_input(workspace) -> None:
     workspace.config["input"] = str(workspace.root / "no-such-folder")
     result = workspace.snakemake("-n", check=False)
@@ -154,6 +156,7 @@ def test_export_url_without_a_password_is_kept() -> None:
     assert ocrflow_config.validate(with_change("export.url", url))["export"]["url"] == url
 
 
+@pytest.mark.slow  # a Snakemake dry run
 @pytest.mark.parametrize(("url", "secrets", "masked"), PASSWORD_URLS)
 def test_a_dry_run_refuses_a_password_in_export_url_and_writes_it_nowhere(
         workspace, url: str, secrets: set[str], masked: str) -> None:

@@ -125,6 +125,7 @@ PIP_ENVS = sorted(env.name for env in (REPO / "envs").glob("*.yaml")
                          ["dependencies"]))
 
 
+@pytest.mark.services  # pip's resolver reads PyPI's metadata
 @pytest.mark.parametrize("name", PIP_ENVS)
 def test_each_env_pip_part_resolves_with_its_conda_pins(name: str) -> None:
     result = resolves(pip_requirements(yaml.safe_load((REPO / "envs" / name).read_text())))
@@ -132,6 +133,7 @@ def test_each_env_pip_part_resolves_with_its_conda_pins(name: str) -> None:
     assert result.returncode == 0, "\n".join(errors[-5:])
 
 
+@pytest.mark.services  # PyPI
 def test_the_resolution_check_fails_on_a_pin_vllm_refuses() -> None:
     # vLLM 0.32.0 requires transformers>=5.16.1,<5.20: an env that pinned 5.15 cannot be.
     env = yaml.safe_load((REPO / "envs" / "deepseek.yaml").read_text())

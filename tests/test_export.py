@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from tests.support.postgres import Postgres
 
 pytest_plugins = ["tests.support.postgres"]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services]  # a real PostgreSQL server
 
 PASSWORD_ENV = "OCRFLOW_TEST_DB_PASSWORD"
 REMOVED = "scanned/harbour_minutes"  # 3 pages, all failed at first, then recovered

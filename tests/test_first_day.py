@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import yaml
 
 from ocrflow.core import atomic
@@ -82,6 +83,7 @@ def dry_run(ws: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
     return ws.snakemake("-n", *args, check=False, timeout=120)
 
 
+@pytest.mark.slow  # a Snakemake run
 def test_retry_failed_acts_on_the_run_the_user_made(workspace: Workspace) -> None:
     ws = workspace
     pdfs.write(ws.root / "elsewhere" / "a.pdf", pdfs.text_pdf(["fine"]))
@@ -113,6 +115,7 @@ def test_retry_failed_acts_on_the_run_the_user_made(workspace: Workspace) -> Non
         "(config.yaml is missing)"]
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_nested_config_values_from_the_command_line_take_the_schema_types(
         workspace: Workspace) -> None:
     ws = workspace
@@ -125,6 +128,7 @@ def test_nested_config_values_from_the_command_line_take_the_schema_types(
     assert "detection.min_chars: 'five' is not of type 'integer'" in bad.stderr
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_a_results_folder_that_cannot_be_written_is_one_line(workspace: Workspace) -> None:
     ws = workspace
     pdfs.write(ws.root / "corpus" / "a.pdf", pdfs.text_pdf(["fine"]))
@@ -183,6 +187,7 @@ def test_counts_come_from_the_page_store_and_logs_are_kept(tmp_path: Path,
     assert "ocr_primary job starts (attempt 2)" in text
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_an_empty_input_folder_warns(workspace: Workspace) -> None:
     ws = workspace
     (ws.root / "corpus").mkdir()

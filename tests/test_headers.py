@@ -222,6 +222,7 @@ def filled(text: str) -> list[str]:
 DD0293 = "pikepdf-10.17.0/tests/resources/form_dd0293.pdf"
 
 
+@pytest.mark.services  # the PDFs are fetched from PyPI on first use
 def test_real_pdfs_lose_only_their_running_heads() -> None:
     documents = multipage_documents()
     assert len(documents) >= 10 and DD0293 in documents
@@ -255,6 +256,7 @@ MANUALS = {  # Debian's packages libtasn1-doc and shared-mime-info (make test in
 }
 
 
+@pytest.mark.services  # Debian packages, installed as root
 @pytest.mark.parametrize("manual", sorted(MANUALS))
 def test_debian_manuals(manual: str) -> None:
     if not Path(manual).exists():

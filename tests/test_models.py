@@ -313,6 +313,7 @@ def resolved(hub, repo_id: str, method: str = "GET") -> list[dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_the_command_downloads_each_engines_model_verified_at_the_hubs_commit(
         tiny: Path, tmp_path: Path) -> None:
     shared = tmp_path / "shared" / "models"
@@ -349,6 +350,7 @@ def test_the_command_downloads_each_engines_model_verified_at_the_hubs_commit(
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_a_rerun_keeps_the_recorded_commit_until_a_revision_is_pinned(
         tiny: Path, tmp_path: Path) -> None:
     newer = shutil.copytree(tiny, tmp_path / "newer")
@@ -376,6 +378,7 @@ def test_a_rerun_keeps_the_recorded_commit_until_a_revision_is_pinned(
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_a_connection_cut_mid_file_resumes_from_where_it_stopped(tiny: Path,
                                                                  tmp_path: Path) -> None:
     """huggingface_hub writes what it received in 10 MiB chunks (DOWNLOAD_CHUNK_SIZE) and asks
@@ -394,6 +397,7 @@ def test_a_connection_cut_mid_file_resumes_from_where_it_stopped(tiny: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_a_download_killed_mid_file_is_finished_by_the_next_run(tiny: Path,
                                                                 tmp_path: Path) -> None:
     """A run killed (a login node's session closed): the next one fetches what was missing and
@@ -427,6 +431,7 @@ def test_a_download_killed_mid_file_is_finished_by_the_next_run(tiny: Path,
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_a_file_damaged_on_disk_is_named_and_fetched_again(tiny: Path, tmp_path: Path) -> None:
     shared = tmp_path / "models"
     folder = shared / CHANDRA
@@ -453,6 +458,7 @@ def test_a_file_damaged_on_disk_is_named_and_fetched_again(tiny: Path, tmp_path:
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_an_unknown_repo_fails_its_engine_in_one_line_and_the_other_downloads(
         tiny: Path, tmp_path: Path) -> None:
     shared = tmp_path / "models"
@@ -472,6 +478,7 @@ def test_an_unknown_repo_fails_its_engine_in_one_line_and_the_other_downloads(
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_what_the_hub_refuses_is_one_line_naming_the_engine_and_repo(
         tiny: Path, tmp_path: Path) -> None:
     shared = tmp_path / "models"
@@ -504,6 +511,7 @@ def test_what_the_hub_refuses_is_one_line_naming_the_engine_and_repo(
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # tiny: built with vLLM's CPU build
 def test_the_real_vllm_server_reads_the_downloaded_folder_offline(
         tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One start of `vllm serve` (vLLM's CPU build): the job, as a GPU node's runs without

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ocrflow.core.layout import Layout
 from tests.conftest import Workspace
 from tests.support import pdfs
+
+pytestmark = pytest.mark.slow  # every test runs Snakemake, more than once
 
 
 def born_digital(workspace: Workspace, *names: str) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from tests.support import real_pdfs
 
+pytestmark = [pytest.mark.slow, pytest.mark.services]  # Snakemake on PDFs fetched from PyPI
+
 
 @pytest.fixture(scope="module")
 def labelled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:

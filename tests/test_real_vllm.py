@@ -35,7 +35,7 @@ from tests.support import pdfs
 from tests.support.stand_in import DEFAULTS, FAKE, FakeServer, run_job, settings
 from tests.support.vllm_cpu import contract
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.real_server]
 
 VENV = REPO / ".venv-vllm"
 VLLM = VENV / "bin" / "vllm"

@@ -25,6 +25,8 @@ from ocrflow.results import report_html
 from tests.conftest import EXAMPLES, REPO, Workspace
 from tests.support.browser import Opened, open_page
 
+pytestmark = pytest.mark.services  # every test opens its report in Chromium
+
 PLOTS = report_html.FIGURE_TITLES  # section id -> the title its plot carries
 
 
@@ -124,6 +126,7 @@ def example_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "first_shard": [r.to_json() for r in read_records(layout.pages("s000000"), PageRow)]}
 
 
+@pytest.mark.slow  # example_run: Snakemake on the example corpus
 def test_the_report_of_a_run_shows_the_manifest(example_run: dict[str, Any]) -> None:
     workspace: Workspace = example_run["workspace"]
     rows, stats = workspace.manifest(), read_stats(workspace.results)
@@ -151,6 +154,7 @@ def test_the_report_of_a_run_shows_the_manifest(example_run: dict[str, Any]) -> 
             assert "No timeline recorded" in opened.page.inner_text("#throughput")
 
 
+@pytest.mark.slow  # example_run
 def test_the_report_during_a_run_covers_the_shards_merged(example_run: dict[str, Any]) -> None:
     report = example_run["report"]
     assert report.returncode == 0, report.stderr

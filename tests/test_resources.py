@@ -36,6 +36,7 @@ def test_recovery_holds_a_gpu_only_when_a_page_failed(tmp_path: Path) -> None:
     assert recovery_gpus(0, [failing]) == 0  # a CPU engine never asks for one
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_an_ocr_jobs_walltime_follows_its_pages(gpu_workspace: Workspace) -> None:
     """Before the inventory, the plan's page count; resources.walltime_margin times the pages at
     the engine's pages_per_second and its server_start_s, at least resources.ocr.runtime."""
@@ -69,6 +70,7 @@ def gpu_workspace(workspace: Workspace) -> Workspace:
     return workspace
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_a_job_that_starts_a_model_server_asks_for_its_cores_and_host_memory(
         gpu_workspace: Workspace) -> None:
     job = dry_run_job(gpu_workspace, "ocr_primary")
@@ -80,6 +82,7 @@ def test_a_job_that_starts_a_model_server_asks_for_its_cores_and_host_memory(
     assert (job["threads"], job["gpu"], job["mem_mb"]) == ("7", "2", str(8000 + 2 * 12000))
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_a_servers_cache_of_processed_images_counts_twice(gpu_workspace: Workspace) -> None:
     assert dry_run_job(gpu_workspace, "ocr_recovery")["mem_mb"] == str(8000 + DEEPSEEK_SERVER_MB)
     args = [*DEFAULTS["engines"]["chandra"]["server_args"], "--mm-processor-cache-gb", "1"]
@@ -88,12 +91,14 @@ def test_a_servers_cache_of_processed_images_counts_twice(gpu_workspace: Workspa
     assert job["mem_mb"] == str(8000 + SERVER_BASE_MB["cuda"] + 2 * 1024)
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_a_job_that_uses_an_endpoint_asks_for_no_server(gpu_workspace: Workspace) -> None:
     gpu_workspace.config["engines"] = {"chandra": {"endpoint": "http://127.0.0.1:9/v1"}}
     job = dry_run_job(gpu_workspace, "ocr_primary")
     assert (job["threads"], job["gpu"], job["mem_mb"]) == ("3", "0", "8000")
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_the_weights_in_the_model_folder_count_in_the_servers_memory(
         gpu_workspace: Workspace) -> None:
     """vLLM reads the weight files through the page cache, which schedulers that count resident
@@ -109,6 +114,7 @@ def test_the_weights_in_the_model_folder_count_in_the_servers_memory(
     assert job["mem_mb"] == str(8000 + CHANDRA_SERVER_MB + 6)
 
 
+@pytest.mark.slow  # Snakemake dry runs
 def test_a_job_larger_than_a_node_is_refused_when_the_workflow_starts(
         gpu_workspace: Workspace) -> None:
     gpu_workspace.config["resources"] = {"node": {"cores": 4}}

@@ -54,6 +54,7 @@ def finished(workspace: Workspace) -> Workspace:
     return workspace
 
 
+@pytest.mark.slow  # finished: a Snakemake run, then more
 def test_a_dry_run_changes_nothing(finished: Workspace) -> None:
     ws = finished
     before = checksums(ws.results)
@@ -71,6 +72,7 @@ def test_a_dry_run_changes_nothing(finished: Workspace) -> None:
     assert checksums(ws.results) == before  # config.yaml, member lists, Markdown: all as they were
 
 
+@pytest.mark.slow  # finished: a Snakemake run, then more
 def test_a_run_refused_by_the_lock_changes_nothing(finished: Workspace) -> None:
     ws = finished
     born_digital(ws.root / "corpus", "e", "f")
@@ -102,6 +104,7 @@ def test_a_run_refused_by_the_lock_changes_nothing(finished: Workspace) -> None:
     assert re.search(r"^  merged +3$", status.stdout, re.M), status.stdout
 
 
+@pytest.mark.slow  # finished: a Snakemake run, then more
 def test_a_vanished_input_stops_before_removing_anything(finished: Workspace) -> None:
     ws = finished
     markdown = Layout.of(ws.results).markdown
@@ -223,6 +226,7 @@ def test_long_names_fit_the_filesystem_and_ids_stay_whole() -> None:
     assert len((_temp_prefix(name + ".pages.jsonl") + "abcdefgh.tmp").encode()) <= NAME_MAX
 
 
+@pytest.mark.slow  # a Snakemake run
 def test_a_255_byte_arabic_file_name_is_read_end_to_end(workspace: Workspace) -> None:
     ws = workspace
     name = "محضر اجتماع مجلس الميناء " * 6
@@ -249,6 +253,7 @@ def test_a_255_byte_arabic_file_name_is_read_end_to_end(workspace: Workspace) ->
         assert {row[0] for row in db.execute("SELECT doc_id FROM documents")} == {name, "short"}
 
 
+@pytest.mark.slow  # a Snakemake run
 def test_one_document_whose_outputs_cannot_be_written_keeps_the_others(
         workspace: Workspace) -> None:
     ws = workspace

@@ -52,6 +52,7 @@ def cuda_lines(messages: dict[str, list]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.real_server  # vLLM's own logger, in .venv-vllm
 def test_the_phases_of_a_cuda_start_from_the_lines_vllm_writes() -> None:
     # The GPU runner's loading (weights read and model built), the compile times vLLM sums in
     # its engine-init line, graph capture in whole seconds.

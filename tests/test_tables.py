@@ -17,7 +17,7 @@ from tests.conftest import REPO, Workspace
 from tests.support import table_corpus
 from tests.support.stand_in import serve_gpu_engines
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.services]  # tabula-py's PDFs, from PyPI
 
 THRESHOLD = 0.8  # the bar: at least 80% of the table tests
 

@@ -147,6 +147,7 @@ def test_the_script_fetches_the_default_languages_and_looks_where_the_engine_doe
 
 
 @pytest.mark.slow
+@pytest.mark.services  # root: a mount namespace, and a user without root
 def test_without_root_the_models_come_from_debian_packages_and_the_engine_reads_with_them(
         user: pwd.struct_passwd, base: Path) -> None:
     """As `make demo` runs it on a cluster's login node: Debian's packages downloaded and
@@ -187,6 +188,7 @@ def test_without_root_the_models_come_from_debian_packages_and_the_engine_reads_
 
 
 @pytest.mark.slow
+@pytest.mark.services  # root: a mount namespace, and a user without root
 def test_without_package_lists_the_user_fetches_lists_of_their_own(
         user: pwd.struct_passwd, base: Path) -> None:
     """A fresh container (no `apt-get update` ever): apt-get update into a temporary folder,
@@ -204,6 +206,7 @@ def test_without_package_lists_the_user_fetches_lists_of_their_own(
     assert not list((base / "tmp").iterdir())  # its temporary folder, lists and all, is gone
 
 
+@pytest.mark.services  # root: a mount namespace, and a user without root
 def test_when_apt_cannot_fetch_the_packages_one_line_says_what_to_do(
         user: pwd.struct_passwd, base: Path) -> None:
     """No package lists and no source to fetch them from: the user is told, make stops."""
@@ -220,6 +223,7 @@ def test_when_apt_cannot_fetch_the_packages_one_line_says_what_to_do(
     assert not tessdata.exists() or not list(tessdata.iterdir())
 
 
+@pytest.mark.services  # root: a mount namespace, and a user without root
 def test_without_apt_one_line_says_what_to_do_and_make_demo_stops_first(
         user: pwd.struct_passwd, base: Path) -> None:
     """RHEL, macOS: no apt-get, no dpkg-deb. One line names the languages and what to do, and
@@ -252,6 +256,7 @@ def test_without_apt_one_line_says_what_to_do_and_make_demo_stops_first(
     assert not venv.exists()  # the venv is not built, Snakemake never starts
 
 
+@pytest.mark.services  # root: a mount namespace, and a user without root
 def test_the_models_where_tessdata_prefix_points_are_the_ones_checked(
         user: pwd.struct_passwd, base: Path) -> None:
     """The engine takes TESSDATA_PREFIX first: models there are enough, and a folder there that

@@ -121,6 +121,7 @@ def page_rows(workspace: Workspace) -> dict[tuple[str, int], dict]:
     return {(row["doc_id"], row["page"]): row for row in workspace.manifest()}
 
 
+@pytest.mark.slow  # trust_run: Snakemake on made PDFs
 def test_a_bad_layer_goes_to_ocr_and_its_reading_is_kept(trust_run: Workspace) -> None:
     rows = page_rows(trust_run)
     for doc in ("shifted", "poor_ocr"):
@@ -135,6 +136,7 @@ def test_a_bad_layer_goes_to_ocr_and_its_reading_is_kept(trust_run: Workspace) -
         trust_run.results / "markdown" / "slide.md").read_text()
 
 
+@pytest.mark.slow  # trust_run: Snakemake on made PDFs
 def test_a_good_layer_stays_and_real_repetition_is_not_a_failure(trust_run: Workspace) -> None:
     rows = page_rows(trust_run)
     assert rows[("born", 1)]["status"] == "ok" and rows[("born", 1)]["engine"] == "textlayer"
@@ -146,6 +148,7 @@ def test_a_good_layer_stays_and_real_repetition_is_not_a_failure(trust_run: Work
     assert all(0 <= row["quality"] <= 1 for row in rows.values() if row["quality"] is not None)
 
 
+@pytest.mark.slow  # trust_run: Snakemake on made PDFs
 def test_retry_below_a_score_rereads_only_those_pages(trust_run: Workspace) -> None:
     rows = page_rows(trust_run)
     low = {key for key, row in rows.items() if row["status"] in ("ok", "recovered")
@@ -168,6 +171,7 @@ def test_retry_below_a_score_rereads_only_those_pages(trust_run: Workspace) -> N
         assert after[key]["quality"] >= rows[key]["quality"] - 1e-6
 
 
+@pytest.mark.slow  # Snakemake runs
 def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) -> None:
     """config/gpu.yaml's switch, with RapidOCR standing in for Chandra as the primary engine."""
     corpus = workspace.root / "corpus"
@@ -193,6 +197,7 @@ def test_born_digital_pages_stay_off_the_primary_engine(workspace: Workspace) ->
         workspace.results / "summary.txt").read_text()
 
 
+@pytest.mark.slow  # Snakemake runs
 def test_a_picture_of_a_table_on_a_born_digital_page_goes_to_the_engine(
         workspace: Workspace) -> None:
     """config/gpu.yaml's primary.structure_to_engine: a trusted page whose table is a picture
