@@ -131,7 +131,8 @@ def run_recipe(base: Path, user: pwd.struct_passwd, hub_root: Path) -> None:
     for hub_id in HUB_IDS:  # the tiny model that answers every page empty, under each id
         folder = hub_root / hub_id
         subprocess.run([str(VLLM_VENV / "bin" / "python"),
-                        str(REPO / "tests" / "vllm_cpu" / "build_model.py"), str(folder),
+                        str(REPO / "tests" / "support" / "vllm_cpu" / "build_model.py"),
+                        str(folder),
                         "--answer", "eos"], check=True, capture_output=True, timeout=300)
         hub_models[hub_id] = folder
 

@@ -126,6 +126,7 @@ def test_a_job_reports_its_error_as_one_line_and_exits_with_its_status(
     assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.slow  # a Snakemake dry run
 def test_the_snakefile_reports_a_config_error_as_its_line(workspace: Workspace) -> None:
     workspace.config["input"] = str(workspace.root / "no-such-folder")
     result = workspace.snakemake("-n", check=False)

@@ -324,7 +324,7 @@ def cuda_runner(engine: str, model: Path, **changes: object) -> dict:
     built = engines.create(engine, settings(engine, model=str(model), **changes))
     xargs = built.sampling()["vllm_xargs"] if engine == "deepseek" else {}
     spec = {"args": built.serve_command()[2:], "env": built.server_env(), "xargs": xargs}
-    script = REPO / "tests" / "vllm_cpu" / "cuda_runner.py"
+    script = REPO / "tests" / "support" / "vllm_cpu" / "cuda_runner.py"
     result = subprocess.run([str(VENV / "bin" / "python"), str(script), json.dumps(spec)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -361,7 +361,7 @@ def capture_sizes(engine: str, model: Path, bounded: bool = True, **changes: obj
     if not bounded:
         at = args.index("--max-cudagraph-capture-size")
         args = args[:at] + args[at + 2:]
-    script = REPO / "tests" / "vllm_cpu" / "capture_sizes.py"
+    script = REPO / "tests" / "support" / "vllm_cpu" / "capture_sizes.py"
     result = subprocess.run([str(VENV / "bin" / "python"), str(script), json.dumps(args)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
