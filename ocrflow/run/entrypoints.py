@@ -103,16 +103,22 @@ def ocr(job: Any) -> None:
 
 def merge(job: Any) -> None:
     from ocrflow.results.merge import merge_shard
+    from ocrflow.results.settings import MergeFiles, MergeSettings
 
-    _run(job, merge_shard, inventory=Path(job.input.inventory), primary=Path(job.input.primary),
-         primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
-         recovery_verdicts=_optional(job, "recovery_verdicts"),
-         markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
-         output=Path(job.output.pages), texts=Path(job.output.texts),
-         documents=Path(job.output.documents), outputs=tuple(job.params.outputs),
-         min_agreement=job.params.min_agreement, dolma=Path(job.params.dolma),
-         dolma_merged=Path(job.params.dolma_merged),
-         headers_footers=job.params.headers_footers)
+    # The settings from the rule's params, not the whole config: what merge reads is what
+    # Snakemake compares to decide whether the shard's merge is out of date.
+    settings = MergeSettings.from_config({
+        "outputs": job.params.outputs, "headers_footers": job.params.headers_footers,
+        "detection": {"min_agreement": job.params.min_agreement}})
+    files = MergeFiles(
+        inventory=Path(job.input.inventory), primary=Path(job.input.primary),
+        primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
+        recovery_verdicts=_optional(job, "recovery_verdicts"),
+        markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
+        output=Path(job.output.pages), texts=Path(job.output.texts),
+        documents=Path(job.output.documents), dolma=Path(job.params.dolma),
+        dolma_merged=Path(job.params.dolma_merged))
+    _run(job, merge_shard, files=files, settings=settings)
 
 
 def dolma(job: Any) -> None:
