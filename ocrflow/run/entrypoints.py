@@ -90,13 +90,15 @@ def ocr(job: Any) -> None:
     and on the scheduler)."""
     from ocrflow.engines.ocr import ocr_shard
     from ocrflow.text.detect import detect_shard
+    from ocrflow.text.settings import DetectionSettings
 
     def read_then_judge() -> None:
         shard = _shard_job(job)  # inside _run: a job it cannot read is logged
         ocr_shard(shard)
         detect_shard(inventories=shard.inventories, records=shard.output,
                      output=Path(job.output.verdicts), counts=Path(job.output.counts),
-                     cfg=job.params.detection, trust_cfg=job.params.trust)
+                     settings=DetectionSettings.from_config(job.params.detection),
+                     trust_cfg=job.params.trust)
 
     _run(job, read_then_judge)
 

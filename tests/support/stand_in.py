@@ -19,6 +19,7 @@ from ocrflow.engines.server import ModelServer, free_port
 from ocrflow.inputs.inventory import inventory_shard
 from ocrflow.run import config
 from ocrflow.text.detect import detect_shard
+from ocrflow.text.settings import DetectionSettings
 from tests.support import pdfs
 
 FAKE = Path(__file__).parent / "fake_vllm.py"
@@ -83,7 +84,8 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
                        verdicts=(verdicts,) if verdicts else None,
                        handoff=handoff))
     detect_shard(inventories=(tmp / "inventory.jsonl",), records=tmp / f"{role}.jsonl",
-                 output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"],
+                 output=tmp / f"{role}_verdicts.jsonl",
+                 settings=DetectionSettings.from_config(DEFAULTS["detection"]),
                  trust_cfg=DEFAULTS["trust"])
     records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}
     verdicts = {v["page"]: v for v in atomic.read_jsonl(tmp / f"{role}_verdicts.jsonl")}
