@@ -11,7 +11,7 @@ from ocrflow.run import config as ocrflow_config
 from tests.conftest import REPO
 
 BASE = yaml.safe_load((REPO / "config/config.yaml").read_text())
-SCHEMA = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+SCHEMA = ocrflow_config.schema()  # config/schema.yaml with the engines' own OPTIONS
 
 
 def with_change(path: str, value: object) -> dict:
@@ -179,8 +179,9 @@ def _resolved(node: dict) -> dict:
 
 
 def schema_keys(node: dict = SCHEMA, prefix: str = ""):
-    """(dotted name, schema) of every key of config/schema.yaml, those reached through $ref
-    included: engines.chandra.endpoint is defined once in $defs.vllm."""
+    """(dotted name, schema) of every key of the config's schema (config/schema.yaml and the
+    engines' OPTIONS), those reached through $ref included: engines.chandra.endpoint is defined
+    once in $defs.vllm."""
     for key, sub in _resolved(node).get("properties", {}).items():
         name = f"{prefix}.{key}" if prefix else key
         sub = _resolved(sub)
@@ -204,7 +205,7 @@ def test_every_schema_key_has_a_description() -> None:
 
 
 def test_config_readme_documents_every_schema_key() -> None:
-    """Each key of config/schema.yaml (through $ref too) has its row in config/README.md: by its
+    """Each key of the schema (through $ref too) has its row in config/README.md: by its
     full name, a `section.*` row, or its name in its section's table."""
     readme = (REPO / "config/README.md").read_text()
     keys = [name for name, sub in schema_keys() if not sub.get("properties")]
