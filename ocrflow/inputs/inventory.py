@@ -25,6 +25,7 @@ from ocrflow.core.records import InventoryDocument, InventoryPage, error_line, w
 from ocrflow.inputs import corpus, text_layer
 from ocrflow.inputs.isolation import IsolatedPool, current_limit, worker_limit
 from ocrflow.inputs.render import oversized_image
+from ocrflow.inputs.settings import InventorySettings
 from ocrflow.inputs.text_layer import LayerReading, clean_text_layer
 from ocrflow.text import trust
 
@@ -381,7 +382,7 @@ def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool
     return f"{line}; primary: {readable} pages to {primary}"
 
 
-def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
+def inventory_shard(members: Path, output: Path, settings: InventorySettings,
                     workers: int, trust_settings: dict[str, Any],
                     counts: Path | None = None, mem_mb: int | None = None) -> None:
     """Inventory a shard's PDFs; one that hangs or crashes the library, or needs more memory than
@@ -393,16 +394,16 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
             docs[member.doc_id] = InventoryDocument(member.doc_id, member.source_path,
                                                     error=member.problem)
             log.warning("unreadable: %s: %s", member.source_path, member.problem)
-    tasks = [InventoryTask(m.doc_id, m.source_path, settings["max_page_points"],
-                           settings["ink_dpi"], settings["text_layer_min_chars"],
-                           settings["max_page_chars"], settings["max_image_pixels"])
+    tasks = [InventoryTask(m.doc_id, m.source_path, settings.max_page_points,
+                           settings.ink_dpi, settings.text_layer_min_chars,
+                           settings.max_page_chars, settings.max_image_pixels)
              for m in listed if not m.problem]
     progress = Progress("inventory", len(tasks), unit="PDFs")
     reserve = PARENT_BASE_MB + PARENT_MB_PER_LANGUAGE * len(trust_settings.get("languages", ()))
     memory = worker_limit(mem_mb, workers, reserve)
     if memory is not None:
         log.info("each worker may use %s", memory.describe())
-    with IsolatedPool(inventory_document, workers, settings["timeout_s"], memory=memory,
+    with IsolatedPool(inventory_document, workers, settings.timeout_s, memory=memory,
                       preload=("numpy", "pypdfium2")) as pool:
         for outcome in pool.imap_unordered(tasks):
             task: InventoryTask = outcome.task

@@ -14,7 +14,9 @@ from typing import Any
 
 from ocrflow.engines.base import EngineUnavailable
 from ocrflow.engines.ocr import PagesToRetry, ShardJob
+from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.corpus import InputError
+from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.run import environment
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
@@ -63,8 +65,9 @@ def _shard_job(job: Any) -> ShardJob:
     return ShardJob(inventories=_paths(job.input.inventory), output=Path(job.output.records),
                     stats=Path(job.output.stats), role=job.params.role,
                     engine_name=job.params.engine, settings=job.params.settings,
-                    store_root=Path(job.params.store), render=job.params.render,
-                    policy=job.params.policy, threads=job.threads,
+                    store_root=Path(job.params.store),
+                    render=RenderSettings.from_config(job.params.render),
+                    policy=OcrSettings.from_config(job.params.policy), threads=job.threads,
                     verdicts=_paths(verdicts) if verdicts else None, log_path=Path(job.log.log),
                     trusted_text_layer=job.params.trusted_text_layer,
                     structure_to_engine=job.params.text_layer["structure_to_engine"],
@@ -80,7 +83,8 @@ def inventory(job: Any) -> None:
     # The job's declared memory (resources.mem_mb), shared out as its workers' memory limit.
     mem_mb = getattr(getattr(job, "resources", None), "mem_mb", None)
     _run(job, inventory_shard, members=Path(job.input.members),
-         output=Path(job.output.inventory), settings=job.params.settings, workers=job.threads,
+         output=Path(job.output.inventory),
+         settings=InventorySettings.from_config(job.params.settings), workers=job.threads,
          trust_settings=job.params.trust, counts=Path(job.output.counts), mem_mb=mem_mb)
 
 
