@@ -9,11 +9,11 @@ from dataclasses import replace
 from ocrflow.core.records import InventoryPage, LayerTrust, Reading
 from ocrflow.run import config
 from ocrflow.text import detect
-from ocrflow.text.settings import DetectionSettings
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 from tests.conftest import EXAMPLES
 
 _DEFAULTS = config.validate({"input": "x"})
-CFG, TRUST = _DEFAULTS["detection"], _DEFAULTS["trust"]
+CFG, TRUST = _DEFAULTS["detection"], TrustSettings.from_config(_DEFAULTS["trust"])
 SETTINGS = DetectionSettings.from_config(CFG)
 INKED = InventoryPage(1, ink=0.05)
 BLANK = InventoryPage(1, ink=0.0)

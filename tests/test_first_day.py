@@ -22,6 +22,7 @@ from ocrflow.inputs.settings import InventorySettings
 from ocrflow.results.manifest import summarize, summary_text
 from ocrflow.results.merge import document_markdown
 from ocrflow.run import entrypoints, plan
+from ocrflow.text.settings import TrustSettings
 from tests.conftest import REPO, Workspace
 from tests.support import pdfs
 from tests.support.stand_in import DEFAULTS, run_job
@@ -34,7 +35,7 @@ def planned(tmp_path: Path, folder: Path) -> dict[str, dict]:
     members = Layout.of(results).members(shard)
     inventory_shard(members, tmp_path / "inventory.jsonl",
                     InventorySettings.from_config(DEFAULTS["inventory"]), workers=1,
-                    trust_settings=DEFAULTS["trust"])
+                    trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     return {r["doc_id"]: r for r in atomic.read_jsonl(tmp_path / "inventory.jsonl")}
 
 

@@ -96,11 +96,13 @@ def run_inventory_job(members: Path, output: Path, mem_mb: int) -> dict[str, int
         "from pathlib import Path\n"
         "from ocrflow.inputs.inventory import inventory_shard\n"
         "from ocrflow.inputs.settings import InventorySettings\n"
+        "from ocrflow.text.settings import TrustSettings\n"
         "from tests.support.stand_in import DEFAULTS\n"
         "if __name__ == '__main__':\n"
         "    inventory_shard(Path(sys.argv[1]), Path(sys.argv[2]),\n"
         "                    InventorySettings.from_config(DEFAULTS['inventory']), 1,\n"
-        "                    DEFAULTS['trust'], mem_mb=int(sys.argv[3]))\n"
+        "                    TrustSettings.from_config(DEFAULTS['trust']),\n"
+        "                    mem_mb=int(sys.argv[3]))\n"
         # The job's own peak is VmHWM: its ru_maxrss would count the test process it was
         # forked from (Linux keeps the larger across exec), which grows over a test session.
         "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"

@@ -28,6 +28,7 @@ from ocrflow.inputs.render import oversized_image
 from ocrflow.inputs.settings import InventorySettings
 from ocrflow.inputs.text_layer import LayerReading, clean_text_layer
 from ocrflow.text import trust
+from ocrflow.text.settings import TrustSettings
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def _page_fields(page: InventoryPage) -> dict[str, Any]:
     return {f.name: getattr(page, f.name) for f in fields(InventoryPage)}
 
 
-def _best_reading(page: PageWithReadings, settings: dict[str, Any]) -> InventoryPage:
+def _best_reading(page: PageWithReadings, settings: TrustSettings) -> InventoryPage:
     """The reading the trust signals score highest (a tie goes to the first): the one whose
     words are words, in the right order of letters, with no glyph codes. A reading whose
     right-to-left words are more often words backwards than forwards gives way, whatever
@@ -340,7 +341,7 @@ def _best_reading(page: PageWithReadings, settings: dict[str, Any]) -> Inventory
     return chosen
 
 
-def judge_text_layers(doc: InventoryDocument, settings: dict[str, Any]) -> None:
+def judge_text_layers(doc: InventoryDocument, settings: TrustSettings) -> None:
     """Each page's text-layer trust (see trust.py), judged here in the parent process: the
     word lists are loaded once per job, not once per isolated worker."""
     for index, page in enumerate(doc.pages):
@@ -383,7 +384,7 @@ def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool
 
 
 def inventory_shard(members: Path, output: Path, settings: InventorySettings,
-                    workers: int, trust_settings: dict[str, Any],
+                    workers: int, trust_settings: TrustSettings,
                     counts: Path | None = None, mem_mb: int | None = None) -> None:
     """Inventory a shard's PDFs; one that hangs or crashes the library, or needs more memory than
     a worker's share of the job's ``mem_mb``, is recorded, not fatal."""
@@ -399,7 +400,7 @@ def inventory_shard(members: Path, output: Path, settings: InventorySettings,
                            settings.max_page_chars, settings.max_image_pixels)
              for m in listed if not m.problem]
     progress = Progress("inventory", len(tasks), unit="PDFs")
-    reserve = PARENT_BASE_MB + PARENT_MB_PER_LANGUAGE * len(trust_settings.get("languages", ()))
+    reserve = PARENT_BASE_MB + PARENT_MB_PER_LANGUAGE * len(trust_settings.languages)
     memory = worker_limit(mem_mb, workers, reserve)
     if memory is not None:
         log.info("each worker may use %s", memory.describe())

@@ -18,6 +18,7 @@ from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.corpus import InputError
 from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.run import environment
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
 
@@ -85,7 +86,8 @@ def inventory(job: Any) -> None:
     _run(job, inventory_shard, members=Path(job.input.members),
          output=Path(job.output.inventory),
          settings=InventorySettings.from_config(job.params.settings), workers=job.threads,
-         trust_settings=job.params.trust, counts=Path(job.output.counts), mem_mb=mem_mb)
+         trust_settings=TrustSettings.from_config(job.params.trust),
+         counts=Path(job.output.counts), mem_mb=mem_mb)
 
 
 def ocr(job: Any) -> None:
@@ -94,7 +96,6 @@ def ocr(job: Any) -> None:
     and on the scheduler)."""
     from ocrflow.engines.ocr import ocr_shard
     from ocrflow.text.detect import detect_shard
-    from ocrflow.text.settings import DetectionSettings
 
     def read_then_judge() -> None:
         shard = _shard_job(job)  # inside _run: a job it cannot read is logged
@@ -102,7 +103,7 @@ def ocr(job: Any) -> None:
         detect_shard(inventories=shard.inventories, records=shard.output,
                      output=Path(job.output.verdicts), counts=Path(job.output.counts),
                      settings=DetectionSettings.from_config(job.params.detection),
-                     trust_cfg=job.params.trust)
+                     trust_settings=TrustSettings.from_config(job.params.trust))
 
     _run(job, read_then_judge)
 

@@ -26,7 +26,7 @@ from ocrflow.core.records import (
     write_records,
 )
 from ocrflow.text import trust
-from ocrflow.text.settings import DetectionSettings
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -118,22 +118,22 @@ def word_similarity(a: str, b: str) -> float:
 
 
 def reading_quality(reading: Reading, page: InventoryPage,
-                    trust_cfg: dict[str, Any]
+                    trust_settings: TrustSettings
                     ) -> tuple[float, str | None, list[str], dict[str, int]]:
     """The quality, language, distrust reasons and words per script of one reading: a text
     layer's first three come from the inventory, which also measured where its text lies; any
     other reading is scored on its text."""
     if reading.engine == TEXT_LAYER and page.trust is not None:
         return page.trust.quality, page.trust.language, page.trust.reasons, \
-            trust.script_words(reading.text, tuple(trust_cfg["languages"]))
-    assessment = trust.assess(_FIGURE.sub("", reading.text), trust_cfg)
+            trust.script_words(reading.text, trust_settings.languages)
+    assessment = trust.assess(_FIGURE.sub("", reading.text), trust_settings)
     return assessment.quality, assessment.language, assessment.reasons, \
         assessment.script_words
 
 
 def judge(reading: Reading, page: InventoryPage, settings: DetectionSettings,
-          trust_cfg: dict[str, Any]) -> Verdict:
-    """``page``: the reading's inventory page; ``trust_cfg``: the config's trust section."""
+          trust_settings: TrustSettings) -> Verdict:
+    """``page``: the reading's inventory page; ``trust_settings``: the config's trust section."""
     verdict = Verdict(reading.doc_id, reading.page, reading.engine)
 
     def fail(reason: str) -> None:
@@ -144,7 +144,7 @@ def judge(reading: Reading, page: InventoryPage, settings: DetectionSettings,
     text = reading.text
     from_layer = reading.engine == TEXT_LAYER
     quality, verdict.language, distrust, verdict.script_words = reading_quality(reading, page,
-                                                                               trust_cfg)
+                                                                               trust_settings)
     if from_layer and distrust:
         fail("untrusted_text_layer")
     if reading.error:
@@ -198,14 +198,14 @@ def verdict_counts(verdicts: list[Verdict]) -> dict[str, Any]:
 
 
 def detect_shard(*, inventories: tuple[Path, ...], records: Path, output: Path,
-                 settings: DetectionSettings, trust_cfg: dict[str, Any],
+                 settings: DetectionSettings, trust_settings: TrustSettings,
                  counts: Path | None = None) -> None:
     """Judge each reading of ``records`` against its page in ``inventories`` (a shard's, or a
     recovery pool's shards'). ``counts``: where to write ``verdict_counts`` (small JSON,
     written after the verdicts)."""
     pages = {(doc.doc_id, page.page): page for inventory in inventories
              for doc in read_records(inventory, InventoryDocument) for page in doc.pages}
-    verdicts = [judge(reading, pages[(reading.doc_id, reading.page)], settings, trust_cfg)
+    verdicts = [judge(reading, pages[(reading.doc_id, reading.page)], settings, trust_settings)
                 for reading in read_records(records, Reading)]
     write_records(output, verdicts)
     if counts is not None:

@@ -55,3 +55,20 @@ class DetectionSettings:
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> DetectionSettings:
         return from_section(cls, section)
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """Config section ``trust``: when a text layer is trusted, and every reading's quality."""
+
+    languages: tuple[str, ...]
+    min_word_share: float
+    min_words: int
+    max_bad_chars: float
+    max_symbols: float
+    max_picture_without_text: float
+    max_text_off_page: float
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> TrustSettings:
+        return from_section(cls, section)

@@ -21,7 +21,7 @@ from ocrflow.inputs.inventory import inventory_shard
 from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.run import config
 from ocrflow.text.detect import detect_shard
-from ocrflow.text.settings import DetectionSettings
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 from tests.support import pdfs
 
 FAKE = Path(__file__).parent / "fake_vllm.py"
@@ -78,7 +78,7 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
     members.write_text(f"doc\t{pdf}\t1\t1\n")
     inventory_shard(members, tmp / "inventory.jsonl",
                     InventorySettings.from_config(DEFAULTS["inventory"]), workers=1,
-                    trust_settings=DEFAULTS["trust"])
+                    trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     ocr_shard(ShardJob(inventories=(tmp / "inventory.jsonl",), output=tmp / f"{role}.jsonl",
                        stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
                        settings=engine_settings, store_root=Layout.of(tmp).page_store,
@@ -90,7 +90,7 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
     detect_shard(inventories=(tmp / "inventory.jsonl",), records=tmp / f"{role}.jsonl",
                  output=tmp / f"{role}_verdicts.jsonl",
                  settings=DetectionSettings.from_config(DEFAULTS["detection"]),
-                 trust_cfg=DEFAULTS["trust"])
+                 trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}
     verdicts = {v["page"]: v for v in atomic.read_jsonl(tmp / f"{role}_verdicts.jsonl")}
     return {page: (records[page], verdicts[page]) for page in records}
