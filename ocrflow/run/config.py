@@ -1,4 +1,5 @@
-"""Configuration: validated against config/schema.yaml, defaults filled, one-line errors."""
+"""Configuration: validated against its schema (config/schema.yaml, with each engine's settings
+as its class declares them), defaults filled, one-line errors."""
 
 from __future__ import annotations
 
@@ -132,13 +133,13 @@ def schema() -> dict[str, Any]:
 
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Return ``config`` with defaults filled; raise ConfigError naming the first bad key."""
-    schema = _assembled_schema()  # read only: the defaults filled are copies
+    checked = _assembled_schema()  # read only: the defaults filled are copies
     if not isinstance(config, dict):
         raise ConfigError("config: expected a mapping of keys to values")
-    config.update(_coerce(config, schema, schema))
-    _fill_defaults(config, schema, schema)
+    config.update(_coerce(config, checked, checked))
+    _fill_defaults(config, checked, checked)
     _refuse_password_in_url(config)  # first: a schema error would print the URL as written
-    for message in _errors(config, schema):
+    for message in _errors(config, checked):
         raise ConfigError(f"config error: {message}")
     for index, language in enumerate(config["trust"]["languages"]):
         from ocrflow.text.trust import check_language
@@ -159,8 +160,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             f"recorded in {Layout.of(config['results']).recorded_config}); export it where the "
             "jobs start and name it in api_key_env or export.password_env")
     environment.fill(config)
-    if problem := resources.too_large_for_node(config):
-        raise ConfigError(f"config error: {problem}")
+    if too_large := resources.too_large_for_node(config):
+        raise ConfigError(f"config error: {too_large}")
     return config
 
 
