@@ -18,7 +18,7 @@ from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.corpus import InputError
 from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.run import environment
-from ocrflow.text.settings import DetectionSettings, TrustSettings
+from ocrflow.text.settings import DetectionSettings, HeadersFootersSettings, TrustSettings
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
 
@@ -112,20 +112,24 @@ def merge(job: Any) -> None:
     from ocrflow.results.merge import merge_shard
     from ocrflow.results.settings import MergeFiles, MergeSettings
 
-    # The settings from the rule's params, not the whole config: what merge reads is what
-    # Snakemake compares to decide whether the shard's merge is out of date.
-    settings = MergeSettings.from_config({
-        "outputs": job.params.outputs, "headers_footers": job.params.headers_footers,
-        "detection": {"min_agreement": job.params.min_agreement}})
-    files = MergeFiles(
-        inventory=Path(job.input.inventory), primary=Path(job.input.primary),
-        primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
-        recovery_verdicts=_optional(job, "recovery_verdicts"),
-        markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
-        output=Path(job.output.pages), texts=Path(job.output.texts),
-        documents=Path(job.output.documents), dolma=Path(job.params.dolma),
-        dolma_merged=Path(job.params.dolma_merged))
-    _run(job, merge_shard, files=files, settings=settings)
+    def merge_files() -> None:  # inside _run: a job it cannot read is logged
+        # The settings from the rule's params, not the whole config: what merge reads is what
+        # Snakemake compares to decide whether the shard's merge is out of date.
+        settings = MergeSettings(
+            outputs=tuple(job.params.outputs), min_agreement=job.params.min_agreement,
+            headers_footers=HeadersFootersSettings.from_config(job.params.headers_footers))
+        files = MergeFiles(
+            inventory=Path(job.input.inventory), primary=Path(job.input.primary),
+            primary_verdicts=Path(job.input.primary_verdicts),
+            recovery=_optional(job, "recovery"),
+            recovery_verdicts=_optional(job, "recovery_verdicts"),
+            markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
+            output=Path(job.output.pages), texts=Path(job.output.texts),
+            documents=Path(job.output.documents), dolma=Path(job.params.dolma),
+            dolma_merged=Path(job.params.dolma_merged))
+        merge_shard(files, settings)
+
+    _run(job, merge_files)
 
 
 def dolma(job: Any) -> None:
