@@ -49,6 +49,7 @@ from ocrflow.core.store import PageStore  # noqa: E402
 from ocrflow.engines import PageInput  # noqa: E402
 from ocrflow.engines.ocr import ShardRun  # noqa: E402
 from ocrflow.run import config  # noqa: E402
+from ocrflow.run.settings import Settings  # noqa: E402
 from tests.support import real_pdfs  # noqa: E402
 
 SCAN_DPI = 300
@@ -130,8 +131,8 @@ def run_engine(name: str, settings: dict, scans: Path, n_pages: int, work: Path,
     shutil.rmtree(store.dir, ignore_errors=True)  # read every page, every time
     pages = [PageInput("scans", n, str(scans), doc_id="scans") for n in range(1, n_pages + 1)]
     started = time.perf_counter()
-    readings, _ = ShardRun(engine, store, "benchmark", defaults["render"],
-                           defaults["ocr"]).execute(pages)
+    typed = Settings.from_config(defaults)
+    readings, _ = ShardRun(engine, store, "benchmark", typed.render, typed.ocr).execute(pages)
     seconds = time.perf_counter() - started
     errors = [r.error for r in readings if r.error]
     if errors:

@@ -32,7 +32,9 @@ from ocrflow.core.records import PageInput  # noqa: E402
 from ocrflow.core.store import PageStore  # noqa: E402
 from ocrflow.engines.ocr import ShardRun  # noqa: E402
 from ocrflow.engines.server import ModelServer, free_port  # noqa: E402
+from ocrflow.inputs.settings import RenderSettings  # noqa: E402
 from ocrflow.run import config  # noqa: E402
+from ocrflow.run.settings import Settings  # noqa: E402
 from tests.support.stand_in import served_command  # noqa: E402
 
 SCANS = ["scanned/arrete_fr.pdf", "scanned/harbour_minutes.pdf", "Mixed/Stale_OCR_Layer.PDF"]
@@ -70,11 +72,11 @@ def feed(folder: Path, pdf: Path, n_pages: int, url: str, workers: int,
                 "image_format": image_format}
     engine = engines.create("chandra", settings)
     store = PageStore(folder / f"store-{time.monotonic_ns()}", engine.name, engine.fingerprint())
-    render = {"workers": workers, "prefetch": 2 * workers, "timeout_s": 60}
+    render = RenderSettings(workers=workers, prefetch=2 * workers, timeout_s=60)
     work = [PageInput("f" * 32, number, str(pdf), doc_id="scans")  # the big PDF's own pages
             for number in range(1, n_pages + 1)]
     started = time.monotonic()
-    policy = config.validate({"input": "x"})["ocr"]
+    policy = Settings.from_config(config.validate({"input": "x"})).ocr
     _, stats = ShardRun(engine, store, "primary", render, policy).execute(work)
     assert stats["pages_sent"] == n_pages
     return time.monotonic() - started

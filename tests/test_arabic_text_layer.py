@@ -25,10 +25,11 @@ from ocrflow.inputs.inventory import (
 )
 from ocrflow.run import config
 from ocrflow.text import trust
+from ocrflow.text.settings import TrustSettings
 from tests.support import pdfs
 from tests.support.real_pdfs import DECREE as PROCES_VERBAL
 
-TRUST = config.validate({"input": "x"})["trust"]
+TRUST = TrustSettings.from_config(config.validate({"input": "x"})["trust"])
 HABIBI = "حَبيبي habibi حَبيبي"
 MIXED = "Le décret n° 2.21.45 du 12 mars 2021 — المرسوم رقم 2.21.45"
 PARAGRAPH = ["يُنشر هذا المرسوم في الجريدة الرسمية ويعمل به ابتداء من تاريخ نشره،",
@@ -143,8 +144,8 @@ def test_a_reversed_right_to_left_line_is_judged_on_its_own() -> None:
     backwards = " ".join(word[::-1] for word in DECREE[2].split())
     page = "\n".join([DECREE[0], *ENGLISH, DECREE[3], backwards])
     judged_page = trust.assess(page, TRUST)
-    assert trust.reversed_share(trust.word_share(page, tuple(TRUST["languages"]))) < \
-        TRUST["min_word_share"]  # the page-wide signal alone would pass it
+    assert trust.reversed_share(trust.word_share(page, TRUST.languages)) < \
+        TRUST.min_word_share  # the page-wide signal alone would pass it
     assert not judged_page.trusted
     assert judged_page.reasons[0].startswith("1 right-to-left line (8 words) of 28 are words")
     right = trust.assess("\n".join([DECREE[0], *ENGLISH, DECREE[3], DECREE[2]]), TRUST)

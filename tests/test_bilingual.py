@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ocrflow.results.settings import MergeFiles, MergeSettings
 
 from ocrflow.core import atomic
 from ocrflow.core.layout import Layout
@@ -29,11 +30,13 @@ def test_a_bilingual_page_keeps_both_languages_in_order(tmp_path: Path, fake_ser
     verdict = pages[1][1]
     assert verdict["ok"], verdict
     assert verdict["language"] in ("fr", "ar") and verdict["quality"] > QUALITY_ABOVE
-    merge_shard(inventory=tmp_path / "inventory.jsonl", primary=tmp_path / "primary.jsonl",
-                primary_verdicts=tmp_path / "primary_verdicts.jsonl", recovery=None,
-                recovery_verdicts=None, markdown_dir=tmp_path / "markdown",
-                store_root=Layout.of(tmp_path).page_store, output=tmp_path / "pages.jsonl",
-                documents=tmp_path / "documents.tsv")
+    merge_shard(MergeFiles(inventory=tmp_path / "inventory.jsonl",
+                           primary=tmp_path / "primary.jsonl",
+                           primary_verdicts=tmp_path / "primary_verdicts.jsonl", recovery=None,
+                           recovery_verdicts=None, markdown_dir=tmp_path / "markdown",
+                           store_root=Layout.of(tmp_path).page_store,
+                           output=tmp_path / "pages.jsonl", documents=tmp_path / "documents.tsv"),
+                MergeSettings(("markdown",), min_agreement=0.8, headers_footers=None))
     markdown = (tmp_path / "markdown" / "doc.md").read_text()
     # Logical order, as the model wrote it: the French paragraph first, the Arabic one whole.
     assert markdown.index(FRENCH) < markdown.index(ARABIC)

@@ -11,7 +11,7 @@ from ocrflow.run import config as ocrflow_config
 from tests.conftest import REPO
 
 BASE = yaml.safe_load((REPO / "config/config.yaml").read_text())
-SCHEMA = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+SCHEMA = ocrflow_config.schema()  # config/schema.yaml with the engines' own OPTIONS
 
 
 def with_change(path: str, value: object) -> dict:
@@ -182,8 +182,9 @@ def _resolved(node: dict) -> dict:
 
 
 def schema_keys(node: dict = SCHEMA, prefix: str = ""):
-    """(dotted name, schema) of every key of config/schema.yaml, those reached through $ref
-    included: engines.chandra.endpoint is defined once in $defs.vllm."""
+    """(dotted name, schema) of every key of the config's schema (config/schema.yaml and the
+    engines' OPTIONS), those reached through $ref included: engines.chandra.endpoint is defined
+    once in $defs.vllm."""
     for key, sub in _resolved(node).get("properties", {}).items():
         name = f"{prefix}.{key}" if prefix else key
         sub = _resolved(sub)
@@ -207,7 +208,7 @@ def test_every_schema_key_has_a_description() -> None:
 
 
 def test_config_readme_documents_every_schema_key() -> None:
-    """Each key of config/schema.yaml (through $ref too) has its row in config/README.md: by its
+    """Each key of the schema (through $ref too) has its row in config/README.md: by its
     full name, a `section.*` row, or its name in its section's table."""
     readme = (REPO / "config/README.md").read_text()
     keys = [name for name, sub in schema_keys() if not sub.get("properties")]
@@ -216,3 +217,40 @@ def test_config_readme_documents_every_schema_key() -> None:
         name in readme for name in (f"`{key}`", f"`{key.rsplit('.', 1)[0]}.*`",
                                     f"`{key.rsplit('.', 1)[-1]}`"))]
     assert missing == []
+
+
+def test_typed_settings_have_a_field_for_every_key_of_their_section() -> None:
+    """A key added to a section the stages take typed needs its field there, and the other way
+    round: the settings are the schema's sections, frozen."""
+    from dataclasses import FrozenInstanceError, fields
+
+    from ocrflow.run.settings import Settings
+
+    settings = Settings.from_config(ocrflow_config.validate(copy.deepcopy(BASE)))
+    for section in ("inventory", "render", "ocr", "trust", "detection", "headers_footers"):
+        declared = {field.name for field in fields(getattr(settings, section))}
+        assert declared == set(SCHEMA["properties"][section]["properties"]), section
+    agreement = SCHEMA["properties"]["detection"]["properties"]["text_layer_agreement"]
+    assert {f.name for f in fields(settings.detection.text_layer_agreement)} == \
+        set(agreement["properties"])
+    assert settings.merge.headers_footers == settings.headers_footers
+    assert isinstance(settings.trust.languages, tuple)  # lists frozen too
+    with pytest.raises(FrozenInstanceError):
+        settings.detection.min_chars = 0  # type: ignore[misc]
+
+
+def test_each_engine_declares_its_settings_and_the_schema_file_does_not() -> None:
+    """engines.<name> comes from the engine's class (OPTIONS), once: config/schema.yaml holds no
+    engine's keys and names no engine."""
+    from ocrflow.engines import ENGINES, engine_class
+
+    written = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    assert "properties" not in written["properties"]["engines"]
+    assert "vllm" not in written["$defs"]
+    assert "enum" not in written["properties"]["primary"]["properties"]["engine"]
+    for name in ENGINES:
+        options = engine_class(name).OPTIONS
+        assert options["description"] and options["properties"], name
+        assert SCHEMA["properties"]["engines"]["properties"][name]["properties"] == \
+            options["properties"]
+    assert SCHEMA["properties"]["recovery"]["properties"]["engine"]["enum"] == [*ENGINES, "none"]

@@ -9,10 +9,12 @@ from dataclasses import replace
 from ocrflow.core.records import InventoryPage, LayerTrust, Reading
 from ocrflow.run import config
 from ocrflow.text import detect
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 from tests.conftest import EXAMPLES
 
 _DEFAULTS = config.validate({"input": "x"})
-CFG, TRUST = _DEFAULTS["detection"], _DEFAULTS["trust"]
+CFG, TRUST = _DEFAULTS["detection"], TrustSettings.from_config(_DEFAULTS["trust"])
+SETTINGS = DetectionSettings.from_config(CFG)
 INKED = InventoryPage(1, ink=0.05)
 BLANK = InventoryPage(1, ink=0.0)
 # Four different real pages (the corpus holds the annual report twice, as a duplicate).
@@ -26,7 +28,8 @@ def reading(text: str, engine: str = "chandra", **fields) -> Reading:
 
 def reasons(text: str, page: InventoryPage | None = None, cfg: dict | None = None,
             **fields) -> list[str]:
-    return detect.judge(reading(text, **fields), page or INKED, cfg or CFG, TRUST).reasons
+    return detect.judge(reading(text, **fields), page or INKED,
+                        DetectionSettings.from_config(cfg) if cfg else SETTINGS, TRUST).reasons
 
 
 def test_real_pages_pass() -> None:
@@ -101,7 +104,7 @@ def test_prose_on_a_page_without_ink_or_text_layer_is_a_hallucination() -> None:
 def test_an_untrusted_text_layer_fails_its_reading_and_only_its_reading() -> None:
     untrusted = replace(INKED, has_text_layer=True, text_layer="Gdd bnllhssdd lds nm",
                         trust=LayerTrust(False, 0.2, "en", ["20% of 4 words are words of en"]))
-    verdict = detect.judge(reading("Gdd bnllhssdd lds nm", "textlayer"), untrusted, CFG, TRUST)
+    verdict = detect.judge(reading("Gdd bnllhssdd lds nm", "textlayer"), untrusted, SETTINGS, TRUST)
     assert verdict.reasons == ["untrusted_text_layer"] and verdict.quality == 0.2
     # An OCR reading is never failed for disagreeing with a layer that is not trusted ...
     cfg = copy.deepcopy(CFG)
@@ -113,9 +116,9 @@ def test_an_untrusted_text_layer_fails_its_reading_and_only_its_reading() -> Non
 
 
 def test_each_reading_gets_a_quality_and_a_language() -> None:
-    verdict = detect.judge(reading(GOOD, "rapidocr"), INKED, CFG, TRUST)
+    verdict = detect.judge(reading(GOOD, "rapidocr"), INKED, SETTINGS, TRUST)
     assert verdict.quality > 0.9 and verdict.language in ("en", "fr")  # the example pages
-    noise = detect.judge(reading("1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I", "rapidocr"), INKED, CFG,
+    noise = detect.judge(reading("1I1 l1I 11l I1 lI1 1l1 I11 l1 I1I", "rapidocr"), INKED, SETTINGS,
                          TRUST)
     assert noise.quality < 0.3
     assert reasons(GOOD, reread_below=0.5) == []  # retry-failed --below 0.5 flagged it

@@ -19,9 +19,11 @@ from ocrflow.core import atomic
 from ocrflow.core.layout import Layout
 from ocrflow.core.records import FinalPage
 from ocrflow.inputs.inventory import InventoryTask, inventory_document, inventory_shard
+from ocrflow.inputs.settings import InventorySettings
 from ocrflow.results.manifest import summarize, summary_text
 from ocrflow.results.merge import document_markdown
 from ocrflow.run import entrypoints, plan
+from ocrflow.text.settings import TrustSettings
 from tests.conftest import REPO, Workspace
 from tests.support import pdfs
 from tests.support.stand_in import DEFAULTS, run_job
@@ -32,8 +34,9 @@ def planned(tmp_path: Path, folder: Path) -> dict[str, dict]:
     results = tmp_path / "results"
     (shard,) = plan.update(str(folder), results, 100)
     members = Layout.of(results).members(shard)
-    inventory_shard(members, tmp_path / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
-                    trust_settings=DEFAULTS["trust"])
+    inventory_shard(members, tmp_path / "inventory.jsonl",
+                    InventorySettings.from_config(DEFAULTS["inventory"]), workers=1,
+                    trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     return {r["doc_id"]: r for r in atomic.read_jsonl(tmp_path / "inventory.jsonl")}
 
 

@@ -18,9 +18,11 @@ from ocrflow.core import atomic
 from ocrflow.core.layout import Layout
 from ocrflow.core.records import InventoryDocument, InventoryPage, PageInput, write_records
 from ocrflow.engines.ocr import ShardJob, ocr_shard
+from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.inventory import InventoryTask, inventory_document
 from ocrflow.inputs.isolation import IsolatedPool, MemoryLimit
 from ocrflow.inputs.render import RenderSpec, RenderTask, render_page
+from ocrflow.inputs.settings import RenderSettings
 from tests.support import pdfs
 from tests.support.stand_in import DEFAULTS
 
@@ -93,10 +95,14 @@ def run_inventory_job(members: Path, output: Path, mem_mb: int) -> dict[str, int
         "import json, resource, sys\n"
         "from pathlib import Path\n"
         "from ocrflow.inputs.inventory import inventory_shard\n"
+        "from ocrflow.inputs.settings import InventorySettings\n"
+        "from ocrflow.text.settings import TrustSettings\n"
         "from tests.support.stand_in import DEFAULTS\n"
         "if __name__ == '__main__':\n"
-        "    inventory_shard(Path(sys.argv[1]), Path(sys.argv[2]), DEFAULTS['inventory'], 1,\n"
-        "                    DEFAULTS['trust'], mem_mb=int(sys.argv[3]))\n"
+        "    inventory_shard(Path(sys.argv[1]), Path(sys.argv[2]),\n"
+        "                    InventorySettings.from_config(DEFAULTS['inventory']), 1,\n"
+        "                    TrustSettings.from_config(DEFAULTS['trust']),\n"
+        "                    mem_mb=int(sys.argv[3]))\n"
         # The job's own peak is VmHWM: its ru_maxrss would count the test process it was
         # forked from (Linux keeps the larger across exec), which grows over a test session.
         "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
@@ -229,7 +235,8 @@ def test_the_ocr_job_records_a_page_too_large_to_render(tmp_path: Path) -> None:
                        stats=tmp_path / "stats.json", role="primary", engine_name="rapidocr",
                        settings=DEFAULTS["engines"]["rapidocr"],
                        store_root=Layout.of(tmp_path).page_store,
-                       render={**DEFAULTS["render"], "workers": 1}, policy=DEFAULTS["ocr"],
+                       render=RenderSettings.from_config({**DEFAULTS["render"], "workers": 1}),
+                       policy=OcrSettings.from_config(DEFAULTS["ocr"]),
                        mem_mb=1536))  # 1536 less 1024 for the job: the 512 MB floor
     readings = {r["doc_id"]: r for r in atomic.read_jsonl(tmp_path / "primary.jsonl")}
     assert readings["inflates"]["error"] == (

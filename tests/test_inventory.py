@@ -8,6 +8,8 @@ import pytest
 
 from ocrflow.core import atomic
 from ocrflow.inputs.inventory import InventoryTask, inventory_document, inventory_shard
+from ocrflow.inputs.settings import InventorySettings
+from ocrflow.text.settings import TrustSettings
 from tests.support import pdfs
 from tests.support.stand_in import DEFAULTS
 
@@ -73,8 +75,10 @@ def test_a_pdf_that_hangs_the_library_is_cut_off_and_the_shard_completes(tmp_pat
     members = tmp_path / "inputs.tsv"
     members.write_text(f"slow\t{slow}\t1\t1\ngood\t{good}\t1\t1\n")
     out = tmp_path / "inventory.jsonl"
-    inventory_shard(members, out, {**SETTINGS, "timeout_s": 2, "ink_dpi": 150}, workers=1,
-                    trust_settings=DEFAULTS["trust"])
+    inventory_shard(members, out,
+                    InventorySettings.from_config({**SETTINGS, "timeout_s": 2, "ink_dpi": 150}),
+                    workers=1,
+                    trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     records = {r["doc_id"]: r for r in atomic.read_jsonl(out)}
     assert records["slow"]["error"] == "PDF library failed: timed out after 2 s"
     assert records["good"]["error"] == "" and len(records["good"]["pages"]) == 1

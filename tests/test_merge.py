@@ -98,14 +98,17 @@ def test_a_reading_that_lost_a_script_does_not_replace_one_that_has_it() -> None
     read its French cleanly and its Arabic not at all: a better score on less text."""
     from ocrflow.run import config
     from ocrflow.text import detect
+    from ocrflow.text.settings import DetectionSettings, TrustSettings
 
     settings = config.validate({"input": "x"})
+    detection = DetectionSettings.from_config(settings["detection"])
     doubted = replace(PAGE, ink=0.1, has_text_layer=True, text_layer=BILINGUAL,
                       trust=LayerTrust(False, 0.6, "fr", ["45% of the page's ink is picture"]))
 
     def judged(engine: str, text: str) -> tuple[Reading, Verdict]:
         reading = Reading("doc", "h", 1, engine, text)
-        return reading, detect.judge(reading, doubted, settings["detection"], settings["trust"])
+        return reading, detect.judge(reading, doubted, detection,
+                                     TrustSettings.from_config(settings["trust"]))
 
     french_only = BILINGUAL.splitlines()[0]
     layer, ocr = judged("textlayer", BILINGUAL), judged("tesseract", french_only)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ocrflow.results.settings import MergeFiles, MergeSettings
 
 from ocrflow.core import atomic
 from ocrflow.core.layout import NAME_MAX, Layout, document_file, output_stem
@@ -285,9 +286,11 @@ def test_a_page_or_pdf_too_large_for_memory_says_so_in_its_reasons(tmp_path: Pat
     atomic.write_jsonl(inventory, (d.to_json() for d in docs))
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    merge_shard(inventory=inventory, primary=empty, primary_verdicts=empty, recovery=None,
-                recovery_verdicts=None, markdown_dir=tmp_path / "md", store_root=tmp_path,
-                output=tmp_path / "pages.jsonl", documents=tmp_path / "documents.tsv")
+    merge_shard(MergeFiles(inventory=inventory, primary=empty, primary_verdicts=empty,
+                           recovery=None, recovery_verdicts=None, markdown_dir=tmp_path / "md",
+                           store_root=tmp_path, output=tmp_path / "pages.jsonl",
+                           documents=tmp_path / "documents.tsv"),
+                MergeSettings(("markdown",), min_agreement=0.8, headers_footers=None))
     rows = {r.doc_id: r for r in read_records(tmp_path / "pages.jsonl", PageRow)}
     assert (rows["bomb"].status, rows["bomb"].reasons) == ("unreadable", ["inventory:too_large"])
     assert (rows["dense"].status, rows["dense"].reasons, rows["dense"].error) == (

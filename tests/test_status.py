@@ -533,7 +533,7 @@ def test_a_config_recorded_before_pools_gets_the_default_pools(tmp_path: Path) -
 
 # --- every engine pair, at every stage a shard goes through --------------------------------
 
-SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]
+SCHEMA = config.schema()["properties"]  # the engines registered, as config.yaml may name them
 PRIMARIES = SCHEMA["primary"]["properties"]["engine"]["enum"]
 RECOVERIES = SCHEMA["recovery"]["properties"]["engine"]["enum"]  # with none: no recovery stage
 STAGES = ("planned", "inventoried", "primary", "recovery", "merged", "manifest")

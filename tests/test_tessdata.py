@@ -24,9 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ocrflow.engines.tesseract import SYSTEM_TESSDATA
+from ocrflow.engines.tesseract import SYSTEM_TESSDATA, TesseractEngine
 from tests.conftest import REPO
 from tests.support import pdfs
 from tests.test_tesseract import ARABIC, CER_ARABIC, CER_FRENCH, FRENCH, cer, scanned
@@ -136,9 +135,7 @@ def bin_with(folder: Path, *commands: str) -> Path:
 
 
 def test_the_script_fetches_the_default_languages_and_looks_where_the_engine_does() -> None:
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-    languages = (schema["properties"]["engines"]["properties"]["tesseract"]["properties"]
-                 ["languages"]["default"])
+    languages = TesseractEngine.OPTIONS["properties"]["languages"]["default"]
     (line,) = re.findall(r"^TESSDATA_LANGS := (.*)$", (REPO / "Makefile").read_text(), re.M)
     assert sorted(line.split()) == sorted([*languages, "osd"])  # osd: detect_script needs it
     (folders,) = re.findall(r"^SYSTEM_TESSDATA=\(([^)]*)\)", SCRIPT.read_text(), re.M)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -14,17 +15,18 @@ from ocrflow.core.layout import Layout
 from ocrflow.inputs.inventory import InventoryTask, inventory_document, judge_text_layers
 from ocrflow.run import config
 from ocrflow.text import trust
+from ocrflow.text.settings import TrustSettings
 from tests.conftest import REPO, Workspace, call_counts
 from tests.support import pdfs
 from tests.support.real_pdfs import DECREE as PROCES_VERBAL
 from tests.support.real_pdfs import MINUTES
 
-TRUST = config.validate({"input": "x"})["trust"]
+TRUST = TrustSettings.from_config(config.validate({"input": "x"})["trust"])
 SLIDE = "Harbour works 2024\nNew quay: 120 m\nDredging: 40,000 m3\nOpening in May"
 
 
 def assessed(text: str, **changes: object) -> trust.Assessment:
-    return trust.assess(text, {**TRUST, **changes})
+    return trust.assess(text, replace(TRUST, **changes))
 
 
 def test_real_text_is_trusted_with_its_language() -> None:

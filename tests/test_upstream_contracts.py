@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from ocrflow.results.settings import MergeFiles, MergeSettings
 
 from ocrflow import engines
 from ocrflow.core import atomic
@@ -159,11 +160,13 @@ def test_prose_on_a_blank_page_is_a_hallucination_that_recovery_must_confirm(
 
 
 def merged(tmp: Path) -> tuple[str, list[dict]]:
-    merge_shard(inventory=tmp / "inventory.jsonl", primary=tmp / "primary.jsonl",
-                primary_verdicts=tmp / "primary_verdicts.jsonl", recovery=None,
-                recovery_verdicts=None, markdown_dir=tmp / "markdown",
-                store_root=Layout.of(tmp).page_store, output=tmp / "pages.jsonl",
-                documents=tmp / "documents.tsv", outputs=("markdown", "page_records"))
+    merge_shard(MergeFiles(inventory=tmp / "inventory.jsonl", primary=tmp / "primary.jsonl",
+                           primary_verdicts=tmp / "primary_verdicts.jsonl", recovery=None,
+                           recovery_verdicts=None, markdown_dir=tmp / "markdown",
+                           store_root=Layout.of(tmp).page_store, output=tmp / "pages.jsonl",
+                           documents=tmp / "documents.tsv"),
+                MergeSettings(("markdown", "page_records"), min_agreement=0.8,
+                              headers_footers=None))
     return ((tmp / "markdown" / "doc.md").read_text(),
             list(atomic.read_jsonl(tmp / "markdown" / "doc.pages.jsonl")))
 

@@ -9,7 +9,8 @@ from typing import Any
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
 
 __all__ = ["ENGINES", "Engine", "EngineSpec", "EngineUnavailable", "JobContext", "PageInput",
-           "PageOutput", "create", "engine_settings", "job_env", "job_gpus", "job_servers"]
+           "PageOutput", "create", "engine_class", "engine_settings", "job_env", "job_gpus",
+           "job_servers"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,14 @@ def job_gpus(name: str, settings: dict[str, Any]) -> int:
     if settings.get("device", "cuda") != "cuda":
         return 0
     return int(settings.get("gpus", 1))
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The class registered under ``name``: the one that declares the engine's options (a backend
+    with its own class, deepseek's transformers, takes the same settings)."""
+    module_name, class_name = ENGINES[name].target.split(":")
+    cls: type[Engine] = getattr(importlib.import_module(module_name), class_name)
+    return cls
 
 
 def create(name: str, settings: dict[str, Any], threads: int = 1) -> Engine:

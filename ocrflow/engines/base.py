@@ -75,6 +75,11 @@ class Engine(ABC):
     SOURCE: ClassVar[frozenset[str]] = frozenset({"models_dir", "revision"})
     # What the plan assumes of the engine's speed (walltimes, the cost estimate): never the text.
     PLANNING: ClassVar[frozenset[str]] = frozenset({"pages_per_second", "server_start_s"})
+    # Its settings: the JSON schema of engines.<name> in the config ("description" and
+    # "properties", each key with its default and description; "$ref" to share keys), which
+    # ocrflow/run/config.py puts in the schema; OPTION_DEFS: the "$defs" entries it refers to.
+    OPTIONS: ClassVar[dict[str, Any]] = {}
+    OPTION_DEFS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         self.settings = settings

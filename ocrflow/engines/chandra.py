@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 from ocrflow.engines.base import PageInput, PageOutput
 from ocrflow.engines.client import CUT, ChatClient
@@ -43,6 +43,81 @@ def server_sizes(gpu_memory_mib: int | None) -> tuple[int, int]:
 
 class ChandraEngine(ServerEngine):
     name = "chandra"
+    # Its settings, engines.chandra in the config (JSON schema, defaults and descriptions):
+    # ocrflow/run/config.py puts them in the schema the config is validated against.
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "$ref": "#/$defs/vllm", "description": "Chandra, served with vLLM.",
+        "properties": {
+            "model": {
+                "type": "string", "minLength": 1, "default": "datalab-to/chandra-ocr-2",
+                "description": "Hugging Face Hub id or local path of the model"},
+            "served_model_name": {"default": "chandra"},
+            "max_in_flight": {"default": 96},
+            "max_num_seqs": {
+                "type": ["integer", "null"], "minimum": 1, "default": None,
+                "description": "vLLM --max-num-seqs; null: from the GPU's memory, as Chandra's "
+                               "launcher"},
+            "max_num_batched_tokens": {
+                "type": ["integer", "null"], "minimum": 1, "default": None,
+                "description": "vLLM --max-num-batched-tokens; null: from the GPU's memory"},
+            "server_env": {"default": {}},
+            "server_args": {
+                "default": ["--max-model-len", "18000", "--gpu-memory-utilization", "0.85",
+                            "--dtype", "bfloat16", "--enable-prefix-caching",
+                            "--mm-processor-kwargs",
+                            '{"min_pixels": 3136, "max_pixels": 6291456}',
+                            "--no-enable-log-requests"]},
+            "prompt_type": {
+                "enum": ["ocr_layout", "ocr"], "default": "ocr_layout",
+                "description": "which of Chandra's own prompts is sent"},
+            "prompt": {
+                "type": "string", "default": "",
+                "description": "your own prompt instead of Chandra's; empty: Chandra's "
+                               "(prompt_type)"},
+            "dpi": {
+                "type": "number", "exclusiveMinimum": 0, "default": 192,
+                "description": "rendering resolution, in dots per inch, raised until the short "
+                               "side has min_short_side pixels"},
+            "min_short_side": {
+                "type": "integer", "minimum": 0, "default": 1024,
+                "description": "pixels the rendered page's short side reaches at least"},
+            "max_pixels": {
+                "type": "integer", "minimum": 10000, "default": 6291456,
+                "description": "pixel cap per rendered page (3072 x 2048)"},
+            "max_tokens": {
+                "type": "integer", "minimum": 1, "default": 12384,
+                "description": "output token limit; output cut there is a failed page "
+                               "(truncated)"},
+            "temperature": {
+                "type": "number", "minimum": 0, "maximum": 2, "default": 0.0,
+                "description": "sampling temperature of the first request; a looping answer is "
+                               "asked again warmer"},
+            "top_p": {
+                "type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.1,
+                "description": "nucleus sampling share of the first request"},
+            "max_retries": {
+                "type": "integer", "minimum": 0, "maximum": 20, "default": 6,
+                "description": "times a looping answer is asked again (not failed requests: see "
+                               "retries)"},
+            "retries_with_recovery": {
+                "type": "integer", "minimum": 0, "maximum": 20, "default": 1,
+                "description": "with a recovery engine configured, times a looping answer is "
+                               "asked again before the page goes to recovery (at most "
+                               "max_retries); without one, max_retries holds"},
+            "headers_footers": {
+                "type": "boolean", "default": False,
+                "description": "keep page headers and footers in the Markdown"},
+            "images": {
+                "type": "boolean", "default": True,
+                "description": "crop figures into image files the Markdown links to; false: no "
+                               "figure and no link"},
+            "pages_per_second": {
+                "$ref": "#/$defs/pages_per_second", "default": 2.0,
+                "description": "pages one job reads per second (per GPU on GPUs), for its "
+                               "walltime and the plan's estimate; published: about 2 pages/s on "
+                               "one H100 at 96 requests in flight (Chandra 2's README)"},
+            "server_start_s": {"$ref": "#/$defs/server_start_s", "default": 120}},
+    }
     package = "chandra"
 
     @property

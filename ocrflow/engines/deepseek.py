@@ -9,7 +9,7 @@ finish is a failed page (truncated), never a dropped one.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from ocrflow.engines.base import PageInput, PageOutput
 from ocrflow.engines.client import ChatClient
@@ -58,6 +58,71 @@ def parse(raw: str, finish: str, meta: dict[str, Any]) -> PageOutput:
 
 class DeepSeekEngine(ServerEngine):
     name = "deepseek"
+    # Its settings, engines.deepseek in the config (JSON schema, defaults and descriptions):
+    # ocrflow/run/config.py puts them in the schema the config is validated against.
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "$ref": "#/$defs/vllm",
+        "description": "DeepSeek-OCR, served with vLLM or run with transformers.",
+        "properties": {
+            "model": {
+                "type": "string", "minLength": 1, "default": "deepseek-ai/DeepSeek-OCR",
+                "description": "Hugging Face Hub id or local path of the model"},
+            "backend": {
+                "enum": ["vllm", "transformers"], "default": "vllm",
+                "description": "vllm: a server; transformers: the model's own infer() on a GPU "
+                               "the job holds"},
+            "served_model_name": {"default": "deepseek-ocr"},
+            "max_in_flight": {"default": 64},
+            # vLLM 0.32.0 on CUDA picks its V2 model runner, which refuses this V1 logits
+            # processor (docs/engines.md, "vLLM on CUDA and on the CPU"): the V1 runner loads it.
+            "server_env": {"default": {"VLLM_USE_V2_MODEL_RUNNER": "0"}},
+            "server_args": {
+                "default": ["--logits_processors",
+                            "vllm.model_executor.models.deepseek_ocr:NGramPerReqLogitsProcessor",
+                            "--no-enable-prefix-caching", "--mm-processor-cache-gb", "0",
+                            "--no-enable-log-requests"]},
+            "prompt": {
+                "type": "string", "minLength": 1,
+                "default": "<|grounding|>Convert the document to markdown.",
+                "description": "prompt sent with every page"},
+            "dpi": {
+                "type": "number", "exclusiveMinimum": 0, "default": 144,
+                "description": "rendering resolution, in dots per inch"},
+            "max_pixels": {
+                "type": "integer", "minimum": 10000, "default": 6291456,
+                "description": "pixel cap per rendered page"},
+            "max_tokens": {
+                "type": ["integer", "null"], "minimum": 1, "default": None,
+                "description": "output token limit; null: what the 8192-token context leaves "
+                               "after the prompt"},
+            "ngram_size": {
+                "type": "integer", "minimum": 1, "default": 30,
+                "description": "n-gram size, in tokens, of DeepSeek-OCR's repetition guard"},
+            "ngram_window": {
+                "type": "integer", "minimum": 1, "default": 90,
+                "description": "tokens the repetition guard looks back over"},
+            "ngram_whitelist_token_ids": {
+                "type": "array", "items": {"type": "integer"}, "default": [128821, 128822],
+                "description": "token ids the repetition guard lets repeat (table cell tags)"},
+            "base_size": {
+                "type": "integer", "minimum": 64, "default": 1024,
+                "description": "transformers backend: global view size, in pixels"},
+            "image_size": {
+                "type": "integer", "minimum": 64, "default": 640,
+                "description": "transformers backend: tile size, in pixels"},
+            "crop_mode": {
+                "type": "boolean", "default": True,
+                "description": "transformers backend: tile the page (Gundam mode)"},
+            "attn_implementation": {
+                "enum": ["flash_attention_2", "sdpa", "eager"], "default": "flash_attention_2",
+                "description": "transformers backend only: attention kernel"},
+            "pages_per_second": {
+                "$ref": "#/$defs/pages_per_second", "default": 2.3,
+                "description": "pages one job reads per second (per GPU on GPUs), for its "
+                               "walltime and the plan's estimate; published: about 200,000 pages "
+                               "a day on one A100-40G (DeepSeek-OCR's README)"},
+            "server_start_s": {"$ref": "#/$defs/server_start_s", "default": 120}},
+    }
     package = ""  # the vLLM path needs only the server
 
     @property

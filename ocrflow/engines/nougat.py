@@ -16,7 +16,7 @@ page by page so that a page reads the same in any batch:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from ocrflow.engines import models
 from ocrflow.engines.base import (
@@ -113,6 +113,56 @@ def repetition_start(max_logits: list[float], ended: bool) -> int | None:
 
 class NougatEngine(Engine):
     name = "nougat"
+    # Its settings, engines.nougat in the config (JSON schema, defaults and descriptions):
+    # ocrflow/run/config.py puts them in the schema the config is validated against.
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "description": "Nougat, run with transformers.",
+        "properties": {
+            "model": {
+                "type": "string", "minLength": 1, "default": "facebook/nougat-small",
+                "description": "Hugging Face Hub id or local path of the model"},
+            "revision": {
+                "type": ["string", "null"], "minLength": 1, "default": None,
+                "description": "the model's hub revision (a branch, tag or commit) that `ocrflow "
+                               "models download` fetches; null: the newest, recorded when first "
+                               "downloaded and kept"},
+            "device": {
+                "enum": ["cuda", "cpu"], "default": "cuda",
+                "description": "where the model runs; cpu is slow (the tests use it)"},
+            "gpus": {
+                "type": "integer", "minimum": 1, "maximum": 1, "default": 1,
+                "description": "GPUs per OCR job (one: the model runs in the job's process)"},
+            "batch_size": {
+                "type": "integer", "minimum": 1, "maximum": 1024, "default": 8,
+                "description": "pages per generate() call"},
+            "dpi": {
+                "type": "number", "exclusiveMinimum": 0, "default": 96,
+                "description": "rendering resolution, in dots per inch (Nougat's processor "
+                               "resizes to 896 x 672 itself)"},
+            "max_pixels": {
+                "type": "integer", "minimum": 10000, "default": 12000000,
+                "description": "pixel cap per rendered page"},
+            "max_new_tokens": {
+                "type": "integer", "minimum": 1, "default": 3584,
+                "description": "output token limit; reaching it is truncated"},
+            "repetition_window": {
+                "type": "integer", "minimum": 2, "default": 200,
+                "description": "generation steps over which Nougat's loop detection measures the "
+                               "logit variance"},
+            "repetition_threshold": {
+                "type": "number", "minimum": 0, "default": 0.015,
+                "description": "variance below which Nougat's loop detection stops the page"},
+            "markdown_compatible": {
+                "type": "boolean", "default": True,
+                "description": "apply Nougat's markdown_compatible post-processing, as its "
+                               "predict.py does"},
+            "pages_per_second": {
+                "$ref": "#/$defs/pages_per_second", "default": 0.34,
+                "description": "pages one job reads per second (per GPU on GPUs), for its "
+                               "walltime and the plan's estimate; published in the seeds: 1,240 "
+                               "pages an hour on one GH200 (nougat-small)"},
+            "server_start_s": {"$ref": "#/$defs/server_start_s", "default": 30}},
+    }
     OPERATIONAL = frozenset({"batch_size", "device", "gpus"})
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:

@@ -39,9 +39,11 @@ from ocrflow.core.records import (
 from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.core.store import Claim, PageStore, pending
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageOutput
+from ocrflow.engines.settings import OcrSettings
 from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.inputs.isolation import IsolatedPool, MemoryLimit, worker_limit
 from ocrflow.inputs.render import RenderTask, preload, render_page
+from ocrflow.inputs.settings import RenderSettings
 
 log = logging.getLogger(__name__)
 # One line per page sent to an engine (JSON: role, engine, hash, page), for audits and tests:
@@ -86,8 +88,8 @@ def recovery_work(inventory: list[InventoryDocument], verdicts: list[Verdict]) -
 class ShardRun:
     """One engine over one shard's work pages."""
 
-    def __init__(self, engine: Engine, store: PageStore, role: str, render: dict[str, Any],
-                 policy: dict[str, Any], job: JobContext | None = None,
+    def __init__(self, engine: Engine, store: PageStore, role: str, render: RenderSettings,
+                 policy: OcrSettings, job: JobContext | None = None,
                  progress_file: Path | None = None, fields: dict[str, Any] | None = None,
                  memory: MemoryLimit | None = None):
         """``progress_file``: where the job's counts are kept while it runs (with ``fields``
@@ -98,7 +100,7 @@ class ShardRun:
         self.job = job
         self.progress_file, self.fields = progress_file, fields or {}
         self.tracker: ProgressFile | None = None
-        self.policy = policy  # the config's `ocr` section
+        self.policy = policy
         self.sent = 0
         self.provenance: dict[str, Any] = {}
         self._tries: dict[tuple[str, int], int] = {}  # engine-error attempts before this job
@@ -128,7 +130,7 @@ class ShardRun:
                 "pages_stored": len(work) - n_todo, "pages_to_ocr": n_todo})
         if n_todo:
             # A shard smaller than the window is judged on all its pages (five at least).
-            window = min(self.policy["failing_window"], max(n_todo, MIN_FAILING_WINDOW))
+            window = min(self.policy.failing_window, max(n_todo, MIN_FAILING_WINDOW))
             self._recent = collections.deque(maxlen=window)
             try:  # a SIGTERM just after start() returns still stops its servers
                 self.engine.start(self.job)
@@ -148,7 +150,7 @@ class ShardRun:
             raise PagesToRetry(
                 f"{len(retry)} pages could not be answered (first: {first}); the job's next "
                 f"attempt tries them again (ocr.max_page_attempts "
-                f"{self.policy['max_page_attempts']})")
+                f"{self.policy.max_page_attempts})")
         readings = []
         for page in work:
             # never silently missing: a page without a result says so in its reading
@@ -191,9 +193,9 @@ class ShardRun:
             yield from inputs
             return
         tasks = (RenderTask(page, spec) for page in inputs)
-        with IsolatedPool(render_page, self.render["workers"], self.render["timeout_s"],
+        with IsolatedPool(render_page, self.render.workers, self.render.timeout_s,
                           memory=self.memory, preload=preload(spec)) as pool:
-            for outcome in pool.imap_unordered(tasks, prefetch=self.render["prefetch"]):
+            for outcome in pool.imap_unordered(tasks, prefetch=self.render.prefetch):
                 page: PageInput = outcome.task.page
                 if outcome.ok:
                     page.image = outcome.value
@@ -227,7 +229,7 @@ class ShardRun:
         self._recent.append(bool(output.error))
         if output.error:
             self._errors.append((page, output.error))
-        window, share = self._recent.maxlen or 0, self.policy["failing_share"]
+        window, share = self._recent.maxlen or 0, self.policy.failing_share
         if len(self._recent) == window and sum(self._recent) >= share * window:
             # Forget this job's errors: with the engine fixed, these pages are read afresh.
             for content_hash in {p.content_hash for p, _ in self._errors}:
@@ -246,7 +248,7 @@ class ShardRun:
             "page_attempts": tries, "meta": output.meta, "provenance": self.provenance,
             "requests": output.requests}
         if output.error:
-            record["retry"] = output.transient and tries < self.policy["max_page_attempts"]
+            record["retry"] = output.transient and tries < self.policy.max_page_attempts
         if output.images:
             record["images"] = self.store.write_images(page.content_hash, page.page,
                                                        output.images)
@@ -269,8 +271,8 @@ class ShardJob:
     engine_name: str
     settings: dict[str, Any]  # the engine's settings (config.engine_settings)
     store_root: Path  # the page store: a page already read there is not sent again
-    render: dict[str, Any]  # the config's `render` section
-    policy: dict[str, Any]  # the config's `ocr` section
+    render: RenderSettings
+    policy: OcrSettings  # how the job treats engine errors
     threads: int = 1
     # Recovery: the primary's verdicts of the same shards; only the pages they fail are read.
     # None: every page.
@@ -337,7 +339,7 @@ def ocr_shard(job: ShardJob) -> None:
     unit = "pool" if job.verdicts is not None else "shard"  # the folder's name is its id
     fields = {unit: job.output.parent.name, "pages": len(from_layer) + len(work),
               "pages_from_text_layer": len(from_layer)}
-    memory = worker_limit(job.mem_mb, job.render["workers"], PARENT_RESERVE_MB)
+    memory = worker_limit(job.mem_mb, job.render.workers, PARENT_RESERVE_MB)
     if memory is not None:
         log.info("each render worker may use %s", memory.describe())
     run = ShardRun(engine, store, job.role, job.render, job.policy, context, job.progress, fields,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Any, ClassVar
 
 from ocrflow.engines.base import Engine, EngineUnavailable, JobContext, PageInput, PageOutput
 from ocrflow.engines.reading_order import from_quads, reading_order
@@ -12,6 +12,31 @@ from ocrflow.inputs.render import RenderSpec
 
 class RapidOCREngine(Engine):
     name = "rapidocr"
+    # Its settings, engines.rapidocr in the config (JSON schema, defaults and descriptions):
+    # ocrflow/run/config.py puts them in the schema the config is validated against.
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "description": "RapidOCR (onnxruntime, CPU).",
+        "properties": {
+            "dpi": {
+                "type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 150,
+                "description": "rendering resolution, in dots per inch"},
+            "max_pixels": {
+                "type": "integer", "minimum": 10000, "default": 12000000,
+                "description": "pixel cap per rendered page (the resolution is lowered), so a "
+                               "poster-sized page cannot exhaust memory"},
+            "min_score": {
+                "type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
+                "description": "text boxes recognised with a lower confidence (0-1) are dropped"},
+            "threads": {
+                "type": "integer", "minimum": 0, "default": 0,
+                "description": "onnxruntime threads; 0: the cores the job was given"},
+            "pages_per_second": {
+                "$ref": "#/$defs/pages_per_second", "default": 0.25,
+                "description": "pages one job reads per second (per GPU on GPUs), for its "
+                               "walltime and the plan's estimate; measured here "
+                               "(docs/figures.md, both cores)"},
+            "server_start_s": {"$ref": "#/$defs/server_start_s", "default": 2}},
+    }
     version = "2"  # lines in column-aware reading order (ocrflow.engines.reading_order)
     OPERATIONAL = frozenset({"threads"})
 

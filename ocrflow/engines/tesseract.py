@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ocrflow.core.records import RenderedPage
 from ocrflow.engines.base import (
@@ -109,6 +109,63 @@ class PageReader:
 
 class TesseractEngine(Engine):
     name = "tesseract"
+    # Its settings, engines.tesseract in the config (JSON schema, defaults and descriptions):
+    # ocrflow/run/config.py puts them in the schema the config is validated against.
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "description": "Tesseract through tesserocr (CPU); reads Arabic, French and every "
+                       "language it has a model for.",
+        "properties": {
+            "tables": {
+                "type": "boolean", "default": True,
+                "description": "ruled tables whose grid is found in the page image are read cell "
+                               "by cell and written where they lie as HTML tables (<table>, <th> "
+                               "first row, rowspan/colspan; dir=\"rtl\" with the rightmost "
+                               "column first for a right-to-left table); false: read as lines "
+                               "like the rest of the page"},
+            "languages": {
+                "type": "array", "minItems": 1, "uniqueItems": True,
+                "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                "default": ["fra", "eng", "ara"],
+                "description": "Tesseract language codes (its model file names: "
+                               "fra.traineddata); each needs its model installed"},
+            "detect_script": {
+                "type": "boolean", "default": True,
+                "description": "read each page with only the listed languages of the script "
+                               "Tesseract's OSD finds on it (needs osd.traineddata); false: "
+                               "every language on every page"},
+            "recheck_below": {
+                "type": "number", "minimum": 0, "maximum": 1, "default": 0.8,
+                "description": "a word read with the page's script's languages whose confidence "
+                               "(0-1) is lower is doubted: the doubted part of the page is read "
+                               "again with every language at half the resolution, and each run "
+                               "of words still doubted with the other scripts' languages, "
+                               "replacing them where that reading has more of the other scripts' "
+                               "words and is sure (pages mixing scripts); 0: never"},
+            "dpi": {
+                "type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 300,
+                "description": "rendering resolution, in dots per inch"},
+            "max_pixels": {
+                "type": "integer", "minimum": 10000, "default": 12000000,
+                "description": "pixel cap per rendered page (the resolution is lowered), so a "
+                               "poster-sized page cannot exhaust memory"},
+            "psm": {
+                "enum": [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], "default": 3,
+                "description": "Tesseract page segmentation mode; 3: automatic layout, columns "
+                               "read one after the other"},
+            "threads": {
+                "type": "integer", "minimum": 0, "default": 0,
+                "description": "pages read at once, one Tesseract per thread; 0: the cores the "
+                               "job was given"},
+            "timeout_s": {
+                "type": "number", "exclusiveMinimum": 0, "default": 120,
+                "description": "a page whose recognition takes longer fails (engine_error)"},
+            "pages_per_second": {
+                "$ref": "#/$defs/pages_per_second", "default": 1.0,
+                "description": "pages one job reads per second (per GPU on GPUs), for its "
+                               "walltime and the plan's estimate; measured here: 1.16-1.20 "
+                               "pages/s on 2 cores (docs/figures.md)"},
+            "server_start_s": {"$ref": "#/$defs/server_start_s", "default": 1}},
+    }
     version = "2"  # 2: ruled tables as HTML tables (engines.tesseract.tables)
     OPERATIONAL = frozenset({"threads", "timeout_s"})
 

@@ -9,6 +9,7 @@ keeps the inventory's reading of its layer as it is.
 from __future__ import annotations
 
 import logging
+from typing import Any, ClassVar
 
 from ocrflow.engines.base import Engine, PageInput, PageOutput, error_line
 
@@ -17,6 +18,24 @@ log = logging.getLogger(__name__)
 
 class TextLayerEngine(Engine):
     name = "textlayer"
+    # Its settings, engines.textlayer in the config (JSON schema, defaults and descriptions):
+    # ocrflow/run/config.py puts them in the schema the config is validated against.
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "description": "The PDF's own text layer.",
+        "properties": {
+            "structure": {
+                "type": "boolean", "default": True,
+                "description": "read born-digital pages as structure: tables (ruled and unruled) "
+                               "as HTML tables, headings and lists as Markdown, from the layer's "
+                               "geometry and fonts (ocrflow.inputs.structure); false: the "
+                               "layer's lines as they are"},
+            "pages_per_second": {
+                "$ref": "#/$defs/pages_per_second", "default": 20,
+                "description": "pages one job reads per second (an estimate: the text layer "
+                               "takes milliseconds a page; rendering the page for its checks "
+                               "most of it)"},
+            "server_start_s": {"$ref": "#/$defs/server_start_s", "default": 0}},
+    }
     version = "3"  # tables, headings and lists from the layer's geometry (ocrflow.inputs.structure)
 
     def recognize(self, page: PageInput) -> PageOutput:

@@ -17,7 +17,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ocrflow.engines import models
 from ocrflow.engines.base import (
@@ -74,6 +74,90 @@ def data_url(page: PageInput) -> str:
     return f"data:image/{kind};base64,{base64.b64encode(page.image.data).decode()}"
 
 
+# The server and client keys every engine served with vLLM shares (engines.chandra,
+# engines.deepseek), each engine giving its own default where they differ.
+SERVER_OPTIONS: dict[str, Any] = {
+    "type": "object",
+    "description": "The server and client keys of the engines served with vLLM (engines.chandra, "
+                   "engines.deepseek), with what they share; an engine gives its own default "
+                   "where they differ.",
+    "properties": {
+        "endpoint": {
+            "type": "string", "default": "",
+            "description": "an OpenAI-compatible base URL; set: start no server and ask for no "
+                           "GPU"},
+        "api_key_env": {
+            "type": "string", "default": "",
+            "description": "name of the environment variable holding the API key (the key never "
+                           "goes in a file or a log)"},
+        "served_model_name": {
+            "type": "string", "minLength": 1,
+            "description": "name the server is started with and asked for"},
+        "max_in_flight": {
+            "type": "integer", "minimum": 1, "maximum": 100000,
+            "description": "requests kept open at once per server"},
+        "request_timeout_s": {
+            "type": "number", "exclusiveMinimum": 0, "default": 900,
+            "description": "one request's time limit, in seconds"},
+        "retries": {
+            "type": "integer", "minimum": 0, "maximum": 20, "default": 3,
+            "description": "retries of a failed HTTP request (refused, dropped, timed out, 429, "
+                           "5xx)"},
+        "retry_backoff_s": {
+            "type": "number", "minimum": 0, "default": 2,
+            "description": "seconds before the first retry, doubled for each further one"},
+        "gpus": {
+            "type": "integer", "minimum": 1, "maximum": 64, "default": 1,
+            "description": "GPUs per OCR job, one server on each"},
+        "device": {
+            "enum": ["cuda", "cpu"], "default": "cuda",
+            "description": "where the servers the job starts run: cuda (one per GPU), or cpu "
+                           "(one, on the job's cores, with vLLM's CPU build: the tests); nothing "
+                           "else changes"},
+        "server_command": {
+            "type": "string", "minLength": 1, "default": "vllm serve",
+            "description": "command that starts a server; model, options, host and port follow"},
+        "server_args": {
+            "type": "array", "items": {"type": "string"},
+            "description": "options given to the server command"},
+        "server_env": {
+            "type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "additionalProperties": {"type": "string"},
+            "description": "variables set for the server process only (after the config's "
+                           "environment)"},
+        "server_mem_mb": {
+            "type": ["integer", "null"], "minimum": 1, "default": None,
+            "description": "host memory (MB) one server takes, added to the OCR job's "
+                           "resources.ocr.mem_mb for each server it starts; null: ocrflow's "
+                           "estimate (docs/clusters.md: the server's processes, plus the model's "
+                           "weight files where models.dir holds them)"},
+        "revision": {
+            "type": ["string", "null"], "minLength": 1, "default": None,
+            "description": "the model's hub revision (a branch, tag or commit) that `ocrflow "
+                           "models download` fetches; null: the newest, recorded when first "
+                           "downloaded and kept"},
+        "startup_timeout_s": {
+            "type": "number", "exclusiveMinimum": 0, "default": 1200,
+            "description": "seconds a server may take to answer /v1/models"},
+        "max_restarts": {
+            "type": "integer", "minimum": 0, "maximum": 20, "default": 3,
+            "description": "restarts of a server that dies during a shard"},
+        "loop_cut_chars": {
+            "type": "integer", "minimum": 0, "default": 2000,
+            "description": "answers are streamed, and one whose last this-many characters repeat "
+                           "one pattern (3 copies at least) is closed there as a loop "
+                           "(finish_reason repetition), so the GPU stops decoding it; 0: answers "
+                           "run to max_tokens"},
+        "image_format": {
+            "enum": ["png", "jpeg"], "default": "png",
+            "description": "how pages are sent: png, as upstream serves the models; jpeg costs a "
+                           "fifth of the CPU time, its effect on accuracy unmeasured"},
+        "jpeg_quality": {
+            "type": "integer", "minimum": 1, "maximum": 100, "default": 95,
+            "description": "JPEG quality (1-100) when image_format is jpeg"}},
+}
+
+
 class ServerEngine(Engine):
     """Subclasses say how to serve the model, build a request, and read the answer."""
 
@@ -87,6 +171,8 @@ class ServerEngine(Engine):
         "max_num_batched_tokens",
         # what is paid for a page that loops, not the text of one that does not
         "loop_cut_chars", "retries_with_recovery"})
+    # $defs.vllm in the schema, which the OPTIONS of each engine served with vLLM refer to.
+    OPTION_DEFS: ClassVar[dict[str, dict[str, Any]]] = {"vllm": SERVER_OPTIONS}
 
     def __init__(self, settings: dict[str, Any], threads: int = 1) -> None:
         super().__init__(settings, threads)

@@ -26,8 +26,10 @@ from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.inputs import corpus, rtl_readings
 from ocrflow.inputs.isolation import IsolatedPool, current_limit, worker_limit
 from ocrflow.inputs.render import oversized_image
+from ocrflow.inputs.settings import InventorySettings
 from ocrflow.inputs.text_layer import LayerReading, clean_text_layer, has_rtl
 from ocrflow.text import trust
+from ocrflow.text.settings import TrustSettings
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +320,7 @@ def _page_fields(page: InventoryPage) -> dict[str, Any]:
     return {f.name: getattr(page, f.name) for f in fields(InventoryPage)}
 
 
-def _best_reading(page: PageWithReadings, settings: dict[str, Any]) -> InventoryPage:
+def _best_reading(page: PageWithReadings, settings: TrustSettings) -> InventoryPage:
     """The reading the trust signals score highest (a tie goes to the first): the one whose
     words are words, in the right order of letters, with no glyph codes. A reading whose
     right-to-left words are more often words backwards than forwards gives way, whatever
@@ -340,7 +342,7 @@ def _best_reading(page: PageWithReadings, settings: dict[str, Any]) -> Inventory
     return chosen
 
 
-def judge_text_layers(doc: InventoryDocument, settings: dict[str, Any]) -> None:
+def judge_text_layers(doc: InventoryDocument, settings: TrustSettings) -> None:
     """Each page's text-layer trust (see trust.py), judged here in the parent process: the
     word lists are loaded once per job, not once per isolated worker."""
     for index, page in enumerate(doc.pages):
@@ -382,8 +384,8 @@ def engine_plan(counts_files: list[Path], primary: str, trusted_text_layer: bool
     return f"{line}; primary: {readable} pages to {primary}"
 
 
-def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
-                    workers: int, trust_settings: dict[str, Any],
+def inventory_shard(members: Path, output: Path, settings: InventorySettings,
+                    workers: int, trust_settings: TrustSettings,
                     counts: Path | None = None, mem_mb: int | None = None) -> None:
     """Inventory a shard's PDFs; one that hangs or crashes the library, or needs more memory than
     a worker's share of the job's ``mem_mb``, is recorded, not fatal."""
@@ -394,16 +396,16 @@ def inventory_shard(members: Path, output: Path, settings: dict[str, Any],
             docs[member.doc_id] = InventoryDocument(member.doc_id, member.source_path,
                                                     error=member.problem)
             log.warning("unreadable: %s: %s", member.source_path, member.problem)
-    tasks = [InventoryTask(m.doc_id, m.source_path, settings["max_page_points"],
-                           settings["ink_dpi"], settings["text_layer_min_chars"],
-                           settings["max_page_chars"], settings["max_image_pixels"])
+    tasks = [InventoryTask(m.doc_id, m.source_path, settings.max_page_points,
+                           settings.ink_dpi, settings.text_layer_min_chars,
+                           settings.max_page_chars, settings.max_image_pixels)
              for m in listed if not m.problem]
     progress = Progress("inventory", len(tasks), unit="PDFs")
-    reserve = PARENT_BASE_MB + PARENT_MB_PER_LANGUAGE * len(trust_settings.get("languages", ()))
+    reserve = PARENT_BASE_MB + PARENT_MB_PER_LANGUAGE * len(trust_settings.languages)
     memory = worker_limit(mem_mb, workers, reserve)
     if memory is not None:
         log.info("each worker may use %s", memory.describe())
-    with IsolatedPool(inventory_document, workers, settings["timeout_s"], memory=memory,
+    with IsolatedPool(inventory_document, workers, settings.timeout_s, memory=memory,
                       preload=("numpy", "pypdfium2")) as pool:
         for outcome in pool.imap_unordered(tasks):
             task: InventoryTask = outcome.task

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from ocrflow.core import atomic
 from ocrflow.core.layout import DOCUMENT_SUFFIXES, document_file, document_images
@@ -42,8 +41,10 @@ from ocrflow.core.records import (
 from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.inputs.corpus import owns_output_names
 from ocrflow.results.outputs import WRITERS, remove_dolma, write_dolma_line
+from ocrflow.results.settings import MergeFiles, MergeSettings
 from ocrflow.text import headers
 from ocrflow.text.scripts import is_right_to_left
+from ocrflow.text.settings import HeadersFootersSettings
 from ocrflow.text.trust import covers
 
 log = logging.getLogger(__name__)
@@ -235,17 +236,18 @@ def remove_document(markdown_dir: Path, doc_id: str, keep: tuple[str, ...] = ())
     return removed
 
 
-def remove_running_lines(pages: list[FinalPage], settings: dict[str, Any] | None) -> None:
+def remove_running_lines(pages: list[FinalPage],
+                         settings: HeadersFootersSettings | None) -> None:
     """Take running heads and footers off the born-digital pages of a document (read from their
     text layer: an OCR engine's reading is left as read), recording the lines on each page."""
-    if not settings or not settings["remove"]:
+    if settings is None or not settings.remove:
         return
     born_digital = [p for p in pages
                     if p.engine == TEXT_LAYER_ENGINE and p.status == "ok" and p.text.strip()]
     texts, removed = headers.strip_headers_footers(
         [p.text for p in born_digital], numbers=[p.page for p in born_digital],
-        min_share=settings["min_share"], max_lines=settings["max_lines"],
-        min_pages=settings["min_pages"], keep_first=settings["keep_first_page"])
+        min_share=settings.min_share, max_lines=settings.max_lines,
+        min_pages=settings.min_pages, keep_first=settings.keep_first_page)
     for page, text, lines in zip(born_digital, texts, removed, strict=True):
         if lines:
             page.text, page.removed_lines = text, lines
@@ -281,63 +283,58 @@ def unwritten(doc: InventoryDocument, error: str) -> list[FinalPage]:
 
 
 def _document_pages(doc: InventoryDocument, primaries: dict[tuple[str, int], Judged],
-                    recoveries: dict[tuple[str, int], Judged], min_agreement: float,
-                    headers_footers: dict[str, Any] | None) -> list[FinalPage]:
+                    recoveries: dict[tuple[str, int], Judged],
+                    settings: MergeSettings) -> list[FinalPage]:
     pages = []
     for page in doc.pages:
         primary, recovery = (judged.get((doc.doc_id, page.page))
                              for judged in (primaries, recoveries))
-        final = resolve_page(page, primary, recovery, min_agreement)
+        final = resolve_page(page, primary, recovery, settings.min_agreement)
         final.tokens = spent(*(judged[0] for judged in (primary, recovery) if judged))
         pages.append(final)
-    remove_running_lines(pages, headers_footers)
+    remove_running_lines(pages, settings.headers_footers)
     return pages
 
 
-def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recovery: Path | None,
-                recovery_verdicts: Path | None, markdown_dir: Path, store_root: Path,
-                output: Path, documents: Path, outputs: tuple[str, ...] = ("markdown",),
-                min_agreement: float = 0.8, texts: Path | None = None,
-                dolma: Path | None = None, dolma_merged: Path | None = None,
-                headers_footers: dict[str, Any] | None = None) -> None:
-    """Final page rows of a shard (``output``), each document's chosen ``outputs`` and the index
-    of the files written (``documents``: doc_id, then its files); a document's outputs not
-    chosen are removed. ``texts``: one JSON line (doc_id, page, text) per page of every readable
-    document, in the order of ``output``'s rows: the final page text (its figure links as the
-    Markdown has them; "" for a failed or no_text page), for the SQL export, which must not
-    depend on which per-document ``outputs`` were chosen. ``dolma``: the shard's Dolma records,
-    one per readable document, with ``outputs`` listing dolma; else it and ``dolma_merged``
-    (all shards') are removed. ``headers_footers``: the config's section of that name
-    (None: nothing removed).
+def merge_shard(files: MergeFiles, settings: MergeSettings) -> None:
+    """Final page rows of a shard (``files.output``), each document's chosen
+    ``settings.outputs`` and the index of the files written (``files.documents``: doc_id, then
+    its files); a document's outputs not chosen are removed. ``files.texts``: one JSON line
+    (doc_id, page, text) per page of every readable document, in the order of the rows: the
+    final page text (its figure links as the Markdown has them; "" for a failed or no_text
+    page), for the SQL export, which must not depend on which per-document outputs were chosen.
+    ``files.dolma``: the shard's Dolma records, one per readable document, with the outputs
+    listing dolma; else it and ``files.dolma_merged`` (all shards') are removed.
 
     One document never fails its shard: an error making its pages or writing its files is
     that document's (its pages failed with ``merge:output_error`` and the error line, its
     partial files removed), and the other documents are written."""
-    primaries = _judged(primary, primary_verdicts)
-    recoveries = _judged(recovery, recovery_verdicts)
+    outputs = settings.outputs
+    primaries = _judged(files.primary, files.primary_verdicts)
+    recoveries = _judged(files.recovery, files.recovery_verdicts)
     rows: list[PageRow] = []
     index: list[str] = []
-    dolma_lines = atomic.atomic_open(dolma) if dolma and "dolma" in outputs else None
+    dolma_lines = atomic.atomic_open(files.dolma) if files.dolma and "dolma" in outputs else None
     # written document by document, atomically: a shard's texts are never all in memory
-    with (atomic.atomic_open(texts) if texts else contextlib.nullcontext()) as text_lines, \
-            (dolma_lines or contextlib.nullcontext()) as dolma_out:
-        for doc in read_records(inventory, InventoryDocument):
+    texts_out = atomic.atomic_open(files.texts) if files.texts else contextlib.nullcontext()
+    with texts_out as text_lines, (dolma_lines or contextlib.nullcontext()) as dolma_out:
+        for doc in read_records(files.inventory, InventoryDocument):
             if doc.error:
                 reasons = [TOO_LARGE] if doc.error.startswith(TOO_LARGE_ERROR) else []
                 rows.append(PageRow(doc.doc_id, doc.source_path, doc.content_hash, None,
                                     "unreadable", reasons=reasons, error=doc.error))
                 if owns_output_names(doc.error):
-                    remove_document(markdown_dir, doc.doc_id)  # an older readable version's
+                    remove_document(files.markdown_dir, doc.doc_id)  # an older readable version's
                 continue
             try:
-                pages = _document_pages(doc, primaries, recoveries, min_agreement,
-                                        headers_footers)
-                written = write_document(doc, pages, markdown_dir, store_root, outputs)
+                pages = _document_pages(doc, primaries, recoveries, settings)
+                written = write_document(doc, pages, files.markdown_dir, files.store_root,
+                                         outputs)
             except Exception as exc:  # the document's error, not the shard's
                 error = f"cannot write its outputs: {error_line(exc)}"
                 log.error("%s: %s", doc.doc_id, error)
                 with contextlib.suppress(OSError):  # nothing half-made that looks complete
-                    remove_document(markdown_dir, doc.doc_id)
+                    remove_document(files.markdown_dir, doc.doc_id)
                 pages, written = unwritten(doc, error), []
             rows += [PageRow(doc.doc_id, doc.source_path, doc.content_hash, final.page,
                              final.status, final.engine, final.reasons, len(final.text),
@@ -346,13 +343,13 @@ def merge_shard(*, inventory: Path, primary: Path, primary_verdicts: Path, recov
             if dolma_out is not None:
                 write_dolma_line(dolma_out, doc, pages)
             if written:
-                index.append("\t".join([doc.doc_id, *(p.relative_to(markdown_dir).as_posix()
+                index.append("\t".join([doc.doc_id, *(p.relative_to(files.markdown_dir).as_posix()
                                                       for p in written)]))
             if text_lines is not None:
                 for final in pages:
                     text_lines.write(json.dumps({"doc_id": doc.doc_id, "page": final.page,
                                                  "text": final.text}, ensure_ascii=False) + "\n")
-    write_records(output, rows)
-    atomic.write_text(documents, "".join(f"{line}\n" for line in index))
-    if dolma and dolma_merged and "dolma" not in outputs:
-        remove_dolma(dolma, dolma_merged)
+    write_records(files.output, rows)
+    atomic.write_text(files.documents, "".join(f"{line}\n" for line in index))
+    if files.dolma and files.dolma_merged and "dolma" not in outputs:
+        remove_dolma(files.dolma, files.dolma_merged)

@@ -1,7 +1,10 @@
-"""Configuration: validated against config/schema.yaml, defaults filled, one-line errors."""
+"""Configuration: validated against its schema (config/schema.yaml, with each engine's settings
+as its class declares them), defaults filled, one-line errors."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,8 +48,8 @@ def _fill_defaults(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> 
         return
     for key, sub in _resolved(schema, root).get("properties", {}).items():
         if key not in value and "default" in sub:
-            default = sub["default"]
-            value[key] = dict(default) if isinstance(default, dict) else default
+            # a copy: the schema is read once per process, and a config may be changed later
+            value[key] = copy.deepcopy(sub["default"])
         if key in value:
             _fill_defaults(value[key], sub, root)
 
@@ -101,18 +104,45 @@ def _refuse_password_in_url(config: dict[str, Any]) -> None:
         raise ConfigError(problem)
 
 
-def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    """Return ``config`` with defaults filled; raise ConfigError naming the first bad key."""
+@functools.cache
+def _assembled_schema() -> dict[str, Any]:
     # libyaml's loader where PyYAML has it: the schema is read in every Snakemake process,
     # cluster jobs included, and the pure-Python loader takes 0.07 s of a job's start.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    schema = yaml.load(schema_path.read_text(encoding="utf-8"), Loader=loader)
+    assembled: dict[str, Any] = yaml.load(SCHEMA_PATH.read_text(encoding="utf-8"), Loader=loader)
+    from ocrflow.engines import ENGINES, engine_class
+
+    sections = assembled["properties"]["engines"]["properties"] = {}
+    for name in ENGINES:
+        cls = engine_class(name)
+        # Keys brought by a $ref are seen only by unevaluatedProperties: additionalProperties
+        # would refuse them.
+        closed = "unevaluatedProperties" if "$ref" in cls.OPTIONS else "additionalProperties"
+        sections[name] = {"type": "object", closed: False, "default": {},
+                          **copy.deepcopy(cls.OPTIONS)}
+        assembled["$defs"].update(copy.deepcopy(cls.OPTION_DEFS))
+    choices = assembled["properties"]
+    choices["primary"]["properties"]["engine"]["enum"] = list(ENGINES)
+    choices["recovery"]["properties"]["engine"]["enum"] = [*ENGINES, "none"]
+    return assembled
+
+
+def schema() -> dict[str, Any]:
+    """The config's JSON schema: config/schema.yaml, with each registered engine's name in
+    primary.engine and recovery.engine and its settings under engines.<name>, as its class
+    declares them (``Engine.OPTIONS``): an engine's options are written once, next to it."""
+    return copy.deepcopy(_assembled_schema())
+
+
+def validate(config: dict[str, Any]) -> dict[str, Any]:
+    """Return ``config`` with defaults filled; raise ConfigError naming the first bad key."""
+    checked = _assembled_schema()  # read only: the defaults filled are copies
     if not isinstance(config, dict):
         raise ConfigError("config: expected a mapping of keys to values")
-    config.update(_coerce(config, schema, schema))
-    _fill_defaults(config, schema, schema)
+    config.update(_coerce(config, checked, checked))
+    _fill_defaults(config, checked, checked)
     _refuse_password_in_url(config)  # first: a schema error would print the URL as written
-    for message in _errors(config, schema):
+    for message in _errors(config, checked):
         raise ConfigError(f"config error: {message}")
     for index, language in enumerate(config["trust"]["languages"]):
         from ocrflow.text.trust import check_language
@@ -133,8 +163,8 @@ def validate(config: dict[str, Any], schema_path: Path = SCHEMA_PATH) -> dict[st
             f"recorded in {Layout.of(config['results']).recorded_config}); export it where the "
             "jobs start and name it in api_key_env or export.password_env")
     environment.fill(config)
-    if problem := resources.too_large_for_node(config):
-        raise ConfigError(f"config error: {problem}")
+    if too_large := resources.too_large_for_node(config):
+        raise ConfigError(f"config error: {too_large}")
     return config
 
 

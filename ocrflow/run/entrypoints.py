@@ -14,7 +14,10 @@ from typing import Any
 
 from ocrflow.core.errors import OcrflowError, report
 from ocrflow.engines.ocr import ShardJob
+from ocrflow.engines.settings import OcrSettings
+from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.run import environment
+from ocrflow.text.settings import DetectionSettings, HeadersFootersSettings, TrustSettings
 
 CALL_LOG_ENV = "OCRFLOW_CALL_LOG"  # a file to append one line per page sent to an engine
 
@@ -61,8 +64,9 @@ def _shard_job(job: Any) -> ShardJob:
     return ShardJob(inventories=_paths(job.input.inventory), output=Path(job.output.records),
                     stats=Path(job.output.stats), role=job.params.role,
                     engine_name=job.params.engine, settings=job.params.settings,
-                    store_root=Path(job.params.store), render=job.params.render,
-                    policy=job.params.policy, threads=job.threads,
+                    store_root=Path(job.params.store),
+                    render=RenderSettings.from_config(job.params.render),
+                    policy=OcrSettings.from_config(job.params.policy), threads=job.threads,
                     verdicts=_paths(verdicts) if verdicts else None, log_path=Path(job.log.log),
                     trusted_text_layer=job.params.trusted_text_layer,
                     structure_to_engine=job.params.text_layer["structure_to_engine"],
@@ -78,8 +82,10 @@ def inventory(job: Any) -> None:
     # The job's declared memory (resources.mem_mb), shared out as its workers' memory limit.
     mem_mb = getattr(getattr(job, "resources", None), "mem_mb", None)
     _run(job, inventory_shard, members=Path(job.input.members),
-         output=Path(job.output.inventory), settings=job.params.settings, workers=job.threads,
-         trust_settings=job.params.trust, counts=Path(job.output.counts), mem_mb=mem_mb)
+         output=Path(job.output.inventory),
+         settings=InventorySettings.from_config(job.params.settings), workers=job.threads,
+         trust_settings=TrustSettings.from_config(job.params.trust),
+         counts=Path(job.output.counts), mem_mb=mem_mb)
 
 
 def ocr(job: Any) -> None:
@@ -94,23 +100,34 @@ def ocr(job: Any) -> None:
         ocr_shard(shard)
         detect_shard(inventories=shard.inventories, records=shard.output,
                      output=Path(job.output.verdicts), counts=Path(job.output.counts),
-                     cfg=job.params.detection, trust_cfg=job.params.trust)
+                     settings=DetectionSettings.from_config(job.params.detection),
+                     trust_settings=TrustSettings.from_config(job.params.trust))
 
     _run(job, read_then_judge)
 
 
 def merge(job: Any) -> None:
     from ocrflow.results.merge import merge_shard
+    from ocrflow.results.settings import MergeFiles, MergeSettings
 
-    _run(job, merge_shard, inventory=Path(job.input.inventory), primary=Path(job.input.primary),
-         primary_verdicts=Path(job.input.primary_verdicts), recovery=_optional(job, "recovery"),
-         recovery_verdicts=_optional(job, "recovery_verdicts"),
-         markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
-         output=Path(job.output.pages), texts=Path(job.output.texts),
-         documents=Path(job.output.documents), outputs=tuple(job.params.outputs),
-         min_agreement=job.params.min_agreement, dolma=Path(job.params.dolma),
-         dolma_merged=Path(job.params.dolma_merged),
-         headers_footers=job.params.headers_footers)
+    def merge_files() -> None:  # inside _run: a job it cannot read is logged
+        # The settings from the rule's params, not the whole config: what merge reads is what
+        # Snakemake compares to decide whether the shard's merge is out of date.
+        settings = MergeSettings(
+            outputs=tuple(job.params.outputs), min_agreement=job.params.min_agreement,
+            headers_footers=HeadersFootersSettings.from_config(job.params.headers_footers))
+        files = MergeFiles(
+            inventory=Path(job.input.inventory), primary=Path(job.input.primary),
+            primary_verdicts=Path(job.input.primary_verdicts),
+            recovery=_optional(job, "recovery"),
+            recovery_verdicts=_optional(job, "recovery_verdicts"),
+            markdown_dir=Path(job.params.markdown_dir), store_root=Path(job.params.store),
+            output=Path(job.output.pages), texts=Path(job.output.texts),
+            documents=Path(job.output.documents), dolma=Path(job.params.dolma),
+            dolma_merged=Path(job.params.dolma_merged))
+        merge_shard(files, settings)
+
+    _run(job, merge_files)
 
 
 def dolma(job: Any) -> None:

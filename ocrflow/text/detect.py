@@ -28,6 +28,7 @@ from ocrflow.core.records import (
 from ocrflow.core.stages import TEXT_LAYER_ENGINE
 from ocrflow.text import trust
 from ocrflow.text.markup import strip_markup
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -115,23 +116,22 @@ def word_similarity(a: str, b: str) -> float:
 
 
 def reading_quality(reading: Reading, page: InventoryPage,
-                    trust_cfg: dict[str, Any]
+                    trust_settings: TrustSettings
                     ) -> tuple[float, str | None, list[str], dict[str, int]]:
     """The quality, language, distrust reasons and words per script of one reading: a text
     layer's first three come from the inventory, which also measured where its text lies; any
     other reading is scored on its text."""
     if reading.engine == TEXT_LAYER_ENGINE and page.trust is not None:
         return page.trust.quality, page.trust.language, page.trust.reasons, \
-            trust.script_words(reading.text, tuple(trust_cfg["languages"]))
-    assessment = trust.assess(_FIGURE.sub("", reading.text), trust_cfg)
+            trust.script_words(reading.text, trust_settings.languages)
+    assessment = trust.assess(_FIGURE.sub("", reading.text), trust_settings)
     return assessment.quality, assessment.language, assessment.reasons, \
         assessment.script_words
 
 
-def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
-          trust_cfg: dict[str, Any]) -> Verdict:
-    """``page``: the reading's inventory page; ``cfg``, ``trust_cfg``: the config's detection
-    and trust sections."""
+def judge(reading: Reading, page: InventoryPage, settings: DetectionSettings,
+          trust_settings: TrustSettings) -> Verdict:
+    """``page``: the reading's inventory page; ``trust_settings``: the config's trust section."""
     verdict = Verdict(reading.doc_id, reading.page, reading.engine)
 
     def fail(reason: str) -> None:
@@ -142,7 +142,7 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
     text = reading.text
     from_layer = reading.engine == TEXT_LAYER_ENGINE
     quality, verdict.language, distrust, verdict.script_words = reading_quality(reading, page,
-                                                                               trust_cfg)
+                                                                               trust_settings)
     if from_layer and distrust:
         fail("untrusted_text_layer")
     if reading.error:
@@ -155,9 +155,9 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
     visible = len(words) - words.count(" ") - words.count("\n") - words.count("\t")
     # nothing to score on a blank page or a picture
     verdict.quality = round(quality, 3) if visible else None
-    if visible < cfg["min_chars"] and page.ink >= cfg["min_ink"]:
+    if visible < settings.min_chars and page.ink >= settings.min_ink:
         fail("empty_output")
-    if (visible > cfg["max_chars_on_blank"] and page.ink < cfg["min_ink"]
+    if (visible > settings.max_chars_on_blank and page.ink < settings.min_ink
             and not page.has_text_layer):  # a VLM writing prose on an empty page
         fail("hallucination")
     # A trusted text layer repeats whole lines and runs of numbers where the document does (a
@@ -166,24 +166,24 @@ def judge(reading: Reading, page: InventoryPage, cfg: dict[str, Any],
     # loops within its lines.
     looped = structure_free(text) if from_layer and page.trusted_layer else text
     # a table's markup counted as text: a long table of short cells reads as characters repeating
-    ratio, total = repeated_ngram_ratio(strip_markup(looped), cfg["ngram_size"])
-    if total >= cfg["min_ngrams"] and ratio > cfg["max_repeated_ngram_ratio"]:
+    ratio, total = repeated_ngram_ratio(strip_markup(looped), settings.ngram_size)
+    if total >= settings.min_ngrams and ratio > settings.max_repeated_ngram_ratio:
         fail("repetition")
-    if repeated_tail(looped, cfg["tail_min_chars"], cfg["tail_min_repeats"])[0]:
+    if repeated_tail(looped, settings.tail_min_chars, settings.tail_min_repeats)[0]:
         fail("repeated_tail")
-    if garbage_ratio(text) > cfg["max_garbage_ratio"]:
+    if garbage_ratio(text) > settings.max_garbage_ratio:
         fail("garbage")
     # retry-failed --below flags a page's record with the quality it must reach
-    min_quality = max(cfg["min_quality"], reading.reread_below or 0)
+    min_quality = max(settings.min_quality, reading.reread_below or 0)
     if verdict.quality is not None and quality < min_quality:
         fail("low_quality")
     # An OCR reading is compared with the text layer only when the layer can be trusted: the
     # layer is not compared with itself, and a bad layer never throws a good reading away.
-    agreement = cfg["text_layer_agreement"]
-    if (agreement["enabled"] and page.has_text_layer and not from_layer
+    agreement = settings.text_layer_agreement
+    if (agreement.enabled and page.has_text_layer and not from_layer
             and (page.trust is None or page.trust.trusted)
-            and len(page.text_layer) >= agreement["min_text_layer_chars"] and text
-            and word_similarity(text, page.text_layer) < agreement["min_similarity"]):
+            and len(page.text_layer) >= agreement.min_text_layer_chars and text
+            and word_similarity(text, page.text_layer) < agreement.min_similarity):
         fail("text_layer_disagreement")
     return verdict
 
@@ -197,14 +197,14 @@ def verdict_counts(verdicts: list[Verdict]) -> dict[str, Any]:
 
 
 def detect_shard(*, inventories: tuple[Path, ...], records: Path, output: Path,
-                 cfg: dict[str, Any], trust_cfg: dict[str, Any],
+                 settings: DetectionSettings, trust_settings: TrustSettings,
                  counts: Path | None = None) -> None:
     """Judge each reading of ``records`` against its page in ``inventories`` (a shard's, or a
     recovery pool's shards'). ``counts``: where to write ``verdict_counts`` (small JSON,
     written after the verdicts)."""
     pages = {(doc.doc_id, page.page): page for inventory in inventories
              for doc in read_records(inventory, InventoryDocument) for page in doc.pages}
-    verdicts = [judge(reading, pages[(reading.doc_id, reading.page)], cfg, trust_cfg)
+    verdicts = [judge(reading, pages[(reading.doc_id, reading.page)], settings, trust_settings)
                 for reading in read_records(records, Reading)]
     write_records(output, verdicts)
     if counts is not None:

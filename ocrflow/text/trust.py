@@ -34,6 +34,7 @@ from typing import Any
 
 from ocrflow.core.records import LayerTrust
 from ocrflow.text.scripts import RIGHT_TO_LEFT, UNKNOWN, char_script
+from ocrflow.text.settings import TrustSettings
 
 # A word is "known" when its language's list gives it at least this frequency (Zipf 1.5: once in
 # 30 million words). Lower, the large lists' crawl noise ("sgd", "bUc") makes gibberish pass.
@@ -355,14 +356,14 @@ def symbol_share(text: str) -> float:
     return sum(1 for c in visible if unicodedata.category(c)[0] in "PS") / len(visible)
 
 
-def _word_reasons(counts: WordCounts, settings: dict[str, Any]) -> list[str]:
+def _word_reasons(counts: WordCounts, settings: TrustSettings) -> list[str]:
     """A layer whose words are not words; one whose right-to-left words are words only read
     backwards (its own reason: another reading of the page may have them right)."""
-    enough = counts.judged >= settings["min_words"]
-    languages = "/".join(settings["languages"])
+    enough = counts.judged >= settings.min_words
+    languages = "/".join(settings.languages)
     backwards = reversed_share(counts)
-    rtl_enough = counts.rtl_words >= settings["min_words"] or counts.rtl_known == 0
-    if backwards is not None and backwards >= settings["min_word_share"] and rtl_enough:
+    rtl_enough = counts.rtl_words >= settings.min_words or counts.rtl_known == 0
+    if backwards is not None and backwards >= settings.min_word_share and rtl_enough:
         return [f"{backwards:.0%} of {counts.rtl_words} right-to-left words are words of "
                 f"{languages} only when reversed: reversed right-to-left text"]
     if counts.reversed_runs:
@@ -370,37 +371,38 @@ def _word_reasons(counts: WordCounts, settings: dict[str, Any]) -> list[str]:
         return [f"{lines} ({counts.reversed_run_words} words) of {counts.rtl_words} are words of "
                 f"{languages} only when reversed: reversed right-to-left text"]
     share = counts.share
-    if share is not None and share < settings["min_word_share"] and (enough or share == 0):
+    if share is not None and share < settings.min_word_share and (enough or share == 0):
         return [f"{share:.0%} of {counts.judged} words are words of {languages}"]
     return []
 
 
-def assess(text: str, settings: dict[str, Any], layout: dict[str, Any] | None = None) -> Assessment:
+def assess(text: str, settings: TrustSettings,
+           layout: dict[str, Any] | None = None) -> Assessment:
     """Score one reading of a page. ``layout``: the inventory's geometry of a text layer
     (``picture_without_text``, ``text_off_page``: shares 0-1), given only for a text layer.
     ``settings``: the config's ``trust`` section."""
-    counts = word_share(text, tuple(settings["languages"]))
+    counts = word_share(text, settings.languages)
     share = counts.share
     bad, symbols, glyph_codes = bad_char_share(text), symbol_share(text), glyph_code_share(counts)
     # Symbols cost nothing up to half the characters (tables, code), then down to 0 at all.
     quality = ((1.0 if share is None else share) * (1 - bad) * (1 - glyph_codes)
                * min(1.0, 2 * (1 - symbols)))
     reasons = []
-    if bad > settings["max_bad_chars"]:
+    if bad > settings.max_bad_chars:
         reasons.append(f"{bad:.1%} replacement, control, private-use or mis-decoded characters")
-    if symbols > settings["max_symbols"]:
+    if symbols > settings.max_symbols:
         reasons.append(f"{symbols:.0%} of the characters are punctuation or symbols")
     if glyph_codes > MAX_GLYPH_CODE_LETTERS:
         reasons.append(f"{glyph_codes:.0%} of the letters are letters none of "
-                       f"{'/'.join(settings['languages'])} is written with, mixed into the "
+                       f"{'/'.join(settings.languages)} is written with, mixed into the "
                        "page: glyph codes")
     reasons += _word_reasons(counts, settings)
     if layout:
         picture, off_page = layout.get("picture_without_text", 0), layout.get("text_off_page", 0)
         quality *= (1 - picture) * (1 - off_page)
-        if picture > settings["max_picture_without_text"]:
+        if picture > settings.max_picture_without_text:
             reasons.append(f"{picture:.0%} of the page's ink is picture with no text layer over it")
-        if off_page > settings["max_text_off_page"]:
+        if off_page > settings.max_text_off_page:
             reasons.append(f"{off_page:.0%} of the text lies off the page")
     return Assessment(quality=quality, language=counts.language, reasons=reasons,
                       words=counts.judged, word_share=share, bad_chars=bad,

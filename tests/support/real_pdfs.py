@@ -267,14 +267,17 @@ def vlm_figures(results: Path, chosen: list[Label]) -> dict[str, Any]:
     from ocrflow.results.merge import resolve_page
     from ocrflow.run import config
     from ocrflow.text import detect
+    from ocrflow.text.settings import DetectionSettings, TrustSettings
 
     defaults = config.validate({"input": "x"})
+    detection = DetectionSettings.from_config(defaults["detection"])
+    trust_settings = TrustSettings.from_config(defaults["trust"])
     rows, pages = outcomes(results)
     false_failures, missed, no_text_right, no_text_total, no_text_expected = [], [], 0, 0, 0
 
     def judged(engine: str, text: str, page: InventoryPage) -> tuple[Reading, Verdict]:
         reading = Reading("doc", "h", 1, engine, text)
-        return reading, detect.judge(reading, page, defaults["detection"], defaults["trust"])
+        return reading, detect.judge(reading, page, detection, trust_settings)
 
     for label in chosen:
         if label.page is None or label.content == "bad_page":

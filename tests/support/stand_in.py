@@ -16,9 +16,12 @@ from ocrflow.core import atomic
 from ocrflow.core.layout import Layout
 from ocrflow.engines.ocr import ShardJob, ocr_shard
 from ocrflow.engines.server import ModelServer, free_port
+from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.inventory import inventory_shard
+from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.run import config
 from ocrflow.text.detect import detect_shard
+from ocrflow.text.settings import DetectionSettings, TrustSettings
 from tests.support import pdfs
 
 FAKE = Path(__file__).parent / "fake_vllm.py"
@@ -73,18 +76,21 @@ def run_job(tmp: Path, engine: str, engine_settings: dict, tags: list[int | None
     pdf = pdfs.write(tmp / "corpus" / "doc.pdf", pdfs.tagged_pdf(tags, page_size))
     members = tmp / "inputs.tsv"
     members.write_text(f"doc\t{pdf}\t1\t1\n")
-    inventory_shard(members, tmp / "inventory.jsonl", DEFAULTS["inventory"], workers=1,
-                    trust_settings=DEFAULTS["trust"])
+    inventory_shard(members, tmp / "inventory.jsonl",
+                    InventorySettings.from_config(DEFAULTS["inventory"]), workers=1,
+                    trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     ocr_shard(ShardJob(inventories=(tmp / "inventory.jsonl",), output=tmp / f"{role}.jsonl",
                        stats=tmp / f"{role}.stats.json", role=role, engine_name=engine,
                        settings=engine_settings, store_root=Layout.of(tmp).page_store,
-                       render={**DEFAULTS["render"], "workers": 2}, log_path=tmp / "job.log",
-                       policy={**DEFAULTS["ocr"], **(policy or {})},
+                       render=RenderSettings.from_config({**DEFAULTS["render"], "workers": 2}),
+                       log_path=tmp / "job.log",
+                       policy=OcrSettings.from_config({**DEFAULTS["ocr"], **(policy or {})}),
                        verdicts=(verdicts,) if verdicts else None,
                        handoff=handoff))
     detect_shard(inventories=(tmp / "inventory.jsonl",), records=tmp / f"{role}.jsonl",
-                 output=tmp / f"{role}_verdicts.jsonl", cfg=DEFAULTS["detection"],
-                 trust_cfg=DEFAULTS["trust"])
+                 output=tmp / f"{role}_verdicts.jsonl",
+                 settings=DetectionSettings.from_config(DEFAULTS["detection"]),
+                 trust_settings=TrustSettings.from_config(DEFAULTS["trust"]))
     records = {r["page"]: r for r in atomic.read_jsonl(tmp / f"{role}.jsonl")}
     verdicts = {v["page"]: v for v in atomic.read_jsonl(tmp / f"{role}_verdicts.jsonl")}
     return {page: (records[page], verdicts[page]) for page in records}

@@ -1,0 +1,39 @@
+"""The settings of the stages that open and render PDFs, typed (config sections ``inventory``
+and ``render``). No defaults here: config/schema.yaml fills them, so they are written once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ocrflow.core.settings import from_section
+
+
+@dataclass(frozen=True)
+class InventorySettings:
+    """Config section ``inventory``: the per-PDF inventory's limits."""
+
+    timeout_s: float
+    max_page_points: float
+    ink_dpi: float
+    text_layer_min_chars: int
+    max_page_chars: int
+    max_image_pixels: int
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> InventorySettings:
+        return from_section(cls, section)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Config section ``render``: the workers that render pages for an OCR engine."""
+
+    workers: int
+    prefetch: int
+    timeout_s: float
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> RenderSettings:
+        return from_section(cls, section)
