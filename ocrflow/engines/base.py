@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +46,11 @@ class PageOutput:
     requests: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)  # figure crops the text links to
+
+
+# What an engine's run yields: a generator, so a caller that stops early closes it (and the
+# engine stops feeding its servers).
+Readings = Generator[tuple[PageInput, PageOutput], None, None]
 
 
 @dataclass
@@ -139,7 +144,7 @@ class Engine(ABC):
         """OCR one page (page-at-a-time engines)."""
         raise NotImplementedError(f"engine {self.name}: implements run(), not recognize()")
 
-    def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
+    def run(self, pages: Iterable[PageInput]) -> Readings:
         """OCR pages one by one with recognize(); engines that batch or keep requests in
         flight override this instead."""
         for page in pages:

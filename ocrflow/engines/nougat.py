@@ -25,6 +25,7 @@ from ocrflow.engines.base import (
     JobContext,
     PageInput,
     PageOutput,
+    Readings,
     check_model_path,
     error_line,
 )
@@ -201,14 +202,16 @@ class NougatEngine(Engine):
         self.dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         model, source = models.loader_argument(self.settings), models.loader_options(self.settings)
         self.processor = NougatProcessor.from_pretrained(model, **source)
-        self.model = VisionEncoderDecoderModel.from_pretrained(model, dtype=self.dtype, **source) \
-            .to(self.device).eval()
+        loaded = VisionEncoderDecoderModel.from_pretrained(model, dtype=self.dtype, **source)
+        # transformers 5 wraps `to` (functools.wraps), and mypy reads the wrapper's first argument
+        # as `self`
+        self.model = loaded.to(self.device).eval()  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.model = self.processor = None
         super().close()
 
-    def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
+    def run(self, pages: Iterable[PageInput]) -> Readings:
         batch: list[PageInput] = []
         for page in pages:
             batch.append(page)

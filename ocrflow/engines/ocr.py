@@ -18,7 +18,7 @@ import collections
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,11 +115,12 @@ class ShardRun:
             by_hash.setdefault(page.content_hash, {}).setdefault(page.page, page)
         todo: dict[str, list[int]] = {}
         for content_hash, pages in by_hash.items():
-            stored = self.store.load(content_hash)
+            in_store = self.store.load(content_hash)
             for n in sorted(pages):
-                if pending(stored.get(n)):
+                if pending(in_store.get(n)):
                     todo.setdefault(content_hash, []).append(n)
-                    self._tries[(content_hash, n)] = (stored.get(n) or {}).get("page_attempts", 0)
+                    self._tries[(content_hash, n)] = \
+                        (in_store.get(n) or {}).get("page_attempts", 0)
         n_todo = sum(map(len, todo.values()))
         log.info("%s (%s): %d pages in shard, %d already in the page store, %d to OCR",
                  self.role, self.engine.name, len(work), len(work) - n_todo, n_todo)
@@ -176,7 +177,7 @@ class ShardRun:
             self.tracker.close(error)
 
     def _inputs(self, by_hash: dict[str, dict[int, PageInput]],
-                todo: dict[str, list[int]]) -> Iterator[PageInput]:
+                todo: dict[str, list[int]]) -> Generator[PageInput, None, None]:
         # Sorted by hash in every job: documents are always claimed in one order, no deadlock.
         for content_hash in sorted(todo):
             claim = self.store.claim(content_hash, todo[content_hash])
@@ -187,7 +188,7 @@ class ShardRun:
             for n in claim.pages:
                 yield by_hash[content_hash][n]
 
-    def _with_images(self, inputs: Iterator[PageInput]) -> Iterator[PageInput]:
+    def _with_images(self, inputs: Iterator[PageInput]) -> Generator[PageInput, None, None]:
         spec = self.engine.render_spec
         if spec is None:
             yield from inputs
@@ -205,7 +206,7 @@ class ShardRun:
                              else f"render failed: {outcome.error}")
                     self._finish(page, PageOutput(error=error))
 
-    def _sent(self, inputs: Iterator[PageInput]) -> Iterator[PageInput]:
+    def _sent(self, inputs: Iterator[PageInput]) -> Generator[PageInput, None, None]:
         for page in inputs:
             self.sent += 1
             calls.info("%s", json.dumps({"role": self.role, "engine": self.engine.name,

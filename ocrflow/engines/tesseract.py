@@ -31,6 +31,7 @@ from ocrflow.engines.base import (
     JobContext,
     PageInput,
     PageOutput,
+    Readings,
     error_line,
 )
 from ocrflow.engines.tesseract_geometry import (
@@ -260,7 +261,7 @@ class TesseractEngine(Engine):
         finally:
             self._readers.put(reader)
 
-    def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
+    def run(self, pages: Iterable[PageInput]) -> Readings:
         """Keep ``threads`` pages in recognition, one per reader thread; hand each back as it
         is done. Closing the generator waits for the pages being read and drops their text."""
         in_flight: dict[Future[PageOutput], PageInput] = {}

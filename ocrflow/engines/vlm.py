@@ -26,6 +26,7 @@ from ocrflow.engines.base import (
     JobContext,
     PageInput,
     PageOutput,
+    Readings,
     check_model_path,
     error_line,
 )
@@ -331,7 +332,7 @@ class ServerEngine(Engine):
     async def ask(self, client: ChatClient, page: PageInput) -> PageOutput:
         """One page: request(s) to the server and the parsed answer."""
 
-    def run(self, pages: Iterable[PageInput]) -> Iterator[tuple[PageInput, PageOutput]]:
+    def run(self, pages: Iterable[PageInput]) -> Readings:
         """Keep up to max_in_flight requests per server open; pull the next rendered page as one
         finishes.
 
