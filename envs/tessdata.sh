@@ -13,8 +13,10 @@
 # share/fonts (TARGET/../fonts), its font files in FONTS/PACKAGE/ (.venv/share/fonts/
 # fonts-hosny-amiri/Amiri-Regular.ttf), where tests/support/pdfs.py looks after the system's.
 #
-# - Nothing to do when that folder holds a readable model of every LANG and every --root-also
-#   package is installed (or, a font, in FONTS/PACKAGE): run it as often as you like.
+# - Nothing to do when that folder holds a readable model of every LANG and, as root with
+#   apt-get, every --root-also package is installed; otherwise every font among them is in the
+#   system (the files dpkg lists under /usr/share/fonts) or in FONTS/PACKAGE: run it as often as
+#   you like.
 # - As root with apt-get: the Debian packages system-wide (apt-get install tesseract-ocr
 #   tesseract-ocr-LANG..., and the --root-also packages: the tests' Arabic font).
 # - Otherwise, with apt-get and dpkg-deb (Debian, Ubuntu), as any user: the tesseract-ocr-LANG

@@ -226,6 +226,28 @@ def test_without_root_the_font_comes_into_the_env_and_the_tests_find_it_there(
     assert path == str(regular) and int(size) > 1_000  # a page set in it (a subset embedded)
 
 
+@pytest.mark.services  # root: a mount namespace, and a user without root
+def test_when_apt_cannot_fetch_the_font_one_line_says_so_and_make_goes_on(
+        user: pwd.struct_passwd, base: Path) -> None:
+    """Only the tests need the font: `make demo` is not stopped for it."""
+    config = base / "apt.conf"
+    config.write_text('Dir::Etc::SourceList "/dev/null";\nDir::Etc::SourceParts "/nonexistent";\n')
+    prefix = base / "models"
+    prefix.mkdir()
+    for code in LANGS:
+        (prefix / f"{code}.traineddata").write_bytes(b"model")
+    tessdata = base / "venv" / "share" / "tessdata"
+    result = run([str(SCRIPT), "--root-also", "fonts-hosny-amiri", str(tessdata), *LANGS],
+                 user=user, cwd=base, hide=(*APT_STATE, str(pdfs.AMIRI_PLACES[0].parent)),
+                 env={"APT_CONFIG": str(config), "TESSDATA_PREFIX": str(prefix)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("envs/tessdata.sh: cannot download fonts-hosny-amiri with apt-get (E: ")
+    assert line.endswith("the tests that set pages in them fail naming them; install them (as "
+                         "root)"), line
+    assert not (base / "venv" / "share" / "fonts" / "fonts-hosny-amiri").exists()
+
+
 def test_the_tests_look_for_amiri_in_the_system_then_in_the_env(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     system, env = tmp_path / "system" / "Amiri-Regular.ttf", tmp_path / "env" / "Amiri-Regular.ttf"
