@@ -49,7 +49,8 @@ scheduler:
 # envs/tessdata.sh: as root with apt-get, the Debian packages system-wide, with the Amiri font
 # that sets the Arabic pages the tests and examples/make_corpus.py make; as any other user on
 # Debian/Ubuntu, the models out of the same packages into $(VENV)/share/tessdata, where the
-# engine finds them (no root, no font); elsewhere, that one line and a non-zero status.
+# engine finds them, and the font into $(VENV)/share/fonts, where the tests find it (no root);
+# elsewhere, that one line and a non-zero status.
 TESSDATA_LANGS := ara fra eng osd
 tesseract:
 	@envs/tessdata.sh --root-also fonts-hosny-amiri $(VENV)/share/tessdata $(TESSDATA_LANGS)
@@ -86,7 +87,7 @@ test: $(VENV)/.dev $(VLLM_VENV)/.installed scheduler tesseract services  ## lint
 # Day-to-day: the tests that need no root, no service and no real vLLM server, and do not run
 # Snakemake on a corpus (pyproject.toml's markers; minutes, not half an hour: docs/development.md).
 # Nothing here needs root: as any user on Debian/Ubuntu, `make tesseract` fetches the models into
-# $(VENV)/share/tessdata (envs/tessdata.sh).
+# $(VENV)/share/tessdata and the tests' Arabic font into $(VENV)/share/fonts (envs/tessdata.sh).
 FAST_TESTS := not slow and not services and not real_server
 test-fast: $(VENV)/.dev tesseract  ## ruff, import contracts and the tests needing no root or service
 	$(BIN)/ruff check .

@@ -6,7 +6,7 @@ Writes OUT_DIR/corpus/**.pdf and OUT_DIR/ground_truth.jsonl (one line per page: 
 kind, language, text in logical order with running heads and footers). Kinds: born_digital,
 scanned (image only: noise, slight skew), rotated (image only, /Rotate 90), stale_ocr_layer (a
 scan whose hidden text layer is a runaway loop), blank. Arabic is set in Amiri (Debian's
-fonts-hosny-amiri), shaped by fpdf2.
+fonts-hosny-amiri, or the copy `make tesseract` puts in the environment), shaped by fpdf2.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from reportlab.pdfgen import canvas
 
 SCAN_DPI = 150
 FONT = "Helvetica"
-AMIRI = "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"
+# Amiri: the system's (Debian's fonts-hosny-amiri), else the environment's, where
+# envs/tessdata.sh (`make tesseract`) puts it for a user without root.
+AMIRI_PLACES = (Path("/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"),
+                Path(sys.prefix, "share", "fonts", "fonts-hosny-amiri", "Amiri-Regular.ttf"))
 
 TEXTS = {
     "report_p1": [
@@ -187,6 +190,14 @@ def right_to_left(line: str) -> bool:
     return False
 
 
+def amiri() -> Path:
+    found = next((place for place in AMIRI_PLACES if place.is_file()), None)
+    if found is None:
+        raise SystemExit(f"Amiri is in none of {', '.join(map(str, AMIRI_PLACES))}: run `make "
+                         "tesseract` (no root needed) or install Debian's fonts-hosny-amiri")
+    return found
+
+
 def arabic_pdf(lines: list[str]) -> bytes:
     """A born-digital page in Amiri, shaped with HarfBuzz (fpdf2): Arabic lines set right,
     French lines left, as the Bulletin officiel sets them."""
@@ -194,7 +205,7 @@ def arabic_pdf(lines: list[str]) -> bytes:
 
     pdf = FPDF(format="A4", unit="pt")
     pdf.set_creation_date(__import__("datetime").datetime(2024, 2, 12))  # same bytes every run
-    pdf.add_font("Amiri", fname=AMIRI)
+    pdf.add_font("Amiri", fname=str(amiri()))
     pdf.set_text_shaping(True)
     pdf.add_page()
     y = 80.0

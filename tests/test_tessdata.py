@@ -1,6 +1,7 @@
 """envs/tessdata.sh (`make tesseract`, first of `make demo`'s steps) gets Tesseract's models
 without root: on Debian out of Debian's packages into the environment's share/tessdata, where the
-engine finds them; elsewhere one line says what to do, before anything else runs.
+engine finds them, and the tests' Arabic font into its share/fonts, where the tests find it;
+elsewhere one line says what to do, before anything else runs.
 
 Each run is in a mount namespace of its own where the engine's system folders of models are
 empty (tmpfs over them, as on a machine where nobody installed them), as a user without root
@@ -182,6 +183,81 @@ def test_without_root_the_models_come_from_debian_packages_and_the_engine_reads_
     for word in ("Arrêté", "économie", "février", "Élaboré"):
         assert word in on_french["text"]
     assert "المملكة المغربية" in on_arabic["text"].splitlines()[0]  # in logical order
+
+
+@pytest.mark.services  # root: a mount namespace, and a user without root; the network
+def test_without_root_the_font_comes_into_the_env_and_the_tests_find_it_there(
+        user: pwd.struct_passwd, base: Path) -> None:
+    """`make tesseract` as `make test-fast` runs it, for a user without root on a machine without
+    the Amiri font: fonts-hosny-amiri downloaded and unpacked into the venv's share/fonts, where
+    tests/support/pdfs.amiri() finds it when the system has none."""
+    venv = user_venv(base / "venv", user)
+    tessdata = venv / "share" / "tessdata"
+    fonts = venv / "share" / "fonts"
+    tessdata.mkdir(parents=True)
+    for model in MODELS:  # the models are there already: only the font is missing
+        shutil.copy(Path(SYSTEM_TESSDATA[0], model), tessdata / model)
+    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(venv / "share")],
+                   check=True)
+    system_font = pdfs.AMIRI_PLACES[0].parent  # hidden: a machine where root never installed it
+    command = [str(SCRIPT), "--root-also", "fonts-hosny-amiri", str(tessdata), *LANGS]
+    fetched = run(command, user=user, cwd=base, hide=(str(system_font),))
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert fetched.stdout == (f"envs/tessdata.sh: fetching the fonts fonts-hosny-amiri (the tests' "
+                              f"Arabic pages) into {fonts} (out of Debian's packages, no root "
+                              "needed)\n")
+    assert [p.name for p in fonts.iterdir()] == ["fonts-hosny-amiri"]  # no part-copied folder
+    regular = fonts / "fonts-hosny-amiri" / "Amiri-Regular.ttf"
+    assert regular.stat().st_uid == user.pw_uid and regular.stat().st_size > 100_000
+    assert {p.name for p in tessdata.iterdir()} == MODELS
+
+    # nothing more to do, now that it is there: not even apt-get is needed
+    again = run(command, user=user, cwd=base, hide=(str(system_font),),
+                env={"PATH": str(bin_with(base / "bin", "bash"))})
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+
+    # the tests' own lookup, run by the user in that venv: the system's font absent, the venv's
+    find = ("from tests.support import pdfs; print(pdfs.amiri()); "
+            "print(len(pdfs.arabic_pdf(['المملكة المغربية'])))")
+    found = run([str(venv / "bin" / "python"), "-c", find], user=user, cwd=base,
+                hide=(str(system_font),), env={"PYTHONPATH": str(REPO)})
+    assert found.returncode == 0, found.stderr[-4000:]
+    (path, size) = found.stdout.splitlines()
+    assert path == str(regular) and int(size) > 1_000  # a page set in it (a subset embedded)
+
+
+@pytest.mark.services  # root: a mount namespace, and a user without root
+def test_when_apt_cannot_fetch_the_font_one_line_says_so_and_make_goes_on(
+        user: pwd.struct_passwd, base: Path) -> None:
+    """Only the tests need the font: `make demo` is not stopped for it."""
+    config = base / "apt.conf"
+    config.write_text('Dir::Etc::SourceList "/dev/null";\nDir::Etc::SourceParts "/nonexistent";\n')
+    prefix = base / "models"
+    prefix.mkdir()
+    for code in LANGS:
+        (prefix / f"{code}.traineddata").write_bytes(b"model")
+    tessdata = base / "venv" / "share" / "tessdata"
+    result = run([str(SCRIPT), "--root-also", "fonts-hosny-amiri", str(tessdata), *LANGS],
+                 user=user, cwd=base, hide=(*APT_STATE, str(pdfs.AMIRI_PLACES[0].parent)),
+                 env={"APT_CONFIG": str(config), "TESSDATA_PREFIX": str(prefix)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("envs/tessdata.sh: cannot download fonts-hosny-amiri with apt-get (E: ")
+    assert line.endswith("the tests that set pages in them fail naming them; install them (as "
+                         "root)"), line
+    assert not (base / "venv" / "share" / "fonts" / "fonts-hosny-amiri").exists()
+
+
+def test_the_tests_look_for_amiri_in_the_system_then_in_the_env(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    system, env = tmp_path / "system" / "Amiri-Regular.ttf", tmp_path / "env" / "Amiri-Regular.ttf"
+    monkeypatch.setattr(pdfs, "AMIRI_PLACES", (system, env))
+    with pytest.raises(FileNotFoundError, match=r"make tesseract.*fonts-hosny-amiri"):
+        pdfs.amiri()
+    for font in (env, system):
+        font.parent.mkdir()
+        font.write_bytes(b"font")
+        assert pdfs.amiri() == font
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -250,7 +251,10 @@ def table_picture_pdf(text: str, rows: list[list[str]], size: tuple[float, float
 
 # --- Arabic born-digital pages, shaped with a real Arabic font (fpdf2 + HarfBuzz) ---------------
 
-AMIRI = Path("/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf")
+# Where Amiri is looked for, in this order: the system's (Debian's fonts-hosny-amiri, as root),
+# then the environment's, where envs/tessdata.sh (`make tesseract`) puts it for any other user.
+AMIRI_PLACES = (Path("/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"),
+                Path(sys.prefix, "share", "fonts", "fonts-hosny-amiri", "Amiri-Regular.ttf"))
 _ARABIC = "\u0600-\u06ff"
 # An Arabic phrase inside a Latin line, with the numbers that end it: one right-to-left run.
 _ARABIC_RUN = re.compile(f"[{_ARABIC}](?:[{_ARABIC}\\s\\d.,:/]*[{_ARABIC}\\d])?")
@@ -258,10 +262,12 @@ _HARAKAT = re.compile("[\u064b-\u065f\u0670]")
 
 
 def amiri() -> Path:
-    if not AMIRI.exists():  # the tests need it: never a silent skip
-        raise FileNotFoundError(f"{AMIRI} is missing: install the Debian package "
-                                "fonts-hosny-amiri")
-    return AMIRI
+    found = next((place for place in AMIRI_PLACES if place.is_file()), None)
+    if found is None:  # the tests need it: never a silent skip
+        raise FileNotFoundError(
+            f"Amiri is in none of {', '.join(map(str, AMIRI_PLACES))}: run `make tesseract` "
+            "(Debian, Ubuntu: no root needed) or install the Debian package fonts-hosny-amiri")
+    return found
 
 
 def _arabic_first(line: str) -> bool:
