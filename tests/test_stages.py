@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ocrflow.core import stages
 from ocrflow.core.layout import Layout
 from ocrflow.engines import ENGINES
 from ocrflow.engines.textlayer import TextLayerEngine
 from ocrflow.results import cost
+from ocrflow.run import config as ocrflow_config
 from ocrflow.run import plan
 from tests.conftest import REPO
 
@@ -123,7 +123,7 @@ def test_the_stages_name_what_the_rest_reads() -> None:
     assert cost.RULES == {"primary": "ocr_primary", "recovery": "ocr_recovery"}
     assert stages.ROLES == ("primary", "recovery")
     assert TextLayerEngine.name == stages.TEXT_LAYER_ENGINE and stages.TEXT_LAYER_ENGINE in ENGINES
-    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())["properties"]
+    schema = ocrflow_config.schema()["properties"]  # the engines' names come from ENGINES
     for stage in stages.OCR_STAGES:  # the setting names an engine, or none (recovery)
         assert stage.engine_setting is not None
         section, key = stage.engine_setting.split(".")
