@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ocrflow.results.settings import MergeFiles, MergeSettings
 
 from ocrflow.core import atomic
 from ocrflow.core.layout import Layout
 from ocrflow.results.merge import merge_shard
+from ocrflow.results.settings import MergeFiles, MergeSettings
 from tests.support.fake_vllm import ARABIC, FRENCH
 from tests.support.stand_in import run_job, settings
 

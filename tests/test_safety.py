@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-from ocrflow.results.settings import MergeFiles, MergeSettings
 
 from ocrflow.core import atomic
 from ocrflow.core.layout import NAME_MAX, Layout, document_file, output_stem
 from ocrflow.core.records import InventoryDocument, InventoryPage, PageRow, read_records
 from ocrflow.inputs import corpus
 from ocrflow.results.merge import merge_shard
+from ocrflow.results.settings import MergeFiles, MergeSettings
 from ocrflow.run import plan
 from tests.conftest import REPO, Workspace
 from tests.support import pdfs

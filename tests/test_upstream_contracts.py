@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ocrflow.results.settings import MergeFiles, MergeSettings
 
 from ocrflow import engines
 from ocrflow.core import atomic
@@ -26,6 +25,7 @@ from ocrflow.engines.ocr import EngineFailing, PagesToRetry
 from ocrflow.engines.server import ModelServer, ServerFailed, ServerGroup
 from ocrflow.inputs.render import RenderTask, _close_open_document, render_page
 from ocrflow.results.merge import merge_shard
+from ocrflow.results.settings import MergeFiles, MergeSettings
 from tests.support import pdfs
 from tests.support.stand_in import DEFAULTS, fake_command, run_job, served_command, settings
 
