@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ocrflow.core.layout import Layout, document_file
+from ocrflow.core.layout import DOCUMENT_SUFFIXES, Layout, document_file
 from ocrflow.core.records import FinalPage, InventoryDocument
 from ocrflow.results import outputs
 from ocrflow.results.merge import remove_document
@@ -122,6 +122,14 @@ def check_record(record: dict[str, Any]) -> None:
             len(record["attributes"][key]) == pages
     assert all(isinstance(span, list) and len(span) == 3 and all(type(x) is int for x in span)
                for span in record["attributes"]["pdf_page_numbers"])
+
+
+def test_no_format_file_can_be_another_documents() -> None:
+    """A suffix that ends with another's would make a document's file of one format the file of
+    another format of a document named like it (``x.words`` + ``.txt`` = ``x`` + ``.words.txt``)."""
+    suffixes = list(DOCUMENT_SUFFIXES.values())
+    assert [(a, b) for a in suffixes for b in suffixes if a != b and a.endswith(b)] == []
+    assert set(outputs.WRITERS) < set(DOCUMENT_SUFFIXES)  # markdown: merge writes it
 
 
 def test_a_failed_page_is_explicit_in_every_format(tmp_path: Path) -> None:
