@@ -92,6 +92,7 @@ FAST_TESTS := not slow and not services and not real_server
 test-fast: $(VENV)/.dev tesseract  ## ruff, import contracts and the tests needing no root or service
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -m "$(FAST_TESTS)" -x -q
 
 # The manual (docs/, mkdocs.yml) as a site at http://127.0.0.1:8000, rebuilt as you edit it.
