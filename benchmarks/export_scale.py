@@ -32,6 +32,7 @@ alone) per second; peak RSS is that process's (VmHWM), interpreter and imports i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import random
@@ -64,6 +65,7 @@ from ocrflow.results.database import (  # noqa: E402
     pages_table,
     resolve_target,
 )
+from ocrflow.results.settings import ExportSettings  # noqa: E402
 from ocrflow.run import config, plan  # noqa: E402
 
 SHARD_SIZE = 100
@@ -259,7 +261,7 @@ def _peak_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def _timed_export(results: str, settings: dict[str, Any]) -> dict[str, Any]:
+def _timed_export(results: str, settings: ExportSettings) -> dict[str, Any]:
     """In a fresh process: one export, its wall time and the process's peak memory."""
     from ocrflow.results.export import export
 
@@ -292,7 +294,7 @@ def in_fresh_process(function: Any, *args: Any) -> Any:
         return pool.apply(function, args)
 
 
-def _database(settings: dict[str, Any], results: Path,
+def _database(settings: ExportSettings, results: Path,
               sample: tuple[str, int, str] | None = None) -> dict[str, Any]:
     """What the database holds: documents, pages, its size in bytes, a page's text."""
     target = resolve_target(settings, results)
@@ -327,7 +329,7 @@ def _database(settings: dict[str, Any], results: Path,
     return facts
 
 
-def _ocrflow_tables(settings: dict[str, Any], results: Path) -> list[str]:
+def _ocrflow_tables(settings: ExportSettings, results: Path) -> list[str]:
     """ocrflow's tables already in the database (after checking that it can be reached)."""
     target = resolve_target(settings, results, "--url")
     engine = connect_engine(target)
@@ -341,7 +343,7 @@ def _ocrflow_tables(settings: dict[str, Any], results: Path) -> list[str]:
     return sorted(present & {table.name for table in metadata.sorted_tables})
 
 
-def _drop_tables(settings: dict[str, Any], results: Path) -> None:
+def _drop_tables(settings: ExportSettings, results: Path) -> None:
     target = resolve_target(settings, results, "--url")
     engine = connect_engine(target)
     try:
@@ -414,9 +416,9 @@ def run(root: Path, documents: int, pages: int, url: str | None) -> None:
     print(f"  each export runs in a fresh process; its imports (pyarrow, yaml, SQLAlchemy, "
           f"ocrflow) take {seconds:.2f} s before the clock starts, and {_mb(rss)} of RSS\n",
           flush=True)
-    databases = {"sqlite": dict(cfg["export"])}
+    databases = {"sqlite": ExportSettings.from_config(cfg["export"])}
     if url:
-        databases["postgresql"] = {**cfg["export"], "url": url}
+        databases["postgresql"] = dataclasses.replace(databases["sqlite"], url=url)
     header = _line([name for name, _, _ in COLUMNS])
     print(header + "\n" + "-" * len(header), flush=True)
 
@@ -457,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.documents < 1 or args.pages < 1:
         parser.error("--documents and --pages must be at least 1")
     root = Path(tempfile.mkdtemp(prefix="ocrflow-export-scale-"))
-    pg = {"url": args.url, "password_env": "OCRFLOW_DB_PASSWORD"} if args.url else None
+    pg = ExportSettings(enabled=True, url=args.url, password_env="OCRFLOW_DB_PASSWORD",
+                        batch_size=5000) if args.url else None
     made_tables = False
     try:
         if pg:

@@ -19,6 +19,7 @@ from ocrflow.results import cost as ocrflow_cost  # noqa: E402
 from ocrflow.inputs import corpus  # noqa: E402
 from ocrflow.run import environment as ocrflow_environment  # noqa: E402
 from ocrflow.run import plan as ocrflow_plan  # noqa: E402
+from ocrflow.run.settings import PlanSettings  # noqa: E402
 from ocrflow.engines import pools as ocrflow_pools  # noqa: E402
 from ocrflow.engines import resources as ocrflow_resources  # noqa: E402
 from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
@@ -33,9 +34,10 @@ try:
     # The main process lists the input and plans in memory; a cluster job re-parses this file
     # and lists the shard folders only when its rule reads every shard.
     if workflow.is_main_process:
-        computed = ocrflow_plan.compute(config["input"], RESULTS, config["shard_size"],
-                                        config["shard_pages"])
-        computed.check_removals(config["removal"]["max_share"], config["removal"]["max_count"])
+        plan_settings = PlanSettings.from_config(config)
+        computed = ocrflow_plan.compute(config["input"], RESULTS, plan_settings.shard_size,
+                                        plan_settings.shard_pages)
+        computed.check_removals(plan_settings.removal)
         PLAN = computed.planned()
         SHARDS = PLAN.shards
         for line in (computed.describe(),

@@ -227,9 +227,13 @@ def test_typed_settings_have_a_field_for_every_key_of_their_section() -> None:
     from ocrflow.run.settings import Settings
 
     settings = Settings.from_config(ocrflow_config.validate(copy.deepcopy(BASE)))
-    for section in ("inventory", "render", "ocr", "trust", "detection", "headers_footers"):
+    for section in ("inventory", "render", "ocr", "trust", "detection", "headers_footers",
+                    "export"):
         declared = {field.name for field in fields(getattr(settings, section))}
         assert declared == set(SCHEMA["properties"][section]["properties"]), section
+    assert {f.name for f in fields(settings.plan.removal)} == \
+        set(SCHEMA["properties"]["removal"]["properties"])
+    assert {f.name for f in fields(settings.plan)} == {"shard_size", "shard_pages", "removal"}
     agreement = SCHEMA["properties"]["detection"]["properties"]["text_layer_agreement"]
     assert {f.name for f in fields(settings.detection.text_layer_agreement)} == \
         set(agreement["properties"])

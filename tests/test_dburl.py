@@ -11,7 +11,12 @@ import pytest
 
 from ocrflow.results import dburl
 from ocrflow.results.database import ExportError, resolve_target
+from ocrflow.results.settings import ExportSettings
 from tests.conftest import REPO
+
+
+def _settings(url: str, password_env: str = dburl.DEFAULT_PASSWORD_ENV) -> ExportSettings:
+    return ExportSettings(enabled=True, url=url, password_env=password_env, batch_size=5000)
 
 
 @pytest.mark.parametrize(("url", "masked", "places"), [
@@ -67,18 +72,18 @@ def test_plain_query_keys(key: str) -> None:
                                  "nosuchdb://u:hunter2@h/db"])
 def test_the_export_refuses_a_password_in_its_url(url: str, tmp_path: Path) -> None:
     with pytest.raises(ExportError) as error:
-        resolve_target({"url": url, "password_env": "DB_PW"}, tmp_path, "--url (export.url)")
+        resolve_target(_settings(url, "DB_PW"), tmp_path, "--url (export.url)")
     message = str(error.value)
     assert message.startswith("config error: --url (export.url): ") and "DB_PW" in message
     assert "***" in message and "ter2" not in message and "\n" not in message
 
 
 def test_the_export_shows_its_url_masked(tmp_path: Path) -> None:
-    target = resolve_target({"url": "postgresql+psycopg://u@h/db?sslmode=require"}, tmp_path)
+    target = resolve_target(_settings("postgresql+psycopg://u@h/db?sslmode=require"), tmp_path)
     assert target.shown == "postgresql+psycopg://u@h/db?sslmode=require"
     broken = "postgresql+psycopg://u@h:port/db?password=hunter2&x=1"
     with pytest.raises(ExportError) as error:  # refused before SQLAlchemy quotes it
-        resolve_target({"url": broken}, tmp_path)
+        resolve_target(_settings(broken), tmp_path)
     assert "hunter2" not in str(error.value) and "password=***&x=1" in str(error.value)
 
 

@@ -33,6 +33,7 @@ from ocrflow.inputs.corpus import existing_shards
 from ocrflow.results import database as sql
 from ocrflow.results import export
 from ocrflow.results.merge import document_markdown
+from ocrflow.results.settings import ExportSettings
 from tests.conftest import EXAMPLES, REPO, Workspace
 
 if TYPE_CHECKING:
@@ -96,9 +97,10 @@ class Database:
     password: str | None
     dialect: str
 
-    def settings(self, batch_size: int = 4) -> dict[str, Any]:
+    def settings(self, batch_size: int = 4) -> ExportSettings:
         # a small batch: several statements per export, as a large corpus has
-        return {"url": self.url, "password_env": PASSWORD_ENV, "batch_size": batch_size}
+        return ExportSettings(enabled=True, url=self.url, password_env=PASSWORD_ENV,
+                              batch_size=batch_size)
 
     def engine(self) -> sa.Engine:
         url = sa.make_url(self.url)

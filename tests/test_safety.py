@@ -25,6 +25,7 @@ from ocrflow.inputs import corpus
 from ocrflow.results.merge import merge_shard
 from ocrflow.results.settings import MergeFiles, MergeSettings
 from ocrflow.run import plan
+from ocrflow.run.settings import RemovalSettings
 from tests.conftest import REPO, Workspace
 from tests.support import pdfs
 
@@ -145,9 +146,9 @@ def test_a_share_of_the_corpus_that_leaves_stops_too(tmp_path: Path) -> None:
         (folder / f"{name}.pdf").unlink()
     planned = plan.compute(str(folder), results, 10)
     with pytest.raises(corpus.InputError, match="12 of the 40 documents"):
-        planned.check_removals(0.1, 10)
-    planned.check_removals(0.5, 10)  # a larger share allowed
-    planned.check_removals(0.1, 12)  # or a larger count
+        planned.check_removals(RemovalSettings(0.1, 10))
+    planned.check_removals(RemovalSettings(0.5, 10))  # a larger share allowed
+    planned.check_removals(RemovalSettings(0.1, 12))  # or a larger count
 
 
 @pytest.mark.parametrize(("rows", "message"), [

@@ -34,6 +34,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from ocrflow.core.errors import OcrflowError
 from ocrflow.core.layout import Layout
 from ocrflow.results import dburl
+from ocrflow.results.settings import ExportSettings
 
 SCHEMA_VERSION = 1
 PAGE_STATUSES = ("ok", "recovered", "no_text", "failed")
@@ -133,14 +134,14 @@ class Target:
     url_key: str  # what the user changes: export.url or --url
 
 
-def resolve_target(settings: dict[str, Any], results: Path, url_key: str = "export.url",
+def resolve_target(settings: ExportSettings, results: Path, url_key: str = "export.url",
                    environ: dict[str, str] | None = None) -> Target:
-    """The database to write: ``settings["url"]``, or SQLite in the results folder. A
-    password written in the URL (user-info or query) is refused (it would end up in configs,
-    logs and receipts); it comes from the variable ``settings["password_env"]`` names."""
+    """The database to write: ``settings.url``, or SQLite in the results folder. A password
+    written in the URL (user-info or query) is refused (it would end up in configs, logs and
+    receipts); it comes from the variable ``settings.password_env`` names."""
     environ = dict(os.environ if environ is None else environ)
-    env_name = settings.get("password_env") or None
-    raw = settings.get("url")
+    env_name = settings.password_env or None
+    raw = settings.url
     if raw and (problem := dburl.refusal(str(raw), url_key, env_name)):
         raise ExportError(problem)  # before parsing: no error of SQLAlchemy's quotes the URL
     if not raw:

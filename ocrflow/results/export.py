@@ -7,6 +7,7 @@ corpus is deleted with its pages.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -40,6 +41,7 @@ from ocrflow.results.database import (
     resolve_target,
     runs_table,
 )
+from ocrflow.results.settings import ExportSettings
 
 PROGRESS_EVERY_S = 10.0
 DELETE_CHUNK = 500  # doc ids per DELETE ... IN (...): below every dialect's parameter limit
@@ -181,7 +183,7 @@ def _recorded_run(results: Path) -> tuple[str | None, dict[str, Any] | None]:
     return hashlib.sha256(data).hexdigest(), engines
 
 
-def export(results: Path, settings: dict[str, Any], url_key: str = "export.url") -> ExportResult:
+def export(results: Path, settings: ExportSettings, url_key: str = "export.url") -> ExportResult:
     """Write the results folder's page results into the database ``settings`` name, in one
     transaction; return what was written."""
     started = time.monotonic()
@@ -198,7 +200,6 @@ def export(results: Path, settings: dict[str, Any], url_key: str = "export.url")
                                   "(run snakemake first)")
     duplicates, manifest_rows = _duplicates(layout.manifest)
     config_hash, engines = _recorded_run(results)
-    batch_size = int(settings.get("batch_size") or 5000)
     engine = connect_engine(target)
     try:
         try:
@@ -208,9 +209,9 @@ def export(results: Path, settings: dict[str, Any], url_key: str = "export.url")
         with conn:
             try:
                 with conn.begin():
-                    result = _export_in_transaction(conn, target, layout, shards, duplicates,
-                                                    manifest_rows, batch_size, config_hash,
-                                                    engines, when, started)
+                    result = _export_in_transaction(
+                        conn, target, layout, shards, duplicates, manifest_rows,
+                        settings.batch_size, config_hash, engines, when, started)
             except sa.exc.SQLAlchemyError as exc:
                 raise db_error(exc, target, "could not write to") from None
     finally:
@@ -284,7 +285,7 @@ def write_receipt(result: ExportResult, receipt: Path) -> None:
     atomic.write_text(receipt, json.dumps(asdict(result), indent=2) + "\n")
 
 
-def export_job(*, results: Path, settings: dict[str, Any], receipt: Path) -> None:
+def export_job(*, results: Path, settings: ExportSettings, receipt: Path) -> None:
     """The export rule: export, then write the receipt (the rule's output)."""
     result = export(results, settings)  # an ExportError: one line in the job's log (entrypoints)
     write_receipt(result, receipt)
@@ -294,9 +295,9 @@ def export_job(*, results: Path, settings: dict[str, Any], receipt: Path) -> Non
 def command(config: dict[str, Any], url: str | None) -> int:
     """``python -m ocrflow export [--url URL]``: export the config's results folder; print one
     summary line (0); an ExportError says what to change (python -m ocrflow reports it)."""
-    settings = dict(config.get("export") or {})
+    settings = ExportSettings.from_config(config["export"])
     if url:
-        settings["url"] = url
+        settings = dataclasses.replace(settings, url=url)
     if not logging.getLogger().handlers:  # progress of a long export, on stderr
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(name)s: %(message)s")

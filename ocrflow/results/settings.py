@@ -1,4 +1,4 @@
-"""The settings of the merge stage, typed, and the files of one merge job."""
+"""The settings of the merge and export stages, typed, and the files of one merge job."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocrflow.core.settings import from_section
 from ocrflow.text.settings import HeadersFootersSettings
 
 
@@ -46,3 +47,19 @@ class MergeFiles:
     texts: Path | None = None
     dolma: Path | None = None
     dolma_merged: Path | None = None
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Config section ``export`` (config/schema.yaml describes each key). ``url`` holds no
+    password (the config refuses one); the password is read from the environment variable
+    ``password_env`` names, when the export connects, and is never logged nor recorded."""
+
+    enabled: bool
+    url: str | None  # None: SQLite in the results folder
+    password_env: str
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> ExportSettings:
+        return from_section(cls, section)

@@ -148,15 +148,19 @@ def manifest(job: Any) -> None:
 
 def export(job: Any) -> None:
     from ocrflow.results.export import export_job
+    from ocrflow.results.settings import ExportSettings
 
-    _run(job, export_job, results=Path(job.params.results), settings=job.params.settings,
+    _run(job, export_job, results=Path(job.params.results),
+         settings=ExportSettings.from_config(job.params.settings),
          receipt=Path(job.output.receipt))
 
 
 def plan(job: Any) -> None:
     from ocrflow.run.plan import write_planned
+    from ocrflow.run.settings import PlanSettings, RemovalSettings
 
+    # Typed from the rule's params as they are (what Snakemake compares), not regrouped.
+    settings = PlanSettings(shard_size=job.params.shard_size, shard_pages=job.params.shard_pages,
+                            removal=RemovalSettings.from_config(job.params.removal))
     _run(job, write_planned, input_path=job.params.input, results=job.config["results"],
-         shard_size=job.params.shard_size, shard_pages=job.params.shard_pages,
-         plan_id=job.params.plan_id,
-         removal=job.params.removal)
+         plan_id=job.params.plan_id, settings=settings)

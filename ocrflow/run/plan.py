@@ -32,6 +32,7 @@ from ocrflow.core.stages import SHARD_RULES
 from ocrflow.inputs import corpus, page_counts
 from ocrflow.inputs.corpus import Document, InputError
 from ocrflow.inputs.registry import Registry
+from ocrflow.run.settings import PlanSettings, RemovalSettings
 
 SHARD_PAGES = 6000  # config/schema.yaml's default of shard_pages (tools and tests)
 
@@ -118,10 +119,12 @@ class Plan:
     def member_text(self, shard: str) -> str:
         return corpus.tsv([d.fields() for d in self.members[shard]])
 
-    def check_removals(self, max_share: float, max_count: int) -> None:
+    def check_removals(self, removal: RemovalSettings) -> None:
         """A vanishing input is not a mass deletion: stop, removing nothing, when the
-        documents that left are all the known ones, or more than ``max_share`` of them and
-        more than ``max_count`` (rsync's --max-delete). ``max_share`` 1 allows any removal."""
+        documents that left are all the known ones, or more than ``removal.max_share`` of them
+        and more than ``removal.max_count`` (rsync's --max-delete). ``max_share`` 1 allows any
+        removal."""
+        max_share, max_count = removal.max_share, removal.max_count
         known, gone = len(self.previous.shards), len(self.left)
         if not gone or max_share >= 1:
             return
@@ -310,15 +313,15 @@ def update(input_path: str, results: str | Path, shard_size: int,
     return plan.shards
 
 
-def write_planned(input_path: str, results: str | Path, shard_size: int, shard_pages: int,
-                  plan_id: str, removal: dict[str, Any]) -> None:
+def write_planned(input_path: str, results: str | Path, plan_id: str,
+                  settings: PlanSettings) -> None:
     """The plan job: plan again (the job holds the lock now), check that it is the plan the
     run was started with, then write it."""
-    plan = compute(input_path, results, shard_size, shard_pages)
+    plan = compute(input_path, results, settings.shard_size, settings.shard_pages)
     if plan.registry.plan_id != plan_id:
         raise InputError("ocrflow: the input or the results folder changed while this run was "
                          "starting; nothing was written: run again")
-    plan.check_removals(removal["max_share"], removal["max_count"])
+    plan.check_removals(settings.removal)
     apply(plan)
     print(f"ocrflow: plan {plan_id} written: member lists of {len(plan.changed)} shards, "
           f"{len(plan.left)} documents removed, {len(plan.retired)} shards retired",

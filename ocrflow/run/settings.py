@@ -3,8 +3,9 @@
 The dataclasses live beside the stages that take them (a layer imports only downwards):
 ``ocrflow.inputs.settings`` (inventory, render), ``ocrflow.engines.settings`` (ocr),
 ``ocrflow.text.settings`` (trust, detection, headers_footers), ``ocrflow.results.settings``
-(merge). An engine's own settings are the JSON schema its class declares (``Engine.OPTIONS``)
-and reach it as they are validated.
+(merge, export), and this module (the shard plan: shard_size, shard_pages, removal). An
+engine's own settings are the JSON schema its class declares (``Engine.OPTIONS``) and reach it
+as they are validated.
 
 A Snakemake job is handed its sections as plain params (what Snakemake compares to decide
 that a job is out of date), and its entry point makes them typed with the same
@@ -17,10 +18,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ocrflow.core.settings import from_section
 from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.settings import InventorySettings, RenderSettings
-from ocrflow.results.settings import MergeSettings
+from ocrflow.results.settings import ExportSettings, MergeSettings
 from ocrflow.text.settings import DetectionSettings, HeadersFootersSettings, TrustSettings
+
+
+@dataclass(frozen=True)
+class RemovalSettings:
+    """Config section ``removal``: the deletion guard (``Plan.check_removals``)."""
+
+    max_share: float
+    max_count: int
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> RemovalSettings:
+        return from_section(cls, section)
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """What the shard plan reads: the top-level ``shard_size`` and ``shard_pages`` and the
+    section ``removal``."""
+
+    shard_size: int
+    shard_pages: int
+    removal: RemovalSettings
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PlanSettings:
+        """From the validated config (or the plan rule's params, which hold the same keys)."""
+        return from_section(cls, config)
 
 
 @dataclass(frozen=True)
@@ -34,6 +63,8 @@ class Settings:
     detection: DetectionSettings
     headers_footers: HeadersFootersSettings
     merge: MergeSettings
+    export: ExportSettings
+    plan: PlanSettings
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -44,4 +75,6 @@ class Settings:
                    trust=TrustSettings.from_config(config["trust"]),
                    detection=DetectionSettings.from_config(config["detection"]),
                    headers_footers=HeadersFootersSettings.from_config(config["headers_footers"]),
-                   merge=MergeSettings.from_config(config))
+                   merge=MergeSettings.from_config(config),
+                   export=ExportSettings.from_config(config["export"]),
+                   plan=PlanSettings.from_config(config))
