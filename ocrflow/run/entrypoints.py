@@ -140,6 +140,8 @@ def dolma(job: Any) -> None:
 def manifest(job: Any) -> None:
     from ocrflow.results.report_html import build  # the manifest and both reports (report_html.py)
 
+    # The whole config, not typed settings: the GPU hours section (cost.py) reads the engines'
+    # pages_per_second and server_start_s, resources, pools and recovery, near all of it.
     _run(job, build, shard_pages=[Path(p) for p in job.input.pages],
          stats=[Path(p) for p in job.input.stats], manifest=Path(job.output.manifest),
          report=Path(job.output.report), report_html=Path(job.output.report_html),
