@@ -1,4 +1,9 @@
-"""Engine registry: config names to engine classes (imported only when used) and what each needs."""
+"""The engines layer: the engines, one module each, their base class, and what serves them (the
+HTTP client, model servers, GPUs, model weights, cluster pools and resources), and the OCR stage
+that runs an engine over a shard. Imports inputs, text and core.
+
+This module is the registry: config names to engine classes (imported only when used) and what
+each needs."""
 
 from __future__ import annotations
 
