@@ -130,7 +130,7 @@ def run_gpu_path(pdfs: Path, workdir: Path) -> tuple[Path, dict[str, int]]:
     """config/gpu.yaml with tests/support/fake_vllm.py standing in for the servers of Chandra and
     DeepSeek-OCR (no GPU here): the born-digital pages are read from their layer as on a GPU
     machine; the pages sent to the stand-in are counted."""
-    stand_in = f"{sys.executable} {REPO / 'tests' / 'fake_vllm.py'}"
+    stand_in = f"{sys.executable} {REPO / 'tests' / 'support' / 'fake_vllm.py'}"
     plan = workdir / "plan.json"
     workdir.mkdir(parents=True, exist_ok=True)
     plan.write_text(json.dumps({"pages": {}}))
