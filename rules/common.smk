@@ -14,18 +14,18 @@ from snakemake.common import overwrite_function_params
 sys.path.insert(0, workflow.basedir)
 
 from ocrflow.core import errors as ocrflow_errors  # noqa: E402
-from ocrflow.run import config as ocrflow_config  # noqa: E402
-from ocrflow.results import cost as ocrflow_cost  # noqa: E402
+from ocrflow.core import stages as ocrflow_stages  # noqa: E402
+from ocrflow.core.layout import Layout  # noqa: E402
+from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
+from ocrflow.engines import pools as ocrflow_pools  # noqa: E402
+from ocrflow.engines import resources as ocrflow_resources  # noqa: E402
 from ocrflow.inputs import corpus  # noqa: E402
+from ocrflow.inputs.inventory import engine_plan  # noqa: E402
+from ocrflow.results import cost as ocrflow_cost  # noqa: E402
+from ocrflow.run import config as ocrflow_config  # noqa: E402
 from ocrflow.run import environment as ocrflow_environment  # noqa: E402
 from ocrflow.run import plan as ocrflow_plan  # noqa: E402
 from ocrflow.run.settings import PlanSettings  # noqa: E402
-from ocrflow.engines import pools as ocrflow_pools  # noqa: E402
-from ocrflow.engines import resources as ocrflow_resources  # noqa: E402
-from ocrflow.engines import ENGINES, engine_settings, job_env, job_gpus  # noqa: E402
-from ocrflow.inputs.inventory import engine_plan  # noqa: E402
-from ocrflow.core.layout import Layout  # noqa: E402
-from ocrflow.core import stages as ocrflow_stages  # noqa: E402
 
 try:
     config = ocrflow_config.validate(config)
