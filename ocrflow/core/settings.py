@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 Section = TypeVar("Section")
 
@@ -27,3 +27,11 @@ def from_section(cls: type[Section], values: Mapping[str, Any]) -> Section:
             value = tuple(value)
         kwargs[field.name] = value
     return cls(**kwargs)
+
+
+class SectionSettings:
+    """A frozen dataclass of one config section: ``from_config`` builds it from that section."""
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> Self:
+        return from_section(cls, section)

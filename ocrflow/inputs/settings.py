@@ -3,15 +3,13 @@ and ``render``). No defaults here: config/schema.yaml fills them, so they are wr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from ocrflow.core.settings import from_section
+from ocrflow.core.settings import SectionSettings
 
 
 @dataclass(frozen=True)
-class InventorySettings:
+class InventorySettings(SectionSettings):
     """Config section ``inventory``: the per-PDF inventory's limits."""
 
     timeout_s: float
@@ -21,19 +19,11 @@ class InventorySettings:
     max_page_chars: int
     max_image_pixels: int
 
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> InventorySettings:
-        return from_section(cls, section)
-
 
 @dataclass(frozen=True)
-class RenderSettings:
+class RenderSettings(SectionSettings):
     """Config section ``render``: the workers that render pages for an OCR engine."""
 
     workers: int
     prefetch: int
     timeout_s: float
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> RenderSettings:
-        return from_section(cls, section)

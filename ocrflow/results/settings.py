@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocrflow.core.settings import from_section
+from ocrflow.core.settings import SectionSettings
 from ocrflow.text.settings import HeadersFootersSettings
 
 
@@ -50,7 +50,7 @@ class MergeFiles:
 
 
 @dataclass(frozen=True)
-class ExportSettings:
+class ExportSettings(SectionSettings):
     """Config section ``export`` (config/schema.yaml describes each key). ``url`` holds no
     password (the config refuses one); the password is read from the environment variable
     ``password_env`` names, when the export connects, and is never logged nor recorded."""
@@ -59,7 +59,3 @@ class ExportSettings:
     url: str | None  # None: SQLite in the results folder
     password_env: str
     batch_size: int
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> ExportSettings:
-        return from_section(cls, section)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ocrflow.core.settings import from_section
+from ocrflow.core.settings import SectionSettings, from_section
 from ocrflow.engines.settings import OcrSettings
 from ocrflow.inputs.settings import InventorySettings, RenderSettings
 from ocrflow.results.settings import ExportSettings, MergeSettings
@@ -26,15 +26,11 @@ from ocrflow.text.settings import DetectionSettings, HeadersFootersSettings, Tru
 
 
 @dataclass(frozen=True)
-class RemovalSettings:
+class RemovalSettings(SectionSettings):
     """Config section ``removal``: the deletion guard (``Plan.check_removals``)."""
 
     max_share: float
     max_count: int
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> RemovalSettings:
-        return from_section(cls, section)
 
 
 @dataclass(frozen=True)

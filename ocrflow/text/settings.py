@@ -4,15 +4,13 @@ here: config/schema.yaml fills them, so they are written once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from ocrflow.core.settings import from_section
+from ocrflow.core.settings import SectionSettings
 
 
 @dataclass(frozen=True)
-class HeadersFootersSettings:
+class HeadersFootersSettings(SectionSettings):
     """Config section ``headers_footers`` (config/schema.yaml describes each key)."""
 
     remove: bool
@@ -20,10 +18,6 @@ class HeadersFootersSettings:
     max_lines: int
     min_pages: int
     keep_first_page: bool
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> HeadersFootersSettings:
-        return from_section(cls, section)
 
 
 @dataclass(frozen=True)
@@ -36,7 +30,7 @@ class TextLayerAgreementSettings:
 
 
 @dataclass(frozen=True)
-class DetectionSettings:
+class DetectionSettings(SectionSettings):
     """Config section ``detection``: the checks that fail a page's reading."""
 
     min_chars: int
@@ -52,13 +46,9 @@ class DetectionSettings:
     min_agreement: float
     text_layer_agreement: TextLayerAgreementSettings
 
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> DetectionSettings:
-        return from_section(cls, section)
-
 
 @dataclass(frozen=True)
-class TrustSettings:
+class TrustSettings(SectionSettings):
     """Config section ``trust``: when a text layer is trusted, and every reading's quality."""
 
     languages: tuple[str, ...]
@@ -68,7 +58,3 @@ class TrustSettings:
     max_symbols: float
     max_picture_without_text: float
     max_text_off_page: float
-
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> TrustSettings:
-        return from_section(cls, section)
